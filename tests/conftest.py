@@ -1,0 +1,56 @@
+"""Shared fixtures: an in-process moto for unit tests, a real sandbox server for notebook tests."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
+
+
+def make_ctx(**overrides):
+    """A Context on moto's in-process mock (call inside mock_aws)."""
+    from workbook.connect import SANDBOX_ACCOUNT, Context
+    from workbook.params import Params
+    p = Params.from_mapping(overrides)
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=p.region)
+    return Context(p, session, None, SANDBOX_ACCOUNT)
+
+
+@pytest.fixture
+def ctx():
+    from moto import mock_aws
+    with mock_aws():
+        yield make_ctx()
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch):
+    """A private sandbox state folder (and so a private moto server) for one test."""
+    d = tmp_path / "state"
+    monkeypatch.setenv("WORKBOOK_STATE_DIR", str(d))
+    yield d
+    from workbook.sandbox import server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """One running sandbox for the notebook tests of a session; its state folder is private."""
+    d = tmp_path_factory.mktemp("sandbox")
+    old = os.environ.get("WORKBOOK_STATE_DIR")
+    os.environ["WORKBOOK_STATE_DIR"] = str(d)
+    from workbook.sandbox import server
+    info = server.start()
+    yield {"endpoint": info["endpoint"], "state_dir": d}
+    server.stop()
+    if old is None:
+        os.environ.pop("WORKBOOK_STATE_DIR", None)
+    else:
+        os.environ["WORKBOOK_STATE_DIR"] = old

@@ -1,0 +1,25 @@
+"""What a notebook cell calls to get going and to show what happened. No logic lives in notebooks."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pandas as pd
+
+from .connect import Context, connect
+from .params import Params
+
+
+def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
+    """Parameters from the notebook's globals (the `parameters` cell and papermill's injection),
+    validated before any AWS call, then a connection to the target."""
+    p = Params.from_namespace(ns)
+    ctx = connect(p)
+    ctx.step = step  # type: ignore[attr-defined]
+    where = f"sandbox at {ctx.endpoint}" if ctx.sandbox else f"AWS account {ctx.masked_account()}"
+    print(f"{step}: stack {p.stack_name!r} in {p.region}, {where}" + (" (dry run: nothing is created)" if p.dry_run else ""))
+    return p, ctx
+
+
+def calls(ctx: Context) -> pd.DataFrame:
+    """The API calls made since the last cell that showed them."""
+    return ctx.calls.new()

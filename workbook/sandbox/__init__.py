@@ -1,0 +1,1 @@
+"""The local sandbox: a moto server for the control plane (server.py)."""

@@ -1,0 +1,193 @@
+"""Lifecycle of the sandbox's moto server: start, status, stop, reset.
+
+State survives a stop and a start through moto's recorder journal: the first call ever made is
+`POST /moto-api/seed`, so replaying the journal on the next start recreates every resource with the
+same ID (measured in EMULATOR.md). Address, PID and seed live in the state folder, ignored by git.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..params import state_dir
+
+SEED = 4242
+START_TIMEOUT_S = 30.0
+
+
+def _paths() -> dict[str, Path]:
+    d = state_dir()
+    return {"dir": d, "state": d / "moto.json", "journal": d / "journal.jsonl", "log": d / "moto.log",
+            "lock": d / "moto.lock"}
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """One start/stop at a time, across processes (a kernel and the CLI may race)."""
+    paths = _paths()
+    paths["dir"].mkdir(parents=True, exist_ok=True)
+    with open(paths["lock"], "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _read_state() -> dict[str, Any] | None:
+    try:
+        return json.loads(_paths()["state"].read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """True if pid is a live moto server (not a recycled PID of something else)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    if b"moto" not in cmdline:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _answers(endpoint: str, timeout: float = 1.0) -> bool:
+    """A TCP connect, not an HTTP call: any HTTP call would be journaled while recording is on, and
+    /moto-api/data.json takes seconds once EC2 has loaded its AMIs."""
+    host, port = endpoint.rsplit("//", 1)[1].split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _post(endpoint: str, path: str, timeout: float = 600.0) -> None:
+    req = urllib.request.Request(f"{endpoint}{path}", data=b"", method="POST",
+                                 headers={"Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        r.read()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds; TIME_WAIT is fine
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def status() -> dict[str, Any]:
+    """running, endpoint, pid, journal size; a stale state file reads as not running."""
+    st = _read_state()
+    journal = _paths()["journal"]
+    calls = sum(1 for _ in journal.open()) if journal.exists() else 0
+    if st and _alive(st["pid"]) and _answers(st["endpoint"]):
+        return {"running": True, **st, "journal_calls": calls}
+    return {"running": False, "stale_state": bool(st), "journal_calls": calls, "state_dir": str(state_dir())}
+
+
+def start() -> dict[str, Any]:
+    """Start the server unless it runs; replay the journal so earlier resources come back."""
+    with _locked():
+        st = _read_state()
+        if st and _alive(st["pid"]) and _answers(st["endpoint"]):
+            return {**st, "already_running": True}
+        paths = _paths()
+        paths["state"].unlink(missing_ok=True)  # stale: the process is gone
+        # Reuse the last port when free: endpoints shown earlier in notebooks stay true.
+        port = st["port"] if st and _port_free(st["port"]) else _free_port()
+        endpoint = f"http://127.0.0.1:{port}"
+        env = {**os.environ,
+               "MOTO_ACM_VALIDATION_WAIT": "0",
+               "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+               # Recording is switched on over the API once the server is up: readiness probes and
+               # the replay itself must not land in the journal.
+               "MOTO_RECORDER_FILEPATH": str(paths["journal"]),
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1"}
+        journal = paths["journal"]
+        replay = journal.exists() and journal.stat().st_size > 0
+        log = open(paths["log"], "ab")
+        # A session of its own: the server outlives the kernel or CLI that started it.
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _answers(endpoint, 0.5):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"moto server did not start on {endpoint}; see {paths['log']}")
+            time.sleep(0.1)
+        t0 = time.perf_counter()
+        replayed = 0
+        if replay:
+            replayed = sum(1 for _ in journal.open())
+            _post(endpoint, "/moto-api/recorder/replay-recording")
+            _post(endpoint, "/moto-api/recorder/start-recording")
+        else:
+            _post(endpoint, "/moto-api/recorder/start-recording")
+            _post(endpoint, f"/moto-api/seed?a={SEED}")  # the first recorded call: IDs replay identically
+        st = {"pid": proc.pid, "port": port, "endpoint": endpoint, "started": time.time(),
+              "journal": str(journal)}
+        paths["state"].write_text(json.dumps(st))
+        return {**st, "already_running": False, "replayed_calls": replayed,
+                "replay_seconds": round(time.perf_counter() - t0, 2)}
+
+
+def stop() -> dict[str, Any]:
+    """Stop the server by its own PID; the journal stays, so the next start restores the state."""
+    with _locked():
+        st = _read_state()
+        stopped = False
+        if st and _alive(st["pid"]):
+            try:
+                os.killpg(st["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            for _ in range(50):
+                if not _alive(st["pid"]):
+                    break
+                time.sleep(0.1)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(st["pid"], signal.SIGKILL)
+            stopped = True
+        _paths()["state"].unlink(missing_ok=True)
+        return {"stopped": stopped}
+
+
+def reset() -> dict[str, Any]:
+    """Forget everything: stop, drop the journal, start empty if it was running."""
+    was_running = status()["running"]
+    stop()
+    _paths()["journal"].unlink(missing_ok=True)
+    return start() if was_running else {"running": False, "journal": "removed"}
+
+
+def ensure_running() -> str:
+    """The endpoint of a running sandbox, starting it if needed."""
+    return start()["endpoint"]
