@@ -1,0 +1,102 @@
+"""Every invalid parameter fails with a clear message naming it, before any AWS call."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from workbook.params import ParameterError, Params
+
+BAD = [
+    ({"vpc_cidr": "10.20.0.0/33"}, "vpc_cidr", "not a valid IPv4 CIDR"),
+    ({"vpc_cidr": "10.20.0.1/16"}, "vpc_cidr", "not a valid IPv4 CIDR"),
+    ({"vpc_cidr": "10.0.0.0/8"}, "vpc_cidr", "/16 to /24"),
+    ({"vpc_cidr": "172.31.128.0/20"}, "vpc_cidr", "overlaps the dev VPC"),
+    ({"az_count": 1}, "az_count", "Multi-AZ needs at least 2"),
+    ({"az_count": 1, "multi_az": False}, "az_count", "at least 2 availability zones"),
+    ({"az_count": 9}, "az_count", "outside"),
+    ({"min_capacity": 3, "desired_capacity": 2}, "min_capacity", "min_capacity <= desired_capacity"),
+    ({"desired_capacity": 5, "max_capacity": 4}, "min_capacity", "<= max_capacity"),
+    ({"region": "us-east-7"}, "region", "not a known region"),
+    ({"domain_name": "api..example.com"}, "domain_name", "not a lowercase DNS name"),
+    ({"domain_name": "-api.example.com"}, "domain_name", "not a lowercase DNS name"),
+    ({"alarm_email": "ops@"}, "alarm_email", "not an e-mail address"),
+    ({"stack_name": "Demo"}, "stack_name", "lowercase"),
+    ({"stack_name": "my_stack"}, "stack_name", "lowercase"),
+    ({"stack_name": "a" * 21}, "stack_name", "2-20"),
+    ({"stack_name": "demo-"}, "stack_name", "not ending with a hyphen"),
+    ({"stack_name": "1demo"}, "stack_name", "starting with a letter"),
+    ({"stack_name": "de--mo"}, "stack_name", "single hyphens"),
+    ({"target": "azure"}, "target", "not one of sandbox, aws"),
+    ({"target": "aws"}, "aws_account_id", "12-digit"),
+    ({"db_engine": "oracle"}, "db_engine", "not one of postgres, mysql"),
+    ({"db_instance_class": "t3.micro"}, "db_instance_class", "db.t4g.micro"),
+    ({"instance_type": "large"}, "instance_type", "t3.micro"),
+    ({"backup_retention_days": 0}, "backup_retention_days", "outside 1..35"),
+    ({"backup_retention_days": 36}, "backup_retention_days", "outside 1..35"),
+    ({"health_check_path": "health"}, "health_check_path", "starting with /"),
+    ({"dev_instance_id": "i-xyz"}, "dev_instance_id", "instance id"),
+    ({"hosted_zone_id": "Z123"}, "domain_name", "hosted_zone_id is set"),
+    ({"az_count": "two"}, "az_count", "whole number"),
+    ({"multi_az": "maybe"}, "multi_az", "true or false"),
+    ({"no_such_param": 1}, "no_such_param", "unknown parameter"),
+]
+
+
+@pytest.mark.parametrize("values,param,message", BAD, ids=[b[1] + ":" + str(b[0]) for b in BAD])
+def test_invalid_value_names_the_parameter(values, param, message):
+    with pytest.raises(ParameterError) as e:
+        Params.from_mapping(values)
+    assert param in e.value.problems, e.value.problems
+    assert message in e.value.problems[param]
+    assert param in str(e.value)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ParameterError) as e:
+        Params.from_mapping({"region": "mars-1", "alarm_email": "x", "vpc_cidr": "nope"})
+    assert set(e.value.problems) == {"region", "alarm_email", "vpc_cidr"}
+
+
+def test_defaults_run_in_the_sandbox():
+    p = Params().validate()
+    assert p.target == "sandbox" and p.multi_az and p.az_count >= 2 and p.backup_retention_days >= 7
+
+
+def test_strings_from_cli_and_papermill_are_coerced():
+    p = Params.from_mapping({"az_count": "3", "multi_az": "false", "sample_rows": "1_000"})
+    assert (p.az_count, p.multi_az, p.sample_rows) == (3, False, 1000)
+
+
+def test_yaml_file_round_trip(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"stack_name": "shop", "az_count": 3, "domain_name": "api.shop.example"}))
+    p = Params.from_yaml(path)
+    assert (p.stack_name, p.az_count, p.domain_name) == ("shop", 3, "api.shop.example")
+    saved = p.save(tmp_path / "again.yaml")
+    assert Params.from_yaml(saved) == p
+
+
+def test_yaml_file_with_a_typo_is_refused(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("stack_nme: shop\n")
+    with pytest.raises(ParameterError, match="stack_nme"):
+        Params.from_yaml(path)
+
+
+def test_workshop_form_values_win_in_interactive_mode_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_STATE_DIR", str(tmp_path))
+    Params(stack_name="fromform").save()
+    assert Params.from_namespace({"stack_name": "demo", "interactive": True}).stack_name == "fromform"
+    assert Params.from_namespace({"stack_name": "demo", "interactive": False}).stack_name == "demo"
+
+
+def test_aws_target_with_account_is_valid():
+    p = Params.from_mapping({"target": "aws", "aws_account_id": "111122223333"})
+    assert p.target == "aws"
+
+
+def test_cli_reports_invalid_parameters(capsys):
+    from workbook.__main__ import main
+    assert main(["params", "--set", "az_count=1", "--set", "region=nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert "az_count" in err and "region" in err
