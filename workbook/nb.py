@@ -17,6 +17,9 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     ctx.step = step  # type: ignore[attr-defined]
     where = f"sandbox at {ctx.endpoint}" if ctx.sandbox else f"AWS account {ctx.masked_account()}"
     print(f"{step}: stack {p.stack_name!r} in {p.region}, {where}" + (" (dry run: nothing is created)" if p.dry_run else ""))
+    if p.interactive:
+        from . import ui
+        ui.navigator(ctx, p, step)
     return p, ctx
 
 

@@ -1,0 +1,74 @@
+"""Waiting on AWS with progress: botocore waiters, one attempt at a time, so a bar can move.
+
+`wait_for` runs a documented botocore waiter (its acceptors decide success and failure) with
+MaxAttempts=1 per round and the waiter's own delay between rounds, updating a tqdm bar (a widget in
+JupyterLab, a text line headless) with the elapsed time and what it waits for. Listeners (the
+workshop's step panel) hear every update too.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from botocore.exceptions import WaiterError
+from tqdm.auto import tqdm
+
+Listener = Callable[[str, int, int, float], None]  # what, attempt, max_attempts, elapsed seconds
+_listeners: list[Listener] = []
+
+
+def add_listener(fn: Listener) -> None:
+    _listeners.append(fn)
+
+
+def remove_listener(fn: Listener) -> None:
+    if fn in _listeners:
+        _listeners.remove(fn)
+
+
+def _tell(what: str, attempt: int, total: int, elapsed: float) -> None:
+    for fn in list(_listeners):
+        fn(what, attempt, total, elapsed)
+
+
+def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = None,
+             max_attempts: int | None = None, **kwargs: Any) -> float:
+    """Wait until the waiter succeeds; returns seconds waited. Raises WaiterError on failure/timeout."""
+    waiter = client.get_waiter(waiter_name)
+    delay = waiter.config.delay if delay is None else delay
+    total = waiter.config.max_attempts if max_attempts is None else max_attempts
+    t0 = time.monotonic()
+    with tqdm(total=total, desc=f"waiting for {what}", unit="check", leave=True,
+              bar_format="{desc}: {n}/{total} checks, {elapsed} elapsed") as bar:
+        for attempt in range(1, total + 1):
+            try:
+                waiter.wait(WaiterConfig={"Delay": delay, "MaxAttempts": 1}, **kwargs)
+            except WaiterError as e:
+                # One attempt used up without success: a terminal failure state is re-raised at once.
+                if "terminal failure state" in str(e) or attempt == total:
+                    _tell(what, total, total, time.monotonic() - t0)
+                    raise
+                bar.update(1)
+                _tell(what, attempt, total, time.monotonic() - t0)
+                time.sleep(delay)
+                continue
+            bar.update(total - bar.n)
+            _tell(what, total, total, time.monotonic() - t0)
+            return time.monotonic() - t0
+    raise AssertionError("unreachable")
+
+
+def poll(check: Callable[[], bool], what: str, *, delay: float, max_attempts: int) -> float:
+    """For waits botocore has no waiter for (ASG InService, VPC link): the same bar, our own loop."""
+    t0 = time.monotonic()
+    with tqdm(total=max_attempts, desc=f"waiting for {what}", unit="check",
+              bar_format="{desc}: {n}/{total} checks, {elapsed} elapsed") as bar:
+        for attempt in range(1, max_attempts + 1):
+            if check():
+                bar.update(max_attempts - bar.n)
+                _tell(what, max_attempts, max_attempts, time.monotonic() - t0)
+                return time.monotonic() - t0
+            bar.update(1)
+            _tell(what, attempt, max_attempts, time.monotonic() - t0)
+            time.sleep(delay)
+    raise TimeoutError(f"{what}: not ready after {max_attempts} checks {delay} s apart")
