@@ -5,6 +5,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from . import progress
 from .connect import Context, connect
 from .params import Params
 
@@ -13,6 +14,7 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     """Parameters from the notebook's globals (the `parameters` cell and papermill's injection),
     validated before any AWS call, then a connection to the target."""
     p = Params.from_namespace(ns)
+    progress.use_bars(p.interactive)
     ctx = connect(p)
     ctx.step = step  # type: ignore[attr-defined]
     where = f"sandbox at {ctx.endpoint}" if ctx.sandbox else f"AWS account {ctx.masked_account()}"

@@ -37,6 +37,9 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
 FAULTS = ("none", "stop_dev", "kill_app_instance", "db_failover")
 
 
@@ -247,6 +250,9 @@ class Params:
             pass  # the API's default execute-api endpoint serves; a domain is optional
         if self.alarm_email and not EMAIL_RE.match(self.alarm_email):
             check("alarm_email", f"{self.alarm_email!r} is not an e-mail address such as ops@example.com")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            check("log_retention_days", f"{self.log_retention_days} is not a CloudWatch Logs retention; use one of "
+                                        f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
         if self.dev_tag and not re.match(r"^[^=\s][^=]*=.+$", self.dev_tag):
             check("dev_tag", f"{self.dev_tag!r} must be Key=Value, e.g. Name=dev-backend")
         if self.dev_instance_id and not INSTANCE_ID_RE.match(self.dev_instance_id):

@@ -11,10 +11,42 @@ import time
 from typing import Any, Callable
 
 from botocore.exceptions import WaiterError
-from tqdm.auto import tqdm
+from tqdm import tqdm as text_tqdm
+from tqdm.auto import tqdm as auto_tqdm
 
 Listener = Callable[[str, int, int, float], None]  # what, attempt, max_attempts, elapsed seconds
 _listeners: list[Listener] = []
+# Headless runs (papermill, CI logs, the report) get one line per wait instead of a bar: a saved
+# widget bar would show its first state forever. nb.start switches bars on for the workshop.
+_bars = False
+
+
+def use_bars(on: bool) -> None:
+    global _bars
+    _bars = on
+
+
+class _Line:
+    """Stands in for a bar headless: silent while waiting, one line when done."""
+
+    def __init__(self, total: int, desc: str, **_: object) -> None:
+        self.total, self.desc, self.n, self.t0 = total, desc, 0, time.monotonic()
+
+    def update(self, k: int) -> None:
+        self.n += k
+
+    def __enter__(self) -> "_Line":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        state = "done" if exc[0] is None else "gave up"
+        print(f"{self.desc}: {state} after {self.n} checks, {time.monotonic() - self.t0:.1f} s")
+
+
+def _bar(total: int, desc: str):
+    if _bars:
+        return auto_tqdm(total=total, desc=desc, unit="check", bar_format="{desc}: {n}/{total} checks, {elapsed} elapsed")
+    return _Line(total, desc)
 
 
 def add_listener(fn: Listener) -> None:
@@ -38,8 +70,7 @@ def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = No
     delay = waiter.config.delay if delay is None else delay
     total = waiter.config.max_attempts if max_attempts is None else max_attempts
     t0 = time.monotonic()
-    with tqdm(total=total, desc=f"waiting for {what}", unit="check", leave=True,
-              bar_format="{desc}: {n}/{total} checks, {elapsed} elapsed") as bar:
+    with _bar(total, f"waiting for {what}") as bar:
         for attempt in range(1, total + 1):
             try:
                 waiter.wait(WaiterConfig={"Delay": delay, "MaxAttempts": 1}, **kwargs)
@@ -61,8 +92,7 @@ def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = No
 def poll(check: Callable[[], bool], what: str, *, delay: float, max_attempts: int) -> float:
     """For waits botocore has no waiter for (ASG InService, VPC link): the same bar, our own loop."""
     t0 = time.monotonic()
-    with tqdm(total=max_attempts, desc=f"waiting for {what}", unit="check",
-              bar_format="{desc}: {n}/{total} checks, {elapsed} elapsed") as bar:
+    with _bar(max_attempts, f"waiting for {what}") as bar:
         for attempt in range(1, max_attempts + 1):
             if check():
                 bar.update(max_attempts - bar.n)

@@ -50,9 +50,15 @@ def check(id: str, title: str, severity: str, risk: str, remediation: str, group
     assert severity in SEVERITIES, severity
 
     def wrap(func: Callable[..., list[Finding]]) -> Callable[..., list[Finding]]:
-        REGISTRY[id] = Check(id, title, severity, risk, remediation, group, func)
+        # Keyed by group too: the same FSBP control (EC2.8 ...) is checked on the dev host and on the
+        # launch template by different units, and neither may replace the other.
+        REGISTRY[f"{group}/{id}"] = Check(id, title, severity, risk, remediation, group, func)
         return func
     return wrap
+
+
+def get(id: str, group: str) -> Check:
+    return REGISTRY[f"{group}/{id}"]
 
 
 def load_all() -> None:
