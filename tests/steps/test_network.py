@@ -1,0 +1,351 @@
+"""02_network on moto: plan, apply, rerun, crash recovery, dev-VPC overlap, drift, destroy."""
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import boto3
+import pytest
+
+from conftest import make_ctx
+from workbook import names, steps, tagging
+from workbook.connect import MUTATING
+from workbook.params import ParameterError, Params
+from workbook.steps import network
+
+
+def ec2_raw(region: str = "us-east-1"):
+    """A client outside ctx, so setup and inspection stay out of the step's call log."""
+    return boto3.client("ec2", region_name=region)
+
+
+def stack_filter(p: Params) -> list[dict]:
+    return [{"Name": f"tag:{tagging.STACK}", "Values": [p.stack_name]}]
+
+
+def stack_nats(p: Params) -> list[dict]:
+    """moto ignores tag filters on DescribeNatGateways: filter by the stack tag here."""
+    return [n for n in ec2_raw(p.region).describe_nat_gateways()["NatGateways"]
+            if tagging.as_dict(n.get("Tags")).get(tagging.STACK) == p.stack_name]
+
+
+def mutating_calls(ctx, since: int) -> list[str]:
+    return [c.operation for c in ctx.calls.calls[since:] if c.operation.startswith(MUTATING)]
+
+
+def shape(ctx, p: Params) -> dict:
+    """What a user would compare between two stacks: resources by name (stack prefix removed)."""
+    ec2 = ec2_raw(p.region)
+    strip = lambda s: s.replace(p.stack_name, "STACK", 1)  # noqa: E731
+    name = lambda item: strip(tagging.as_dict(item.get("Tags")).get("Name", ""))  # noqa: E731
+    subnets = ec2.describe_subnets(Filters=stack_filter(p))["Subnets"]
+    nats = [n for n in stack_nats(p) if n["State"] == "available"]
+    rts = ec2.describe_route_tables(Filters=stack_filter(p))["RouteTables"]
+    sub_names = {s["SubnetId"]: name(s) for s in subnets}
+    nat_names = {n["NatGatewayId"]: name(n) for n in nats}
+    return {
+        "subnets": sorted((name(s), s["CidrBlock"], s["AvailabilityZone"]) for s in subnets),
+        "nats": sorted(nat_names.values()),
+        "eips": sorted(name(a) for a in ec2.describe_addresses(Filters=stack_filter(p))["Addresses"]),
+        "igws": len(ec2.describe_internet_gateways(Filters=stack_filter(p))["InternetGateways"]),
+        "route_tables": sorted(
+            (name(t), tuple(sorted(sub_names.get(a.get("SubnetId"), "") for a in t["Associations"])),
+             tuple(sorted(nat_names.get(r.get("NatGatewayId"), "igw" if r.get("GatewayId", "").startswith("igw-") else "")
+                          for r in t["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0")))
+            for t in rts),
+        "security_groups": sorted(name(g) for g in ec2.describe_security_groups(Filters=stack_filter(p))["SecurityGroups"]),
+        "flow_logs": len(ec2.describe_flow_logs(Filter=stack_filter(p))["FlowLogs"]),
+    }
+
+
+# ---- pure planning --------------------------------------------------------------------------------
+@pytest.mark.parametrize("cidr,az_count", [("10.20.0.0/16", 2), ("10.20.0.0/16", 6), ("10.1.2.0/24", 2),
+                                           ("10.1.0.0/22", 3)])
+def test_carved_subnets_fit_the_vpc_without_overlap(cidr, az_count):
+    p = Params.from_mapping({"vpc_cidr": cidr, "az_count": az_count})
+    azs = [f"us-east-1{c}" for c in "abcdef"[:az_count]]
+    specs = network.carve_subnets(p, azs)
+    nets = [ipaddress.IPv4Network(s.cidr) for s in specs]
+    vpc = ipaddress.IPv4Network(cidr)
+    assert len(specs) == 3 * az_count
+    assert all(n.subnet_of(vpc) and n.prefixlen <= 28 for n in nets)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+    assert {(s.tier, s.az) for s in specs} == {(t, az) for t in names.TIERS for az in azs}
+    assert network.carve_subnets(p, azs) == specs  # the same parameters always carve the same
+
+
+def test_nat_cost_counts_one_nat_or_one_per_az():
+    single = network.nat_cost(Params.from_mapping({"az_count": 3}))
+    per_az = network.nat_cost(Params.from_mapping({"az_count": 3, "nat_per_az": True}))
+    assert single.attrs["monthly_usd"] == pytest.approx(32.85 + 3.65)
+    assert per_az.attrs["monthly_usd"] == pytest.approx(3 * (32.85 + 3.65))
+
+
+# ---- plan / dry run ---------------------------------------------------------------------------------
+def test_plan_creates_nothing_and_prices_the_nat(ctx):
+    plan = network.plan(ctx, ctx.params)
+    assert mutating_calls(ctx, 0) == []
+    assert ec2_raw().describe_vpcs(Filters=stack_filter(ctx.params))["Vpcs"] == []
+    would = plan[plan.action == "would create"]
+    assert (would.type == "subnet").sum() == 6 and (would.type == "nat_gateway").sum() == 1
+    assert {"vpc", "internet_gateway", "elastic_ip", "route_table", "security_group", "flow_log", "iam_role",
+            "log_group"} <= set(would.type)
+    assert plan.attrs["nat_monthly_usd"] == pytest.approx(36.5)
+    assert plan.loc[plan.type == "nat_gateway", "usd_month"].sum() == pytest.approx(32.85)
+
+
+def test_dry_run_apply_creates_nothing():
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(dry_run=True, nat_per_az=True, az_count=3)
+        df = network.apply(ctx, ctx.params)
+        assert mutating_calls(ctx, 0) == []
+        assert set(df.action) <= {"would create", "would update", "would delete"}
+        assert (df.type == "nat_gateway").sum() == 3
+
+
+def test_bad_log_retention_is_refused_before_any_call():
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(log_retention_days=10)
+        with pytest.raises(ParameterError, match="log_retention_days.*valid: 1, 3, 5, 7, 14, 30"):
+            network.apply(ctx, ctx.params)
+        assert ctx.calls.count() == 0
+
+
+def test_vpc_overlapping_the_dev_instance_vpc_is_refused(ctx):
+    """p.dev_vpc_cidr says 172.31/16 but the dev instance really sits in 10.20/16: plan refuses."""
+    ec2 = ec2_raw()
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet, TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "dev-backend"}]}])
+    with pytest.raises(ParameterError) as e:
+        network.plan(ctx, ctx.params)
+    assert "vpc_cidr" in e.value.problems and "10.20.0.0/16" in e.value.problems["vpc_cidr"]
+    assert "10.30.0.0/16" in e.value.problems["vpc_cidr"]  # a suggestion that does not overlap
+    assert ec2.describe_vpcs(Filters=stack_filter(ctx.params))["Vpcs"] == []
+    network.plan(ctx, ctx.params.replace(vpc_cidr="10.30.0.0/16"))  # the suggested range passes
+
+
+def test_existing_vpc_with_another_cidr_is_refused(ctx):
+    network.ensure_vpc(ctx, ctx.params)
+    with pytest.raises(ParameterError, match="vpc_cidr.*already exists with 10.20.0.0/16"):
+        network.ensure_vpc(ctx, ctx.params.replace(vpc_cidr="10.40.0.0/16"))
+
+
+def test_too_many_azs_for_the_region_is_a_parameter_error():
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(region="eu-west-1", az_count=5)  # moto's eu-west-1 has three
+        with pytest.raises(ParameterError, match="az_count"):
+            network.plan(ctx, ctx.params)
+
+
+# ---- apply ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="class")
+def built():
+    """One applied network (default parameters) for the tests that only look at it (class scope: the
+    mock must end before the next test's own mock_aws starts, nested mocks share one state)."""
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx()
+        network.apply(ctx, ctx.params)
+        yield ctx
+
+
+class TestAppliedNetwork:
+    def test_apply_builds_a_private_network(self, built):
+        ctx = built
+        p = ctx.params
+        ec2 = ec2_raw()
+        vpc = ec2.describe_vpcs(Filters=stack_filter(p))["Vpcs"][0]
+        assert vpc["CidrBlock"] == p.vpc_cidr
+        for attr, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+            assert ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute=attr)[key]["Value"]
+        subnets = ec2.describe_subnets(Filters=stack_filter(p))["Subnets"]
+        tiers = {}
+        for s in subnets:
+            t = tagging.as_dict(s["Tags"])
+            assert t[tagging.STEP] == "02_network" and t["Name"] == names.subnet(p, t[names.TIER], s["AvailabilityZone"])
+            assert not s["MapPublicIpOnLaunch"]
+            tiers.setdefault(t[names.TIER], set()).add(s["AvailabilityZone"])
+        assert tiers == {"public": {"us-east-1a", "us-east-1b"}, "app": {"us-east-1a", "us-east-1b"},
+                         "db": {"us-east-1a", "us-east-1b"}}
+        summary = network.summary(ctx, p).set_index("subnet")
+        assert summary.loc[names.subnet(p, "public", "us-east-1a"), "default_route"].startswith("igw-")
+        assert summary.loc[names.subnet(p, "app", "us-east-1b"), "default_route"].startswith("nat-")
+        assert (summary[summary.tier == "db"].default_route == "none (VPC only)").all()
+        nats = stack_nats(p)
+        assert len(nats) == 1 and nats[0]["State"] == "available"
+        # the single NAT serves both AZs' app subnets
+        assert set(summary[summary.tier == "app"].default_route) == {nats[0]["NatGatewayId"]}
+
+
+    def test_security_groups_chain_alb_app_db_and_default_is_closed(self, built):
+        ctx = built
+        p = ctx.params
+        ec2 = ec2_raw()
+        groups = {g["GroupName"]: g for g in ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [network.find_vpc(ctx, p)["VpcId"]]}])["SecurityGroups"]}
+        alb, app, db = groups[names.alb_sg(p)], groups[names.app_sg(p)], groups[names.db_sg(p)]
+
+        def ingress(g):
+            return sorted((r["FromPort"], (r["IpRanges"] + r["UserIdGroupPairs"])[0].get("CidrIp")
+                           or r["UserIdGroupPairs"][0]["GroupId"]) for r in g["IpPermissions"])
+        assert ingress(alb) == [(80, "0.0.0.0/0"), (443, "0.0.0.0/0")]
+        assert ingress(app) == [(p.app_port, alb["GroupId"])]
+        assert ingress(db) == [(p.db_port, app["GroupId"])]
+        assert db["IpPermissionsEgress"] == []
+        assert [(r["FromPort"], r["UserIdGroupPairs"][0]["GroupId"]) for r in alb["IpPermissionsEgress"]] == \
+            [(p.app_port, app["GroupId"])]
+        assert groups["default"]["IpPermissions"] == [] and groups["default"]["IpPermissionsEgress"] == []
+
+
+    def test_flow_logs_go_to_the_log_group_through_the_named_role(self, built):
+        ctx = built
+        p = ctx.params
+        vpc_id = network.find_vpc(ctx, p)["VpcId"]
+        fl = ec2_raw().describe_flow_logs(Filter=[{"Name": "resource-id", "Values": [vpc_id]}])["FlowLogs"]
+        assert len(fl) == 1 and fl[0]["TrafficType"] == "ALL" and fl[0]["LogGroupName"] == names.flow_log_group(p)
+        role = boto3.client("iam").get_role(RoleName=f"{p.stack_name}-flowlogs-role")["Role"]
+        assert fl[0]["DeliverLogsPermissionArn"] == role["Arn"]
+        assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+        policy = boto3.client("iam").get_role_policy(RoleName=role["RoleName"], PolicyName=network.FLOW_LOG_POLICY)
+        doc = policy["PolicyDocument"] if isinstance(policy["PolicyDocument"], dict) else json.loads(policy["PolicyDocument"])
+        assert all(names.flow_log_group(p) in r for r in doc["Statement"][0]["Resource"])
+        group = boto3.client("logs").describe_log_groups(logGroupNamePrefix=names.flow_log_group(p))["logGroups"][0]
+        assert group["retentionInDays"] == p.log_retention_days
+
+
+def test_nat_per_az_routes_each_app_subnet_through_its_own_az():
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(nat_per_az=True, az_count=3)
+        p = ctx.params
+        network.apply(ctx, p)
+        nats = {n["NatGatewayId"]: n for n in stack_nats(p)}
+        subnet_az = {s["SubnetId"]: s["AvailabilityZone"] for s in ec2_raw().describe_subnets()["Subnets"]}
+        assert len(nats) == 3
+        app = network.summary(ctx, p).query("tier == 'app'")
+        assert len(app) == 3
+        for row in app.itertuples():
+            assert subnet_az[nats[row.default_route]["SubnetId"]] == row.az
+
+
+def test_switching_to_nat_per_az_moves_the_routes(ctx):
+    network.apply(ctx, ctx.params)
+    per_az = ctx.params.replace(nat_per_az=True)
+    df = network.apply(ctx, per_az)
+    assert ((df.type == "nat_gateway") & (df.action == "created")).sum() == 1
+    assert ((df.type == "route") & (df.action == "updated")).sum() == 1  # us-east-1b's app table, 1a kept its NAT
+    app = network.summary(ctx, per_az).query("tier == 'app'")
+    assert app.default_route.nunique() == 2
+
+
+def test_second_apply_changes_nothing(ctx):
+    network.apply(ctx, ctx.params)
+    mark, rmark = ctx.calls.mark(), len(ctx.resources)
+    again = network.apply(ctx, ctx.params)
+    assert mutating_calls(ctx, mark) == []
+    assert set(again.action) <= {"exists", "available"}
+    assert len(again) == len(ctx.resources) - rmark
+    plan = network.plan(ctx, ctx.params)
+    assert set(plan.action) <= {"exists", "available"} and plan.usd_month.sum() == 0
+
+
+def test_crashed_apply_finishes_on_rerun_like_a_clean_one(ctx):
+    """Crash 1: after the VPC and 2 of 6 subnets. Crash 2: after the NAT's EIP, before the NAT."""
+    clean = ctx.params.replace(stack_name="clean")
+    network.apply(ctx, clean)
+
+    p = ctx.params
+    ec2 = ctx.client("ec2")
+    budget = {"CreateSubnet": 2, "CreateNatGateway": 0}
+
+    def crash(model, **_):
+        if model.name in budget:
+            if budget[model.name] == 0:
+                raise RuntimeError(f"simulated crash before {model.name}")
+            budget[model.name] -= 1
+    ec2.meta.events.register("before-call.ec2.*", crash)
+    with pytest.raises(RuntimeError, match="CreateSubnet"):
+        network.apply(ctx, p)
+    budget["CreateSubnet"] = 99
+    with pytest.raises(RuntimeError, match="CreateNatGateway"):
+        network.apply(ctx, p)
+    assert len(ec2_raw().describe_addresses(Filters=stack_filter(p))["Addresses"]) == 1
+    ec2.meta.events.unregister("before-call.ec2.*", crash)
+
+    network.apply(ctx, p)
+    assert shape(ctx, p) == shape(ctx, clean)
+    assert len(shape(ctx, p)["subnets"]) == 6 and shape(ctx, p)["eips"] == ["STACK-nat-us-east-1a-eip"]
+
+
+def test_apply_repairs_drift(ctx):
+    """A deleted route, a revoked ALB rule and a reopened default SG come back as designed."""
+    p = ctx.params
+    network.apply(ctx, p)
+    ec2 = ec2_raw()
+    vpc_id = network.find_vpc(ctx, p)["VpcId"]
+    rt = ec2.describe_route_tables(Filters=stack_filter(p) + [
+        {"Name": "tag:Name", "Values": [names.route_table(p, "app", "us-east-1a")]}])["RouteTables"][0]
+    ec2.delete_route(RouteTableId=rt["RouteTableId"], DestinationCidrBlock="0.0.0.0/0")
+    groups = {g["GroupName"]: g["GroupId"] for g in ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]}
+    ec2.revoke_security_group_ingress(GroupId=groups[names.alb_sg(p)], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ec2.authorize_security_group_ingress(GroupId=groups["default"], IpPermissions=[
+        {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": groups["default"]}]}])
+
+    df = network.apply(ctx, p)
+    changed = df[~df.action.isin(["exists", "available"])]
+    assert sorted(changed.type) == ["default_security_group", "route", "security_group_rule"]
+    findings = network.verify(ctx, p)
+    assert set(findings[findings.status == "FAIL"].id) <= {"ARTICLE.NAT_REDUNDANCY"}
+
+
+# ---- destroy ----------------------------------------------------------------------------------------
+def test_destroy_removes_everything_and_is_safe_twice():
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(nat_per_az=True)
+        p = ctx.params
+        network.apply(ctx, p)
+        gone = network.destroy(ctx, p)
+        assert set(gone.action) == {"deleted"}
+        assert {"flow_log", "log_group", "iam_role", "nat_gateway", "elastic_ip", "route_table", "internet_gateway",
+                "subnet", "security_group", "vpc"} == set(gone.type)
+        ec2 = ec2_raw()
+        assert ec2.describe_vpcs(Filters=stack_filter(p))["Vpcs"] == []
+        assert ec2.describe_addresses(Filters=stack_filter(p))["Addresses"] == []
+        assert stack_nats(p) and all(n["State"] == "deleted" for n in stack_nats(p))
+        assert boto3.client("logs").describe_log_groups(logGroupNamePrefix=names.flow_log_group(p))["logGroups"] == []
+        with pytest.raises(boto3.client("iam").exceptions.NoSuchEntityException):
+            boto3.client("iam").get_role(RoleName=network.flow_log_role(p))
+        # every API call of apply and destroy is among the step's declared permissions
+        used = {f"{c.service}:{c.operation}" for c in ctx.calls.calls}
+        assert used <= set(steps.REGISTRY["02_network"].permissions), used - set(network.STEP.permissions)
+        mark = ctx.calls.mark()
+        assert network.destroy(ctx, p).empty
+        assert mutating_calls(ctx, mark) == []
+        network.apply(ctx, p)  # and it can be built again from nothing
+        assert len(network.summary(ctx, p)) == 6
+
+
+def test_destroy_leaves_other_stacks_alone(ctx):
+    other = ctx.params.replace(stack_name="other", vpc_cidr="10.30.0.0/16")
+    network.apply(ctx, ctx.params)
+    network.apply(ctx, other)
+    network.destroy(ctx, ctx.params)
+    assert len(network.summary(ctx, other)) == 6
+    assert network.find_vpc(ctx, ctx.params) is None
+
+
+def test_destroy_dry_run_deletes_nothing(ctx):
+    network.apply(ctx, ctx.params)
+    mark = ctx.calls.mark()
+    df = network.destroy(ctx, ctx.params.replace(dry_run=True))
+    assert set(df.action) == {"would delete"} and "vpc" in set(df.type)
+    assert mutating_calls(ctx, mark) == []
