@@ -1,0 +1,97 @@
+"""notebooks/04_compute.ipynb, headless against the sandbox: what it builds, then the HTTPS upgrade on a rerun."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from compute_fixtures import build_network, issue_certificate
+from workbook import names
+from workbook.connect import connect
+from workbook.params import Params
+
+ROOT = Path(__file__).resolve().parents[2]
+NB = ROOT / "notebooks" / "04_compute.ipynb"
+NETWORK_NB = ROOT / "notebooks" / "02_network.ipynb"
+STACK = "cmpnb"  # a stack of its own: the session's sandbox is shared with other notebook tests
+DOMAIN = "api.cmpnb.example.com"
+TIMEOUT = 300
+
+
+def run(src: Path, out: Path, **parameters) -> nbformat.NotebookNode:
+    papermill.execute_notebook(str(src), str(out), parameters={**parameters, "interactive": False},
+                               cwd=str(ROOT), execution_timeout=TIMEOUT, progress_bar=False)
+    return nbformat.read(str(out), as_version=4)
+
+
+def outputs_of(nb: nbformat.NotebookNode, tag: str) -> str:
+    cell = next(c for c in nb.cells if tag in c.metadata.get("tags", []))
+    return json.dumps(cell.outputs)
+
+
+def resource_actions(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """name -> action from the "What changed" table (its text/plain form)."""
+    cell = next(c for c in nb.cells if "resources" in c.metadata.get("tags", []))
+    text = cell.outputs[0]["data"]["text/plain"]
+    found: dict[int, list[str]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0].isdigit():
+            found.setdefault(int(parts[0]), []).extend(parts[1:])
+    # pandas may wrap a wide frame into blocks; tokens of one row are joined above.
+    actions = ("created", "exists", "updated", "deleted")
+    return {next(t for t in cols if t.startswith(STACK + "-")): next(t for t in reversed(cols) if t in actions)
+            for cols in found.values()}
+
+
+@pytest.fixture(scope="module")
+def first_run(sandbox, tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("nb04")
+    p = Params(stack_name=STACK, domain_name=DOMAIN)
+    ctx = connect(p)
+    if NETWORK_NB.exists():
+        run(NETWORK_NB, out_dir / "02_network.ipynb", stack_name=STACK)
+    else:
+        build_network(ctx, p)
+    nb = run(NB, out_dir / "04_compute.ipynb", stack_name=STACK, domain_name=DOMAIN)
+    return {"ctx": ctx, "p": p, "nb": nb, "out_dir": out_dir}
+
+
+def test_notebook_builds_the_compute_tier(first_run):
+    ctx, p, nb = first_run["ctx"], first_run["p"], first_run["nb"]
+    lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
+    assert lb["Scheme"] == "internet-facing" and len(lb["AvailabilityZones"]) >= 2
+    group = ctx.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
+    in_service = [i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService"]
+    assert len(in_service) == p.desired_capacity and group["HealthCheckType"] == "ELB"
+    for r in ctx.client("ec2").describe_instances(InstanceIds=in_service)["Reservations"]:
+        assert {i["MetadataOptions"]["HttpTokens"] for i in r["Instances"]} == {"required"}
+
+    changed = outputs_of(nb, "resources")
+    for kind in ("load-balancer", "launch-template", "auto-scaling-group", "iam-role"):
+        assert kind in changed
+    findings = outputs_of(nb, "findings")
+    assert "ELB.4" in findings and "AutoScaling.2" in findings and "NOT_EMULATED" in findings
+    assert "HTTPS missing" in findings  # no certificate yet
+    assert "[sandbox workaround]" in json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    assert (ROOT / "diagrams" / "04_compute.png").stat().st_size > 0
+
+
+def test_rerun_after_certificate_upgrades_to_https_and_creates_nothing_else(first_run):
+    ctx, p = first_run["ctx"], first_run["p"]
+    issue_certificate(ctx, DOMAIN)  # what 05_edge leaves behind
+    nb = run(NB, first_run["out_dir"] / "04_compute_rerun.ipynb", stack_name=STACK, domain_name=DOMAIN)
+    lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
+    listeners = {x["Port"]: x for x in ctx.client("elbv2").describe_listeners(
+        LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert listeners[443]["Protocol"] == "HTTPS"
+    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    actions = resource_actions(nb)
+    assert actions[f"{names.alb(p)}:443"] == "created" and actions[f"{names.alb(p)}:80"] == "updated"
+    assert {a for n, a in actions.items() if not n.startswith(names.alb(p) + ":")} == {"exists"}
+    assert "https://" + DOMAIN in outputs_of(nb, "endpoint")
+    assert "HTTPS missing" not in outputs_of(nb, "findings")

@@ -1,0 +1,329 @@
+"""04_compute: role, launch template, ALB, target group, listeners, Auto Scaling group, destroy."""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+
+import pytest
+from moto import mock_aws
+
+from compute_fixtures import build_network, issue_certificate
+from conftest import make_ctx
+from workbook import names
+from workbook.connect import MUTATING
+from workbook.steps import compute
+
+
+_stacks = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def moto():
+    """One in-process moto for the module: its EC2/IAM data load takes seconds per start. Tests stay
+    independent by using a stack of their own (the account is the state, keyed by stack)."""
+    with pytest.MonkeyPatch.context() as mp:
+        # AWS-managed policies (AmazonSSMManagedInstanceCore ...) exist in moto only with this set.
+        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        with mock_aws():
+            yield
+
+
+@pytest.fixture
+def env(moto):
+    return None
+
+
+def _ctx(**params):
+    return make_ctx(stack_name=f"cmp{next(_stacks)}", **params)
+
+
+def _ready(**params):
+    ctx = _ctx(**params)
+    net = build_network(ctx, ctx.params)
+    ctx.calls.new()
+    return ctx, ctx.params, net
+
+
+def _mutations(ctx, since: int) -> list[str]:
+    return [c.operation for c in ctx.calls.calls[since:] if c.operation.startswith(MUTATING)]
+
+
+def test_apply_builds_the_compute_tier(env, capsys):
+    ctx, p, net = _ready()
+    done = compute.apply(ctx, p)
+    assert set(done.action) == {"created"}
+    assert {"iam-role", "instance-profile", "launch-template", "load-balancer", "target-group", "listener",
+            "auto-scaling-group", "scaling-policy"} <= set(done.type)
+
+    elb, asg, ec2 = ctx.client("elbv2"), ctx.client("autoscaling"), ctx.client("ec2")
+    lb = elb.describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
+    assert lb["Scheme"] == "internet-facing"
+    assert sorted(z["SubnetId"] for z in lb["AvailabilityZones"]) == sorted(net["public"])
+    assert lb["SecurityGroups"] == [net["alb_sg"]]
+    attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    assert attrs["deletion_protection.enabled"] == "true"
+    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+
+    tg = elb.describe_target_groups(Names=[names.target_group(p)])["TargetGroups"][0]
+    assert (tg["Port"], tg["HealthCheckPath"], tg["Matcher"]["HttpCode"]) == (p.app_port, p.health_check_path, "200")
+    listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    assert [(x["Port"], x["DefaultActions"][0]["Type"]) for x in listeners] == [(80, "forward")]
+
+    g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
+    assert (g["MinSize"], g["DesiredCapacity"], g["MaxSize"]) == (p.min_capacity, p.desired_capacity, p.max_capacity)
+    assert sorted(g["VPCZoneIdentifier"].split(",")) == sorted(net["app"])
+    assert g["HealthCheckType"] == "ELB" and g["HealthCheckGracePeriod"] == compute.GRACE_PERIOD_S
+    assert g["TargetGroupARNs"] == [tg["TargetGroupArn"]]
+    assert {t["Key"]: t["PropagateAtLaunch"] for t in g["Tags"]}["workbook:stack"] is True
+    policies = asg.describe_policies(AutoScalingGroupName=names.asg(p))["ScalingPolicies"]
+    metrics = {pol["TargetTrackingConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"]:
+               pol["TargetTrackingConfiguration"] for pol in policies}
+    assert metrics["ASGAverageCPUUtilization"]["TargetValue"] == 50.0
+    label = metrics["ALBRequestCountPerTarget"]["PredefinedMetricSpecification"]["ResourceLabel"]
+    assert label.startswith(f"app/{names.alb(p)}/") and f"/targetgroup/{names.target_group(p)}/" in label
+
+    # The instances run, with what the template asks for (set per instance in the sandbox).
+    ids = [i["InstanceId"] for i in g["Instances"] if i["LifecycleState"] == "InService"]
+    assert len(ids) == p.desired_capacity
+    for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]:
+        for i in r["Instances"]:
+            assert i["MetadataOptions"]["HttpTokens"] == "required"
+            assert [s["GroupId"] for s in i["SecurityGroups"]] == [net["app_sg"]]
+            assert "PublicIpAddress" not in i
+    out = capsys.readouterr().out
+    assert "no domain_name" in out and "[sandbox workaround]" in out
+
+
+def test_launch_template_is_locked_down(env):
+    ctx, p, net = _ready()
+    compute.ensure_instance_role(ctx, p)
+    compute.ensure_instance_profile(ctx, p)
+    compute.ensure_launch_template(ctx, p)
+    lt = compute.find_launch_template(ctx, p)
+    data = ctx.client("ec2").describe_launch_template_versions(
+        LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] in (1, 2)
+    assert data["NetworkInterfaces"][0]["AssociatePublicIpAddress"] is False
+    assert data["NetworkInterfaces"][0]["Groups"] == [net["app_sg"]]
+    assert all(m["Ebs"]["Encrypted"] and m["Ebs"]["VolumeType"] == "gp3" for m in data["BlockDeviceMappings"])
+    assert data["IamInstanceProfile"]["Name"] == names.app_role(p)
+    ami = ctx.client("ssm").get_parameter(Name=compute.AL2023_PARAMETER)["Parameter"]["Value"]
+    assert data["ImageId"] == ami
+    assert {"instance", "volume"} <= {s["ResourceType"] for s in data["TagSpecifications"]}
+    script = base64.b64decode(data["UserData"]).decode()
+    assert "dnf install -y python3" in script and "amazon-cloudwatch-agent" in script
+    assert names.app_log_group(p) in script and "app.service" in script
+    assert "@" not in script.replace("@stack", "")  # every placeholder filled
+
+
+def test_user_data_carries_no_secret_and_refuses_injection(env):
+    p = _ctx().params
+    script = compute.user_data(p, db_host="db.local", db_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:rds!db-x")
+    assert "DB_SECRET_ARN=arn:aws:secretsmanager" in script
+    assert "PASSWORD=" not in script.upper() and "MasterUserPassword" not in script
+    agent = json.loads(script.split("<<'AGENT'\n", 1)[1].split("\nAGENT", 1)[0])
+    assert agent["logs"]["logs_collected"]["files"]["collect_list"][0]["log_group_name"] == names.app_log_group(p)
+    with pytest.raises(ValueError, match="artifact_url"):
+        compute.user_data(p, artifact_url="x'; rm -rf /")
+
+
+def test_role_reads_only_the_database_secret(env, capsys):
+    ctx, p, _ = _ready()
+    compute.ensure_instance_role(ctx, p)
+    iam = ctx.client("iam")
+    attached = {a["PolicyName"] for a in iam.list_attached_role_policies(RoleName=names.app_role(p))["AttachedPolicies"]}
+    assert attached == {"AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy"}
+    trust = iam.get_role(RoleName=names.app_role(p))["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    doc = iam.get_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME)["PolicyDocument"]
+    assert doc["Statement"][0]["Resource"].endswith(":secret:rds!db-*")
+    assert "rerun this step after 03_database" in capsys.readouterr().out
+
+    # Once 03_database exists, a rerun narrows the policy to that one secret.
+    rds = ctx.client("rds")
+    db = rds.create_db_instance(DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro",
+                                AllocatedStorage=20, MasterUsername="app", ManageMasterUserPassword=True)["DBInstance"]
+    secret = db["MasterUserSecret"]["SecretArn"]
+    compute.ensure_instance_role(ctx, p)
+    doc = iam.get_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME)["PolicyDocument"]
+    assert doc["Statement"][0] == {"Sid": "ReadTheDatabaseSecretOnly", "Effect": "Allow",
+                                   "Action": "secretsmanager:GetSecretValue", "Resource": secret}
+
+    # An S3 artifact adds read access to that one object, nothing wider.
+    compute.ensure_instance_role(ctx, p, artifact_url="s3://releases/app-1.0-py3-none-any.whl")
+    doc = iam.get_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME)["PolicyDocument"]
+    assert doc["Statement"][1]["Resource"] == "arn:aws:s3:::releases/app-1.0-py3-none-any.whl"
+    assert len(doc["Statement"]) == 2
+
+
+def test_second_apply_changes_nothing(env):
+    ctx, p, _ = _ready()
+    compute.apply(ctx, p)
+    mark, before = ctx.calls.mark(), len(ctx.resources)
+    again = compute.apply(ctx, p)
+    assert set(again.action) == {"exists"}
+    assert len(again) == len(ctx.resources) - before
+    assert _mutations(ctx, mark) == []
+
+
+def test_certificate_upgrades_listeners_to_https(env):
+    ctx, p, _ = _ready(domain_name="tls.example.com")
+    compute.apply(ctx, p)
+    cert = issue_certificate(ctx, "tls.example.com")
+    changed = compute.ensure_listeners(ctx, p)
+    assert sorted((r.name, r.action) for r in changed) == [
+        (f"{names.alb(p)}:443", "created"), (f"{names.alb(p)}:80", "updated")]
+    lb = compute.find_load_balancer(ctx, p)
+    by_port = {x["Port"]: x for x in ctx.client("elbv2").describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert by_port[443]["Protocol"] == "HTTPS" and by_port[443]["Certificates"][0]["CertificateArn"] == cert
+    assert by_port[443]["DefaultActions"][0]["Type"] == "forward"
+    assert by_port[80]["DefaultActions"][0]["RedirectConfig"] == {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}
+    assert compute.endpoint(ctx, p) == "https://tls.example.com"
+    mark = ctx.calls.mark()
+    assert {r.action for r in compute.ensure_listeners(ctx, p)} == {"exists"}
+    assert _mutations(ctx, mark) == []
+
+
+def test_dry_run_creates_nothing_even_without_network(env):
+    ctx = _ctx(dry_run=True)
+    mark = ctx.calls.mark()
+    planned = compute.apply(ctx, ctx.params)
+    assert set(planned.action) == {"would create"}
+    assert {"load-balancer", "launch-template", "auto-scaling-group", "iam-role"} <= set(planned.type)
+    assert _mutations(ctx, mark) == []
+
+
+def test_plan_lists_work_without_creating(env):
+    ctx, p, _ = _ready()
+    mark = ctx.calls.mark()
+    planned = compute.plan(ctx, p)
+    assert "would create" in set(planned.action)
+    assert _mutations(ctx, mark) == []
+
+
+def test_missing_network_names_the_step_to_run(env):
+    ctx = _ctx()
+    with pytest.raises(compute.PrerequisiteMissing, match="02_network"):
+        compute.ensure_load_balancer(ctx, ctx.params)
+    assert _mutations(ctx, 0) == []
+
+
+def test_alb_refuses_a_single_availability_zone(env):
+    ctx = _ctx()
+    build_network(ctx, ctx.params, azs=("a",))
+    mark = ctx.calls.mark()
+    with pytest.raises(compute.PrerequisiteMissing, match="at least 2 availability zones"):
+        compute.ensure_load_balancer(ctx, ctx.params)
+    assert _mutations(ctx, mark) == []
+
+
+def test_api_gateway_entry_makes_an_internal_alb_in_app_subnets(env):
+    ctx, p, net = _ready(entry="api_gateway")
+    compute.ensure_load_balancer(ctx, p, wait=True)
+    lb = compute.find_load_balancer(ctx, p)
+    assert lb["Scheme"] == "internal"
+    assert sorted(z["SubnetId"] for z in lb["AvailabilityZones"]) == sorted(net["app"])
+    with pytest.raises(compute.PrerequisiteMissing, match="cannot change"):
+        compute.ensure_load_balancer(ctx, p.replace(entry="alb"))
+
+
+def test_rerun_with_new_capacity_updates_the_group(env):
+    ctx, p, _ = _ready()
+    compute.apply(ctx, p)
+    bigger = p.replace(min_capacity=3, desired_capacity=3, max_capacity=6)
+    rec = compute.ensure_auto_scaling_group(ctx, bigger)
+    assert rec.action == "updated"
+    g = compute.find_auto_scaling_group(ctx, bigger)
+    assert (g["MinSize"], g["DesiredCapacity"], g["MaxSize"]) == (3, 3, 6)
+    assert len(compute.wait_for_instances(ctx, bigger)) == 3
+
+
+def test_az_spread_is_reported_not_emulated_in_the_sandbox(env):
+    ctx, p, _ = _ready()
+    compute.apply(ctx, p)
+    spread = compute.az_spread(ctx, p)
+    assert list(spread.az) == ["us-east-1a", "us-east-1b"]
+    assert spread.configured.all() and set(spread.instances) == {"not emulated"}
+
+
+def test_destroy_removes_everything_and_is_safe_twice(env):
+    ctx, p, _ = _ready()
+    compute.apply(ctx, p)
+    ids = [i["InstanceId"] for i in compute.find_auto_scaling_group(ctx, p)["Instances"]]
+    gone = compute.destroy(ctx, p)
+    assert set(gone.action) == {"deleted"}
+    assert compute.find_auto_scaling_group(ctx, p) is None
+    assert compute.find_load_balancer(ctx, p) is None and compute.find_target_group(ctx, p) is None
+    assert compute.find_launch_template(ctx, p) is None
+    states = {i["State"]["Name"] for r in ctx.client("ec2").describe_instances(InstanceIds=ids)["Reservations"]
+              for i in r["Instances"]}
+    assert states == {"terminated"}
+    iam = ctx.client("iam")
+    assert names.app_role(p) not in {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    assert compute.destroy(ctx, p).empty
+
+
+def test_step_declares_the_permissions_it_calls(env):
+    ctx, p, _ = _ready(domain_name="perm.example.com")
+    start = ctx.calls.mark()
+    compute.apply(ctx, p)
+    issue_certificate(ctx, "perm.example.com")  # what 05_edge does; not this step's call
+    calls = [c for c in ctx.calls.calls[start:] if c.operation not in ("RequestCertificate", "DescribeCertificate")]
+    again = ctx.calls.mark()
+    compute.ensure_listeners(ctx, p)
+    compute.destroy(ctx, p)
+    calls += ctx.calls.calls[again:]
+    prefix = {"elbv2": "elasticloadbalancing"}
+    used = {f"{prefix.get(c.service, c.service)}:{c.operation}" for c in calls}
+    from workbook.steps import REGISTRY
+    assert sorted(used - set(REGISTRY[compute.STEP].permissions)) == []
+
+
+def test_database_appearing_later_makes_a_new_template_version_once(env):
+    ctx, p, _ = _ready()
+    compute.apply(ctx, p)
+    db = ctx.client("rds").create_db_instance(
+        DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro", DBName="app",
+        AllocatedStorage=20, MasterUsername="app", ManageMasterUserPassword=True)["DBInstance"]
+    rec = compute.ensure_launch_template(ctx, p)
+    assert rec.action == "updated (v2)"
+    lt = compute.find_launch_template(ctx, p)
+    data = ctx.client("ec2").describe_launch_template_versions(
+        LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    script = base64.b64decode(data["UserData"]).decode()
+    assert f"DB_SECRET_ARN={db['MasterUserSecret']['SecretArn']}" in script and "DB_NAME=app" in script
+    assert compute.ensure_launch_template(ctx, p).action == "exists"
+
+
+def test_image_from_the_dev_instance_feeds_the_template(env):
+    ctx, p, _ = _ready()
+    ec2 = ctx.client("ec2")
+    ami = ctx.client("ssm").get_parameter(Name=compute.AL2023_PARAMETER)["Parameter"]["Value"]
+    dev = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.small", TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": names.DEV_NAME}]}])["Instances"][0]
+    image = compute.ensure_image_from_dev(ctx, p)
+    assert image.action == "created" and image.id.startswith("ami-")
+    assert compute.ensure_image_from_dev(ctx, p).action == "exists"
+    described = ec2.describe_images(ImageIds=[image.id])["Images"][0]
+    assert dev["InstanceId"] in described.get("Description", "")
+    compute.ensure_launch_template(ctx, p, image_id=image.id)
+    lt = compute.find_launch_template(ctx, p)
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"],
+                                                 Versions=["$Latest"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert data["ImageId"] == image.id
+    gone = compute.destroy(ctx, p)
+    assert "image" in set(gone.type) and ec2.describe_images(ImageIds=[image.id])["Images"] == []
+
+
+def test_destroy_in_dry_run_deletes_nothing(env):
+    ctx, p, _ = _ready()
+    compute.apply(ctx, p)
+    dry = p.replace(dry_run=True)
+    mark = ctx.calls.mark()
+    planned = compute.destroy(ctx, dry)
+    assert set(planned.action) == {"would delete"} and "load-balancer" in set(planned.type)
+    assert _mutations(ctx, mark) == []
+    assert compute.find_load_balancer(ctx, p) is not None
