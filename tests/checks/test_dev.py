@@ -1,0 +1,138 @@
+"""The 01_assess checks: on the dev environment (moto) and on a production-like inventory (fake frames),
+so the same checks can compare before and after."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import make_ctx
+from fake_inventory import FakeInventory, production_stack
+from workbook import checks
+from workbook.checks import dev as dev_checks
+from workbook.inventory import ec2 as inv_ec2
+from workbook.params import Params
+from workbook.steps import dev
+
+P = Params()
+
+
+def run(inv, p: Params = P) -> pd.DataFrame:
+    return checks.run(inv, p, groups=["dev"])
+
+
+def status(findings: pd.DataFrame, check_id: str) -> set[str]:
+    return set(findings[findings.id == check_id].status)
+
+
+def detail(findings: pd.DataFrame, check_id: str) -> str:
+    return " | ".join(findings[findings.id == check_id].detail)
+
+
+@pytest.fixture
+def dev_env(ctx):
+    dev.apply(ctx, ctx.params)
+    return ctx
+
+
+def test_dev_environment_fails_on_open_ports_database_and_backups(dev_env):
+    f = run(inv_ec2.discover_dev(dev_env, dev_env.params), dev_env.params)
+    for check_id in ("EC2.13", "EC2.18", "EC2.19", "EC2.9", "EC2.8", "EC2.3", "ARTICLE.MANAGED_DB", "ARTICLE.BACKUPS",
+                     "ARTICLE.MULTI_AZ", "ARTICLE.DB_REACHABLE", "ARTICLE.LOAD_BALANCER", "ARTICLE.AUTO_SCALING",
+                     "ARTICLE.MONITORING", "ARTICLE.DNS"):
+        assert status(f, check_id) == {"FAIL"}, check_id
+    assert "port 22 open to 0.0.0.0/0" in detail(f, "EC2.13")
+    assert detail(f, "EC2.18").endswith("open to the internet: 22, 5432")  # 80 is an authorized port
+    assert "22, 5432" in detail(f, "EC2.19")
+    assert "postgres 5432" in detail(f, "ARTICLE.DB_REACHABLE")
+    assert "no snapshot" in detail(f, "ARTICLE.BACKUPS")
+    assert "runs postgres" in detail(f, "ARTICLE.MANAGED_DB")
+
+
+def test_split_layout_blames_the_right_group():
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(stack_name="layout2", dev_db_engine="mysql", dev_elastic_ip=True, dev_split_security_groups=True)
+        dev.apply(ctx, ctx.params)
+        f = run(inv_ec2.discover_dev(ctx, ctx.params), ctx.params)
+        ssh = f[f.id == "EC2.13"].set_index("resource").status
+        assert ssh[ssh.index.str.contains("sg-web")].tolist() == ["FAIL"]
+        assert ssh[ssh.index.str.contains("sg-db")].tolist() == ["PASS"]
+        reach = f[f.id == "ARTICLE.DB_REACHABLE"]
+        assert list(reach.status) == ["FAIL"] and "sg-db" in reach.resource.iloc[0] and "mysql 3306" in reach.detail.iloc[0]
+
+
+def test_a_snapshot_and_imdsv2_turn_their_checks_green(dev_env):
+    inv = inv_ec2.discover_dev(dev_env, dev_env.params)
+    ec2 = dev_env.client("ec2")
+    ec2.create_snapshot(VolumeId=inv.volumes.id.iloc[0])
+    ec2.modify_instance_metadata_options(InstanceId=inv.instances.id.iloc[0], HttpTokens="required")
+    f = run(inv_ec2.discover_dev(dev_env, dev_env.params), dev_env.params)
+    assert status(f, "ARTICLE.BACKUPS") == {"PASS"} and "1 snapshot(s)" in detail(f, "ARTICLE.BACKUPS")
+    assert status(f, "EC2.8") == {"PASS"}
+
+
+def test_an_all_traffic_rule_counts_as_every_port():
+    rules = [{"id": "r", "group_id": "sg-1", "group_name": "wide", "vpc_id": "v", "direction": "ingress",
+              "protocol": "-1", "from_port": 0, "to_port": 65535, "source": "0.0.0.0/0", "open_to_internet": True}]
+    inv = FakeInventory(security_groups=[{"id": "sg-1", "vpc_id": "v", "group_name": "wide", "description": ""}],
+                        sg_rules=rules)
+    f = run(inv)
+    assert status(f, "EC2.13") == status(f, "EC2.19") == status(f, "EC2.18") == {"FAIL"}
+    assert "3306" in detail(f, "EC2.19") and "3389" in detail(f, "EC2.19")
+
+
+def test_the_same_checks_pass_on_a_production_stack():
+    f = run(production_stack())
+    failing = f[f.status == "FAIL"]
+    assert failing.empty, failing[["id", "resource", "detail"]].to_string()
+    for check_id in ("EC2.13", "EC2.18", "EC2.19", "EC2.9", "EC2.8", "EC2.3", "ARTICLE.MANAGED_DB", "ARTICLE.BACKUPS",
+                     "ARTICLE.MULTI_AZ", "ARTICLE.DB_REACHABLE", "ARTICLE.LOAD_BALANCER", "ARTICLE.AUTO_SCALING",
+                     "ARTICLE.MONITORING", "ARTICLE.DNS"):
+        assert "PASS" in status(f, check_id), check_id
+    assert dev_checks.summary(f).status.eq("PASS").all()
+
+
+def test_single_az_rds_fails_multi_az():
+    f = run(production_stack(multi_az=False))
+    rds = f[(f.id == "ARTICLE.MULTI_AZ") & (f.resource == "demo-db")]
+    assert list(rds.status) == ["FAIL"] and "single-AZ" in rds.detail.iloc[0]
+
+
+def test_absent_frames_are_never_a_pass():
+    """Without the frames other modules provide, the article's checks cannot pass."""
+    stack = production_stack()
+    bare = FakeInventory(**{n: stack.frames[n] for n in ("vpcs", "subnets", "security_groups", "sg_rules",
+                                                          "instances", "volumes")})
+    f = run(bare)
+    for check_id in ("ARTICLE.LOAD_BALANCER", "ARTICLE.MONITORING", "ARTICLE.DNS", "ARTICLE.MANAGED_DB"):
+        assert status(f, check_id) == {"FAIL"}, check_id
+    assert "no load balancer inventory" in detail(f, "ARTICLE.LOAD_BALANCER")
+
+
+def test_nothing_deployed_is_not_applicable_not_fail():
+    f = run(FakeInventory())
+    assert set(f.status) == {"NOT_APPLICABLE"}
+
+
+def test_every_check_has_metadata_and_a_one_line_remediation():
+    checks.load_all()
+    mine = [c for c in checks.REGISTRY.values() if c.group == "dev"]
+    assert {c.id for c in mine} >= {"EC2.13", "EC2.18", "EC2.19", "EC2.9", "EC2.8", "EC2.3", "ARTICLE.MANAGED_DB",
+                                   "ARTICLE.BACKUPS", "ARTICLE.MULTI_AZ", "ARTICLE.DB_REACHABLE",
+                                   "ARTICLE.LOAD_BALANCER", "ARTICLE.AUTO_SCALING", "ARTICLE.MONITORING", "ARTICLE.DNS"}
+    for c in mine:
+        assert c.remediation and "\n" not in c.remediation and c.risk and c.title, c.id
+
+
+def test_other_groups_with_the_same_control_id_do_not_replace_these():
+    """04_compute has its own EC2.8; loading every module must leave the dev group's EC2.8 in place."""
+    checks.load_all()
+    groups = {c.group for c in checks.REGISTRY.values() if c.id == "EC2.8"}
+    assert "dev" in groups
+
+
+def test_summary_rolls_up_one_row_per_check(dev_env, capsys):
+    f = run(inv_ec2.discover_dev(dev_env, dev_env.params), dev_env.params)
+    s = dev_checks.summary(f)
+    assert s.id.is_unique and set(s.id) == set(f.id)
+    assert "checks fail" in capsys.readouterr().out

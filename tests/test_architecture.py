@@ -1,0 +1,114 @@
+"""Diagrams drawn from inventories: the dev environment in both layouts, a production stack, an empty one."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import make_ctx
+from fake_inventory import FakeInventory, production_stack
+from workbook import architecture, inventory
+from workbook.inventory import ec2 as inv_ec2
+from workbook.steps import dev
+
+
+def labels() -> str:
+    """Every node, cluster and edge label of the last drawing, one per line, line breaks flattened."""
+    found = re.findall(r'label=("(?:[^"\\]|\\.)*"|[^\s\]]+)', architecture.last_dot_source)
+    return "\n".join(v.strip('"').replace("\n", " ") for v in found)
+
+
+def is_png(path) -> bool:
+    return path.exists() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_before_draws_the_postgres_layout_with_its_open_ports(ctx, tmp_path):
+    dev.apply(ctx, ctx.params)
+    inv = inv_ec2.discover_dev(ctx, ctx.params)
+    out = architecture.draw_before(inv, tmp_path / "before.png")
+    assert out == tmp_path / "before.png" and is_png(out)
+    text = labels()
+    assert "PostgreSQL on the same host" in text and "MySQL" not in text
+    assert "open 22, 80" in text and "open 5432" in text
+    assert f"instance dev-backend {inv.instances.id.iloc[0]}" in text
+    assert "(default VPC)" in text and "0 snapshots" in text and "unencrypted" in text
+    assert "Elastic IP" not in text
+
+
+def test_before_draws_the_second_layout_eip_two_groups_mysql(tmp_path):
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(stack_name="layout2", dev_db_engine="mysql", dev_elastic_ip=True, dev_split_security_groups=True)
+        dev.apply(ctx, ctx.params)
+        inv = inv_ec2.discover_dev(ctx, ctx.params)
+        out = architecture.draw_before(inv, tmp_path / "layout2.png")
+    assert is_png(out)
+    text = labels()
+    assert "MySQL on the same host" in text and "PostgreSQL" not in text
+    assert f"Elastic IP {inv.addresses.public_ip.iloc[0]}" in text
+    assert "dev-backend-sg-web open 22, 80" in text and "dev-backend-sg-db open 3306" in text
+
+
+def test_before_finds_the_engine_from_the_port_when_untagged(ctx, tmp_path):
+    """aws mode: nothing carries the workbook's engine tag; an open 3306 says MySQL."""
+    dev.apply(ctx, ctx.params.replace(dev_db_engine="mysql"))
+    inv = inv_ec2.discover_dev(ctx, ctx.params)
+    inv.instances["dev_db"] = ""
+    architecture.draw_before(inv, tmp_path / "b.png")
+    assert "MySQL on the same host" in labels()
+
+
+def test_before_without_a_dev_instance_says_so(ctx, tmp_path):
+    out = architecture.draw_before(inv_ec2.discover_dev(ctx, ctx.params, missing_ok=True), tmp_path / "none.png")
+    assert is_png(out) and "no dev instance found" in labels()
+
+
+def test_stack_draws_what_the_frames_hold(tmp_path):
+    out = architecture.draw_stack(production_stack(), tmp_path / "after.png", "After")
+    assert is_png(out)
+    text = labels()
+    assert len(re.findall(r"^AZ us-east-1[ab]$", text, re.M)) == 2
+    for tier in ("public", "app", "db"):
+        assert text.count(f"{tier} subnet") == 2, tier
+    assert text.count("NAT gateway") == 2 and "Internet gateway igw-1" in text
+    assert "demo-alb internet-facing" in text and text.count("ASG demo-app-asg") == 2
+    assert "demo-db primary, backups 7 d" in text and "demo-db standby (Multi-AZ)" in text
+    assert "Route 53 example.com" in text and "ACM api.example.com" in text
+    assert "CloudWatch 1 alarm(s), 1 log group(s)" in text and "SNS 1 topic(s)" in text and "demo-app-role" in text
+
+
+def test_stack_single_az_database_has_no_standby(tmp_path):
+    architecture.draw_stack(production_stack(multi_az=False), tmp_path / "a.png", "After")
+    assert "standby" not in labels() and "demo-db primary" in labels()
+
+
+def test_stack_with_missing_frames_draws_what_exists(tmp_path):
+    """Frames not implemented yet (no RDS, no load balancers ...) are simply empty."""
+    stack = production_stack()
+    partial = FakeInventory(**{n: stack.frames[n] for n in ("vpcs", "subnets", "internet_gateways", "nat_gateways")})
+    out = architecture.draw_stack(partial, tmp_path / "02.png", "After 02")
+    assert is_png(out)
+    text = labels()
+    assert "VPC demo-vpc 10.20.0.0/16" in text and text.count("NAT gateway") == 2
+    assert "RDS" not in text and "demo-alb" not in text
+
+
+def test_stack_leaves_the_dev_environment_out(ctx, tmp_path):
+    dev.apply(ctx, ctx.params)
+    architecture.draw_stack(inventory.Inventory(ctx, ctx.params.stack_name), tmp_path / "s.png", "After 00")
+    assert "dev-backend" not in labels() and "nothing of the production stack exists yet" in labels()
+
+
+def test_show_displays_the_png_inline(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    out = architecture.draw_stack(FakeInventory(), tmp_path / "e.png", "Empty")
+    architecture.show(out)
+    assert len(shown) == 1 and shown[0].data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name", ["diagrams.py", "diagrams/__init__.py"])
+def test_nothing_shadows_the_diagrams_package(name):
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    assert not (root / name).exists() and not (root / "workbook" / name).exists()
