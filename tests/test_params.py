@@ -36,6 +36,7 @@ BAD = [
     ({"health_check_path": "health"}, "health_check_path", "starting with /"),
     ({"dev_instance_id": "i-xyz"}, "dev_instance_id", "instance id"),
     ({"hosted_zone_id": "Z123"}, "domain_name", "hosted_zone_id is set"),
+    ({"hosted_zone_id": "z-12", "domain_name": "api.example.com"}, "hosted_zone_id", "zone id"),
     ({"az_count": "two"}, "az_count", "whole number"),
     ({"multi_az": "maybe"}, "multi_az", "true or false"),
     ({"no_such_param": 1}, "no_such_param", "unknown parameter"),

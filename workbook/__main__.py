@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any
 
+import yaml
+
 from .params import ParameterError, Params
 
 
@@ -13,7 +15,10 @@ def _params_from_args(args: argparse.Namespace) -> Params:
     """A YAML file, then --set key=value on top; validated before anything runs."""
     values: dict[str, Any] = {}
     if getattr(args, "params", None):
-        values.update(Params.from_yaml(args.params).to_dict())
+        try:
+            values.update(Params.from_yaml(args.params).to_dict())
+        except (OSError, yaml.YAMLError) as e:  # a missing or broken file: say which, no traceback
+            raise ParameterError({"--params": f"cannot read {args.params}: {e}"}) from None
     for item in getattr(args, "set", None) or []:
         if "=" not in item:
             raise ParameterError({item: "use --set name=value"})
@@ -54,11 +59,19 @@ def main(argv: list[str] | None = None) -> int:
             from . import pipeline
             p = _params_from_args(args)
             only = [s.strip() for s in args.only.split(",")] if args.only else None
-            pipeline.run(p, only=only, timeout=args.timeout)
+            try:
+                pipeline.run(p, only=only, timeout=args.timeout)
+            except pipeline.RunFailed as e:  # the message names notebook, cell and error
+                print(f"error: {e}", file=sys.stderr)
+                return 1
             return 0
         if args.cmd == "report":
             from . import report
-            out = report.build(run_dir=args.run, with_code=args.with_code, out=args.out)
+            try:
+                out = report.build(run_dir=args.run, with_code=args.with_code, out=args.out)
+            except report.ReportError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 1
             print(f"report: {out.resolve()}")
             return 0
     except ParameterError as e:

@@ -36,7 +36,7 @@ DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z]{2,
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
-ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+ZONE_ID_RE = re.compile(r"^[A-Z0-9]{2,32}$")  # AWS ids start with Z; moto's do not always
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
