@@ -1,0 +1,41 @@
+"""Test helper: the prerequisites of the data plane in a sandbox (what steps 00, 03 and 04 create),
+made with plain boto3 so the data plane's tests do not depend on other engineers' steps."""
+from __future__ import annotations
+
+from typing import Any
+
+from workbook import names
+from workbook.params import Params
+
+
+def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg: bool = True) -> dict[str, Any]:
+    ec2, out = ctx.client("ec2"), {}
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    if dev:
+        r = ec2.run_instances(ImageId=ami, InstanceType="t3.small", MinCount=1, MaxCount=1, TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": names.DEV_NAME},
+                                                  {"Key": "workbook:stack", "Value": "dev"}]}])
+        out["dev"] = r["Instances"][0]["InstanceId"]
+    if rds:
+        ctx.client("rds").create_db_instance(
+            DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro",
+            AllocatedStorage=20, DBName="app", MasterUsername="app", MasterUserPassword="not-a-secret-123")
+        out["rds"] = names.db_instance(p)
+    if asg:
+        elb = ctx.client("elbv2")
+        tg = elb.create_target_group(Name=names.target_group(p), Protocol="HTTP", Port=p.app_port, VpcId=vpc,
+                                     HealthCheckPath=p.health_check_path, HealthCheckIntervalSeconds=10,
+                                     HealthyThresholdCount=2, UnhealthyThresholdCount=2)["TargetGroups"][0]
+        lb = elb.create_load_balancer(Name=names.alb(p), Subnets=subnets, Scheme="internet-facing")["LoadBalancers"][0]
+        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        ec2.create_launch_template(LaunchTemplateName=names.launch_template(p),
+                                   LaunchTemplateData={"ImageId": ami, "InstanceType": "t3.micro"})
+        ctx.client("autoscaling").create_auto_scaling_group(
+            AutoScalingGroupName=names.asg(p), LaunchTemplate={"LaunchTemplateName": names.launch_template(p)},
+            MinSize=p.min_capacity, MaxSize=p.max_capacity, DesiredCapacity=p.desired_capacity,
+            VPCZoneIdentifier=",".join(subnets), TargetGroupARNs=[tg["TargetGroupArn"]])
+        out.update(tg=tg["TargetGroupArn"], lb=lb["LoadBalancerArn"])
+    return out

@@ -1,0 +1,256 @@
+"""Client-side evidence: a steady, open-loop request rate at an endpoint, with an optional fault.
+
+Open loop means request i is due at start + i/rate whether or not earlier ones have answered, and
+its latency counts from when it was due: a stalled server shows up as latency and errors instead of
+silently slowing the probe down (closed-loop tools hide exactly the outage we want to see).
+
+Why not a load tool: Locust is closed-loop (users with wait times) and monkey-patches the process
+with gevent, which a Jupyter kernel does not survive well; vegeta, k6 and wrk are not Python and
+give per-request data only through files. A thread pool and http.client give every request's
+due time, latency, status and answering instance in ~100 lines.
+
+The per-second aggregates go to CloudWatch (namespace Workbook/Probe, dimensions Phase and
+Endpoint); the raw frame stays with the caller, and percentiles are computed from it in pandas.
+"""
+from __future__ import annotations
+
+import http.client
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from .connect import Context
+from .params import FAULTS, ParameterError, Params
+
+NAMESPACE = "Workbook/Probe"
+COLUMNS = ["seq", "due_s", "sent_at", "latency_ms", "status", "ok", "error", "instance", "path", "phase", "endpoint"]
+
+
+@dataclass
+class ProbeRun:
+    frame: pd.DataFrame
+    url: str
+    phase: str
+    endpoint: str
+    rate: int
+    seconds: float
+    started: float
+    fault: str = "none"
+    fault_info: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return summarize(self.frame, self.seconds, self.fault_info.get("at", 0) - self.started
+                         if self.fault_info.get("at") else None)
+
+
+def _one(url: str, path: str, method: str, body: bytes | None, timeout: float) -> tuple[int, str, str]:
+    u = urlsplit(url)
+    conn_cls = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
+    try:
+        conn = conn_cls(u.hostname, u.port, timeout=timeout)
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        resp = conn.getresponse()
+        resp.read()
+        instance = resp.getheader("X-Instance-Id", "")
+        conn.close()
+        return resp.status, "", instance
+    except (OSError, http.client.HTTPException) as e:
+        return 0, type(e).__name__, ""
+
+
+def default_paths(max_item_id: int, write_ratio: float = 0.0) -> Callable[[random.Random], tuple[str, str, bytes | None]]:
+    """The request mix: mostly single-item reads, some list pages, optionally writes."""
+    def pick(rng: random.Random) -> tuple[str, str, bytes | None]:
+        x = rng.random()
+        if x < write_ratio:
+            return "POST", "/items", b'{"name": "probe", "price_cents": 1}'
+        if x < write_ratio + 0.1:
+            return "GET", f"/items?limit=20&after_id={rng.randint(0, max_item_id)}", None
+        return "GET", f"/items/{rng.randint(1, max_item_id)}", None
+    return pick
+
+
+def run(url: str, rate: int, seconds: float, *, phase: str = "", endpoint: str = "",
+        paths: Callable[[random.Random], tuple[str, str, bytes | None]] | None = None,
+        fault: Callable[[], dict[str, Any]] | None = None, fault_name: str = "none", fault_at_s: float | None = None,
+        timeout: float = 2.0, max_workers: int = 64, seed: int = 1) -> ProbeRun:
+    """Send rate x seconds requests, evenly spaced; call `fault` once at fault_at_s (default: a third
+    of the way in). Bounded: at most rate*seconds requests, each with `timeout`."""
+    if rate < 1 or seconds <= 0:
+        raise ParameterError({"probe_rate": "at least 1 request per second", "probe_seconds": "more than 0"})
+    paths = paths or default_paths(100)
+    rng = random.Random(seed)
+    total = int(rate * seconds)
+    rows: list[dict[str, Any]] = [{}] * total
+    fault_info: dict[str, Any] = {}
+    fault_at_s = seconds / 3 if fault_at_s is None else fault_at_s
+
+    def send(i: int, due: float, method: str, path: str, body: bytes | None) -> None:
+        sent = time.perf_counter()
+        status, error, instance = _one(url, path, method, body, timeout)
+        done = time.perf_counter()
+        rows[i] = {"seq": i, "due_s": round(due - t0, 4), "sent_at": started + (sent - t0),
+                   "latency_ms": (done - due) * 1000.0, "status": status,
+                   # ok: the service answered the request (4xx is the client's problem, e.g. 404)
+                   "ok": 0 < status < 500, "error": error or (f"HTTP {status}" if status >= 500 else ""),
+                   "instance": instance, "path": path.split("?")[0].rstrip("0123456789"), "phase": phase,
+                   "endpoint": endpoint}
+
+    def run_fault() -> None:
+        at = time.time()
+        try:
+            fault_info.update(fault() or {})
+        except Exception as e:  # the probe still reports what it saw
+            fault_info["error"] = f"{type(e).__name__}: {e}"
+        # The fault happened when it was injected, not when the call that injected it returned
+        # (stopping a database waits for it to be gone).
+        fault_info["at"], fault_info["took_s"] = at, round(time.time() - at, 3)
+
+    started = time.time()
+    t0 = time.perf_counter()
+    fault_thread = None
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        for i in range(total):
+            due = t0 + i / rate
+            if fault and fault_thread is None and due - t0 >= fault_at_s:
+                fault_thread = threading.Thread(target=run_fault, daemon=True)
+                fault_thread.start()
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, i, due, *paths(rng))
+    if fault_thread is not None:
+        fault_thread.join(timeout=30)
+    df = pd.DataFrame([r for r in rows if r], columns=COLUMNS)
+    df["at"] = pd.to_datetime(df["sent_at"], unit="s", utc=True)
+    return ProbeRun(df, url, phase, endpoint, rate, seconds, started, fault_name, fault_info)
+
+
+def summarize(df: pd.DataFrame, seconds: float, fault_at_s: float | None = None) -> dict[str, Any]:
+    """Latency percentiles (served requests, from their due time), error rate, availability, throughput.
+    Availability is the share of seconds in which at least 95% of requests succeeded; `after_fault`
+    figures cover the requests due after the fault."""
+    if df.empty:
+        return {"requests": 0}
+    # Latency of the requests that were served; failures are counted as errors, not as (often very
+    # short: connection refused) latencies.
+    lat = df.loc[df["ok"], "latency_ms"] if df["ok"].any() else df["latency_ms"]
+    per_s = df.assign(sec=df["due_s"].astype(int)).groupby("sec")["ok"].mean()
+    out = {"requests": len(df), "ok": int(df["ok"].sum()), "errors": int((~df["ok"]).sum()),
+           "error_rate": float((~df["ok"]).mean()), "availability": float((per_s >= 0.95).mean()),
+           "p50_ms": float(lat.quantile(0.50)), "p95_ms": float(lat.quantile(0.95)),
+           "p99_ms": float(lat.quantile(0.99)), "throughput_rps": float(df["ok"].sum() / seconds)}
+    if fault_at_s is not None:
+        after = df[df["due_s"] >= fault_at_s]
+        out["error_rate_after_fault"] = float((~after["ok"]).mean()) if len(after) else float("nan")
+        # How long the service failed requests after the fault: from the fault to the last failure.
+        bad = after[~after["ok"]]
+        out["disruption_s"] = float(bad["due_s"].max() - fault_at_s) if len(bad) else 0.0
+        tail = df[df["due_s"] >= seconds - 1.0]
+        out["ok_in_last_second"] = float(tail["ok"].mean()) if len(tail) else float("nan")
+    return out
+
+
+def per_second(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per second: requests, errors, latency stats (what is published to CloudWatch)."""
+    g = df.assign(second=df["at"].dt.floor("s")).groupby("second")
+    return pd.DataFrame({"requests": g.size(), "errors": g["ok"].apply(lambda s: int((~s).sum())),
+                         "latency_count": g["latency_ms"].count(), "latency_sum": g["latency_ms"].sum(),
+                         "latency_min": g["latency_ms"].min(), "latency_max": g["latency_ms"].max()}).reset_index()
+
+
+def publish(ctx: Context, run_: ProbeRun) -> int:
+    """Per-second aggregates to CloudWatch, high resolution, in as few put_metric_data calls as
+    the 1,000-datum limit allows. Returns the number of calls."""
+    dims = [{"Name": "Phase", "Value": run_.phase or "-"}, {"Name": "Endpoint", "Value": run_.endpoint or "-"}]
+    datums: list[dict[str, Any]] = []
+    for r in per_second(run_.frame).itertuples():
+        ts = r.second.to_pydatetime().astimezone(timezone.utc)
+        base = {"Dimensions": dims, "Timestamp": ts, "StorageResolution": 1}
+        datums += [{**base, "MetricName": "Requests", "Value": float(r.requests), "Unit": "Count"},
+                   {**base, "MetricName": "Errors", "Value": float(r.errors), "Unit": "Count"},
+                   {**base, "MetricName": "Latency", "Unit": "Milliseconds",
+                    "StatisticValues": {"SampleCount": float(r.latency_count), "Sum": float(r.latency_sum),
+                                        "Minimum": float(r.latency_min), "Maximum": float(r.latency_max)}}]
+    cw = ctx.client("cloudwatch")
+    calls = 0
+    for i in range(0, len(datums), 1000):
+        cw.put_metric_data(Namespace=NAMESPACE, MetricData=datums[i:i + 1000])
+        calls += 1
+    return calls
+
+
+# ---- faults and endpoints, per target -----------------------------------------------------------------
+def fault_action(ctx: Context, p: Params, fault: str) -> Callable[[], dict[str, Any]] | None:
+    """What injecting `fault` does: in the sandbox, to the local stand-ins; in aws mode, with the
+    documented API that causes the same thing (stop the instance, terminate one group instance and
+    let the group replace it, reboot the database with failover)."""
+    if fault not in FAULTS:
+        raise ParameterError({"fault": f"{fault!r} is not one of {', '.join(FAULTS)}"})
+    if fault == "none":
+        return None
+    if ctx.sandbox:
+        from .sandbox import dataplane
+        return {"stop_dev": dataplane.stop_dev, "kill_app_instance": dataplane.kill_app_instance,
+                "db_failover": dataplane.db_failover}[fault]
+    from . import names
+    if fault == "stop_dev":
+        iid = p.dev_instance_id or _dev_instance_id(ctx, p)
+        return lambda: {"stopped": iid, "at": time.time(),
+                        **{"state": ctx.client("ec2").stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
+                           ["CurrentState"]["Name"]}}
+    if fault == "kill_app_instance":
+        def kill() -> dict[str, Any]:
+            g = ctx.client("autoscaling").describe_auto_scaling_groups(
+                AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
+            iid = next(i["InstanceId"] for i in g["Instances"] if i["LifecycleState"] == "InService")
+            ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(
+                InstanceId=iid, ShouldDecrementDesiredCapacity=False)
+            return {"killed": iid, "at": time.time()}
+        return kill
+    return lambda: {"rebooted": ctx.client("rds").reboot_db_instance(
+        DBInstanceIdentifier=names.db_instance(p), ForceFailover=True)["DBInstance"]["DBInstanceIdentifier"],
+        "at": time.time()}
+
+
+def _dev_instance_id(ctx: Context, p: Params) -> str:
+    key, _, value = p.dev_tag.partition("=")
+    for page in ctx.client("ec2").get_paginator("describe_instances").paginate(
+            Filters=[{"Name": f"tag:{key}", "Values": [value]}, {"Name": "instance-state-name", "Values": ["running"]}]):
+        for r in page["Reservations"]:
+            return r["Instances"][0]["InstanceId"]
+    raise LookupError(f"no running instance tagged {p.dev_tag} (dev_tag)")
+
+
+def endpoint_url(ctx: Context, p: Params, kind: str) -> str:
+    """The URL to probe: "dev" (the dev instance's app) or "lb" (the load balancer)."""
+    if ctx.sandbox:
+        from .sandbox import dataplane
+        return dataplane.endpoint(kind)
+    if kind == "dev":
+        iid = p.dev_instance_id or _dev_instance_id(ctx, p)
+        inst = ctx.client("ec2").describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        return f"http://{inst['PublicIpAddress']}:{p.app_port}"
+    from . import names
+    lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
+    return f"{'https' if p.domain_name else 'http'}://{p.domain_name or lb['DNSName']}"
+
+
+def probe(ctx: Context, p: Params, kind: str, phase: str, fault: str | None = None,
+          max_item_id: int | None = None) -> ProbeRun:
+    """The notebook's call: probe the dev app or the load balancer at p.probe_rate for p.probe_seconds,
+    inject `fault` (default p.fault) a third of the way in, publish per-second aggregates."""
+    fault = p.fault if fault is None else fault
+    url = endpoint_url(ctx, p, kind)
+    items = max_item_id or max(1, p.sample_rows // 2)
+    r = run(url, p.probe_rate, p.probe_seconds, phase=phase, endpoint=kind, paths=default_paths(items),
+            fault=fault_action(ctx, p, fault), fault_name=fault)
+    publish(ctx, r)
+    return r

@@ -1,0 +1,471 @@
+"""The sandbox's local data plane: real processes where moto only keeps records.
+
+moto answers the control plane and runs nothing. For every resource the workbook created that
+should serve, this module runs a local stand-in and maps the AWS name to it:
+
+| AWS resource (found in moto)                  | local stand-in                                          |
+|-----------------------------------------------|---------------------------------------------------------|
+| dev instance (tag Name=dev-backend)           | one app process + its own PostgreSQL (seeded)           |
+| RDS instance `names.db_instance(p)`           | a separate PostgreSQL; its endpoint maps to that server |
+| ASG `names.asg(p)`: each InService instance   | one app process each, on the RDS stand-in; replaced when it dies |
+| ALB `names.alb(p)` + target group             | lb.py: round-robin over healthy processes, active health checks |
+
+The processes publish AWS/EC2, AWS/ApplicationELB and AWS/RDS metrics to the sandbox's CloudWatch
+(see daemon.py). Everything listens on 127.0.0.1. State (ports, pids, data folders) lives under
+`<state_dir>/dataplane/`; `stop()` leaves no process behind and `resume()` brings the same layout
+back (the moto server calls both, see server.py), while `start(ctx, p)` re-reads the control plane.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import names
+from ..connect import Context
+from ..params import Params, state_dir
+from . import pg
+
+WAIT_S = 30.0
+
+
+# ---- paths and small helpers ---------------------------------------------------------------------
+def _dir() -> Path:
+    return state_dir() / "dataplane"
+
+
+def _pg_root() -> Path:
+    """Where the PostgreSQL data folders live: `<state>/dataplane/pg`. As root, PostgreSQL runs as
+    the user `pgserver`, which must traverse every parent folder of its data, and a state folder
+    under a private parent (a home folder, pytest's temp root that each new pytest session resets
+    to 0700) locks it out mid-run (seen: "could not open file .../global/pg_control"). So as root
+    the data live in /var/tmp/workbook-pg/<hash of the state folder> (world-traversable, kept
+    across reboots) and `<state>/dataplane/pg` is a symlink to it; `forget()` removes both."""
+    link = _dir() / "pg"
+    if link.exists() or link.is_symlink():
+        return link
+    _dir().mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        link.mkdir()
+        return link
+    import hashlib
+    real = Path("/var/tmp/workbook-pg") / hashlib.sha1(str(_dir().resolve()).encode()).hexdigest()[:12]
+    real.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(real, target_is_directory=True)
+    return link
+
+
+def _config_path() -> Path:
+    return _dir() / "config.json"
+
+
+def _daemon_path() -> Path:
+    return _dir() / "daemon.json"
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    tmp.replace(path)
+
+
+def _free_port(preferred: int | None = None) -> int:
+    if preferred:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", preferred))
+                return preferred
+            except OSError:
+                pass
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pid_alive(pid: int | None, marker: bytes = b"workbook.sandbox.daemon") -> bool:
+    if not pid:
+        return False
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return marker in cmd and state != "Z"
+
+
+def _http(method: str, url: str, timeout: float = 5.0) -> tuple[int, Any]:
+    req = urllib.request.Request(url, data=b"" if method == "POST" else None, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, None
+    except (OSError, ValueError):
+        return 0, None
+
+
+def _admin(method: str, path: str, timeout: float = 10.0) -> Any:
+    d = _read(_daemon_path())
+    if not d or not _pid_alive(d.get("pid")):
+        return None
+    status, body = _http(method, f"http://127.0.0.1:{d['admin_port']}{path}", timeout)
+    return body if status == 200 else None
+
+
+# ---- what the control plane says exists ------------------------------------------------------------
+def resolve(ctx: Context, p: Params) -> dict[str, Any]:
+    """Read the dev instance, the RDS instance, the ASG, its target group and the ALB from the
+    (sandbox) control plane. Missing pieces are None: the data plane runs what exists."""
+    ec2, rds, asg, elb = (ctx.client(s) for s in ("ec2", "rds", "autoscaling", "elbv2"))
+    out: dict[str, Any] = {"dev": None, "rds": None, "asg": None, "lb": None}
+
+    key, _, value = p.dev_tag.partition("=")
+    filters = [{"Name": "instance-state-name", "Values": ["running"]}]
+    filters += [{"Name": "instance-id", "Values": [p.dev_instance_id]}] if p.dev_instance_id else \
+        [{"Name": f"tag:{key}", "Values": [value]}]
+    for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
+        for res in page["Reservations"]:
+            for inst in res["Instances"]:
+                out["dev"] = out["dev"] or {"instance_id": inst["InstanceId"]}
+
+    try:
+        db = rds.describe_db_instances(DBInstanceIdentifier=names.db_instance(p))["DBInstances"][0]
+        ep = db.get("Endpoint") or {}
+        out["rds"] = {"id": db["DBInstanceIdentifier"], "endpoint": f"{ep.get('Address', '')}:{ep.get('Port', p.db_port)}",
+                      "db_name": db.get("DBName") or pg.DB_NAME, "status": db.get("DBInstanceStatus")}
+    except rds.exceptions.DBInstanceNotFoundFault:
+        pass
+
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"]
+    if groups:
+        g = groups[0]
+        out["asg"] = {"name": g["AutoScalingGroupName"], "desired": g["DesiredCapacity"],
+                      "instance_ids": sorted(i["InstanceId"] for i in g.get("Instances", [])
+                                             if i.get("LifecycleState") == "InService"),
+                      "target_group_arns": g.get("TargetGroupARNs", [])}
+    try:
+        lbs = elb.describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"]
+    except elb.exceptions.LoadBalancerNotFoundException:
+        lbs = []
+    if lbs:
+        lb = lbs[0]
+        tgs = [t for page in elb.get_paginator("describe_target_groups").paginate(LoadBalancerArn=lb["LoadBalancerArn"])
+               for t in page["TargetGroups"]]
+        tg = next((t for t in tgs if t["TargetGroupName"] == names.target_group(p)), tgs[0] if tgs else None)
+        out["lb"] = {"arn": lb["LoadBalancerArn"], "dns_name": lb.get("DNSName", ""),
+                     # CloudWatch's LoadBalancer / TargetGroup dimensions are the ARN suffixes.
+                     "lb_dimension": lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1],
+                     "tg_dimension": tg["TargetGroupArn"].split(":", 5)[5] if tg else "",
+                     "health": {"path": (tg or {}).get("HealthCheckPath") or p.health_check_path,
+                                "interval_s": float((tg or {}).get("HealthCheckIntervalSeconds", 30)),
+                                "timeout_s": float((tg or {}).get("HealthCheckTimeoutSeconds", 5)),
+                                "healthy_threshold": int((tg or {}).get("HealthyThresholdCount", 5)),
+                                "unhealthy_threshold": int((tg or {}).get("UnhealthyThresholdCount", 2))}}
+    return out
+
+
+# ---- lifecycle ------------------------------------------------------------------------------------
+def start(ctx: Context, p: Params, *, period_s: float = 60.0, publish_every_s: float = 300.0,
+          health_interval_s: float | None = 1.0, replace_after_s: float = 3.0, wait_s: float = WAIT_S) -> pd.DataFrame:
+    """Run (or bring in line with the control plane) the stand-ins for what exists; wait until the
+    dev app answers and the load balancer's targets are healthy. Safe to call again: it follows a
+    changed desired capacity or a new RDS instance. Returns the status frame."""
+    if not ctx.sandbox:
+        raise RuntimeError("the local data plane runs in the sandbox only; in aws mode the instances serve")
+    found = resolve(ctx, p)
+    old = _read(_config_path()) or {}
+    live = daemon_status()
+    # What runs keeps its port (a port in use is not "free", but it is ours); the rest gets its
+    # old port back when free, else a new one.
+    running = {a["instance_id"] for a in live.get("apps", []) if a.get("alive")}
+    old_ports = {a["instance_id"]: a["port"] for a in old.get("apps", [])}
+
+    def port_for(iid: str) -> int:
+        return old_ports[iid] if iid in running and iid in old_ports else _free_port(old_ports.get(iid))
+    admin_port = old["admin_port"] if live else _free_port(old.get("admin_port"))
+    lb_port = (old.get("lb") or {}).get("port") if live and old.get("lb") else None
+    cfg: dict[str, Any] = {"region": p.region, "endpoint": ctx.endpoint, "period_s": period_s,
+                           "publish_every_s": publish_every_s, "replace_after_s": replace_after_s,
+                           "admin_port": admin_port, "apps": [], "asg_name": None,
+                           "lb": None, "rds": None, "dev": None, "sample_rows": p.sample_rows, "wanted": True}
+    pgroot = _pg_root()
+    if found["dev"]:
+        iid = found["dev"]["instance_id"]
+        cfg["dev"] = {"instance_id": iid, "pgdata": str(pgroot / "dev")}
+        cfg["apps"].append({"instance_id": iid, "role": "dev", "port": port_for(iid),
+                            "database_url": "", "pgdata": str(pgroot / "dev")})
+    if found["rds"]:
+        r = found["rds"]
+        cfg["rds"] = {**r, "pgdata": str(pgroot / f"rds-{r['id']}"), "uri": ""}
+    if found["asg"]:
+        cfg["asg_name"] = found["asg"]["name"]
+        for iid in found["asg"]["instance_ids"]:
+            cfg["apps"].append({"instance_id": iid, "role": "asg", "port": port_for(iid),
+                                "database_url": ""})
+    if found["lb"]:
+        lb = found["lb"]
+        health = dict(lb["health"])
+        if health_interval_s and health["interval_s"] > health_interval_s:
+            ctx.workaround(f"load balancer health checks every {health_interval_s:g} s instead of the target "
+                           f"group's {health['interval_s']:g} s (thresholds kept), so a short probe shows a failed "
+                           "instance being taken out and back")
+            health["interval_s"] = health_interval_s
+            health["timeout_s"] = min(health["timeout_s"], health_interval_s)
+        cfg["lb"] = {**lb, "health": health, "port": lb_port or _free_port((old.get("lb") or {}).get("port"))}
+    _write(_config_path(), cfg)
+    _run(cfg, seed_rows=p.sample_rows)
+    wait_ready(wait_s)
+    return status()
+
+
+def _run(cfg: dict[str, Any], seed_rows: int | None = None) -> None:
+    """Start the databases, fill in their URIs, then start or reload the daemon."""
+    from ..backend import app as backend
+    if cfg.get("dev"):
+        uri = pg.start(Path(cfg["dev"]["pgdata"]))
+        if seed_rows:
+            backend.seed(uri, seed_rows)  # only into empty tables: a restart keeps the data
+        for a in cfg["apps"]:
+            if a["role"] == "dev":
+                a["database_url"] = uri
+    rds_uri = ""
+    if cfg.get("rds"):
+        rds_uri = cfg["rds"]["uri"] = pg.start(Path(cfg["rds"]["pgdata"]))
+    for a in cfg["apps"]:
+        if a["role"] == "asg":
+            # The app tier points at the RDS endpoint; here that name maps to the stand-in. With no
+            # RDS instance yet there is nothing to reach, and /health says so (503).
+            a["database_url"] = rds_uri or f"postgresql://postgres:@/{pg.DB_NAME}?host={_dir() / 'no-database'}"
+    _write(_config_path(), cfg)
+    d = _read(_daemon_path())
+    if d and _pid_alive(d.get("pid")) and d.get("admin_port") == cfg["admin_port"]:
+        _admin("POST", "/reload")
+        return
+    if d and _pid_alive(d.get("pid")):
+        _stop_daemon(d["pid"])
+    log = open(_dir() / "daemon.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "workbook.sandbox.daemon", str(_config_path())],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]))
+    log.close()
+    _write(_daemon_path(), {"pid": proc.pid, "admin_port": cfg["admin_port"], "started": time.time()})
+    deadline = time.monotonic() + WAIT_S
+    while _admin("GET", "/status", timeout=1) is None:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the data plane daemon did not start; see {_dir() / 'daemon.log'}")
+        time.sleep(0.1)
+
+
+def wait_ready(timeout: float = WAIT_S) -> bool:
+    """Until the dev app answers /health and every load balancer target is healthy (or timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = _admin("GET", "/status", timeout=2)
+        if st:
+            dev_ok = all(_http("GET", f"http://127.0.0.1:{a['port']}/health", 2)[0] == 200
+                         for a in st["apps"] if a["role"] == "dev")
+            tg_ok = all(t["state"] == "healthy" for t in st["targets"])
+            if dev_ok and tg_ok:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def resume(wait_s: float = WAIT_S) -> dict[str, Any]:
+    """Bring back the last layout after a restart of the sandbox (no AWS call): databases with their
+    data, app processes, load balancer, on the same ports when free. server.start() calls this."""
+    cfg = _read(_config_path())
+    if not cfg or not cfg.get("wanted"):
+        return {"resumed": False}
+    from . import server
+    st = server.status()
+    if st.get("running"):
+        cfg["endpoint"] = st["endpoint"]
+    cfg["admin_port"] = _free_port(cfg.get("admin_port"))
+    for a in cfg["apps"]:
+        a["port"] = _free_port(a["port"])
+    if cfg.get("lb"):
+        cfg["lb"]["port"] = _free_port(cfg["lb"]["port"])
+    _run(cfg)
+    return {"resumed": True, "ready": wait_ready(wait_s)}
+
+
+def _stop_daemon(pid: int, timeout: float = 15.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)  # the daemon stops its apps and publishes what it buffered
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def stop(keep_for_resume: bool = True) -> dict[str, Any]:
+    """Stop every data plane process (apps, load balancer, databases). Data folders stay, so
+    `resume()` or `start()` restores them; keep_for_resume=False also stops `resume()` from doing so."""
+    cfg = _read(_config_path()) or {}
+    d = _read(_daemon_path()) or {}
+    app_pids = [a["pid"] for a in ((_admin("GET", "/status", timeout=2) or {}).get("apps", [])) if a.get("pid")]
+    stopped = {"daemon": False, "databases": []}
+    if _pid_alive(d.get("pid")):
+        _stop_daemon(d["pid"])
+        stopped["daemon"] = True
+    for pid in app_pids:  # belt and braces: an app the daemon could not stop
+        if _pid_alive(pid, b"workbook.backend"):
+            os.kill(pid, signal.SIGKILL)
+    for key in ("dev", "rds"):
+        if cfg.get(key) and pg.stop(Path(cfg[key]["pgdata"])):
+            stopped["databases"].append(key)
+    _daemon_path().unlink(missing_ok=True)
+    if cfg and not keep_for_resume:
+        cfg["wanted"] = False
+        _write(_config_path(), cfg)
+    return stopped
+
+
+def forget() -> None:
+    """Stop and delete the data plane's state (databases included): for a sandbox reset."""
+    import shutil
+    stop(keep_for_resume=False)
+    link = _dir() / "pg"
+    if link.is_symlink():
+        shutil.rmtree(link.resolve(), ignore_errors=True)
+        link.unlink()
+    shutil.rmtree(_dir(), ignore_errors=True)
+
+
+# ---- what runs -------------------------------------------------------------------------------------
+def status() -> pd.DataFrame:
+    """One row per stand-in: what it stands in for, where it listens, whether it is up."""
+    cfg = _read(_config_path()) or {}
+    st = _admin("GET", "/status", timeout=3) or {}
+    apps = {a["instance_id"]: a for a in st.get("apps", [])}
+    targets = {t["instance_id"]: t["state"] for t in st.get("targets", [])}
+    rows = []
+    for a in cfg.get("apps", []):
+        live = apps.get(a["instance_id"], {})
+        rows.append({"stands_in_for": "dev instance" if a["role"] == "dev" else "ASG instance",
+                     "aws_id": a["instance_id"], "local": f"http://127.0.0.1:{a['port']}",
+                     "pid": live.get("pid"), "up": bool(live.get("alive")),
+                     "detail": f"target {targets.get(a['instance_id'], '-')}, restarts {live.get('restarts', 0)}"
+                     if a["role"] == "asg" else "own PostgreSQL on the same host"})
+    for key, what in (("dev", "dev database"), ("rds", "RDS instance")):
+        if cfg.get(key):
+            pgdata = Path(cfg[key]["pgdata"])
+            pid = pg.postmaster_pid(pgdata)
+            rows.append({"stands_in_for": what, "aws_id": cfg[key].get("id", cfg[key].get("instance_id")),
+                         "local": pg.uri(pgdata) or str(pgdata), "pid": pid, "up": pid is not None,
+                         "detail": f"endpoint {cfg[key]['endpoint']}" if key == "rds" else "PostgreSQL 16 (pgserver)"})
+    if cfg.get("lb"):
+        healthy = sum(1 for s in targets.values() if s == "healthy")
+        rows.append({"stands_in_for": "load balancer", "aws_id": cfg["lb"]["lb_dimension"],
+                     "local": f"http://127.0.0.1:{cfg['lb']['port']}", "pid": st.get("pid"), "up": bool(st),
+                     "detail": f"{healthy}/{len(targets)} targets healthy; checks {cfg['lb']['health']['path']} "
+                               f"every {cfg['lb']['health']['interval_s']:g} s"})
+    return pd.DataFrame(rows, columns=["stands_in_for", "aws_id", "local", "pid", "up", "detail"])
+
+
+def daemon_status() -> dict[str, Any]:
+    """The daemon's own view: apps, targets with states, events, metrics published."""
+    return _admin("GET", "/status") or {}
+
+
+def flush() -> dict[str, int]:
+    """Publish the metrics gathered so far now (one put_metric_data per namespace)."""
+    return _admin("POST", "/flush", timeout=30) or {"calls": 0, "datums": 0}
+
+
+def endpoint(kind: str) -> str:
+    """http://127.0.0.1:port of the dev app ("dev") or the load balancer ("lb")."""
+    cfg = _read(_config_path()) or {}
+    if kind == "lb" and cfg.get("lb"):
+        return f"http://127.0.0.1:{cfg['lb']['port']}"
+    if kind == "dev":
+        for a in cfg.get("apps", []):
+            if a["role"] == "dev":
+                return f"http://127.0.0.1:{a['port']}"
+    raise LookupError(f"the data plane runs no {kind!r} endpoint; start it after the resource exists")
+
+
+def database_uri(kind: str) -> str:
+    """The local URI of the dev database ("dev") or the RDS stand-in ("rds")."""
+    cfg = _read(_config_path()) or {}
+    if not cfg.get(kind):
+        raise LookupError(f"the data plane runs no {kind!r} database")
+    u = pg.uri(Path(cfg[kind]["pgdata"]))
+    if u is None:
+        raise LookupError(f"the {kind} database is not running")
+    return pg.uri_for(u, cfg[kind].get("db_name", pg.DB_NAME)) if kind == "rds" else u
+
+
+def rds_identifier() -> str | None:
+    return ((_read(_config_path()) or {}).get("rds") or {}).get("id")
+
+
+# ---- faults ----------------------------------------------------------------------------------------
+def stop_dev() -> dict[str, Any]:
+    """The dev instance stops: its app process and its database go down at once (no clean shutdown)."""
+    cfg = _read(_config_path()) or {}
+    st = daemon_status()
+    killed = []
+    for a in st.get("apps", []):
+        if a["role"] == "dev" and a.get("pid"):
+            os.kill(a["pid"], signal.SIGKILL)
+            killed.append(a["instance_id"])
+    db = bool(cfg.get("dev")) and pg.stop(Path(cfg["dev"]["pgdata"]), mode="immediate")
+    return {"killed": killed, "database_stopped": db, "at": time.time()}
+
+
+def start_dev(wait_s: float = WAIT_S) -> bool:
+    """Bring the dev instance back (database, then app)."""
+    cfg = _read(_config_path())
+    if not cfg or not cfg.get("dev"):
+        return False
+    _run(cfg)
+    return wait_ready(wait_s)
+
+
+def kill_app_instance(instance_id: str | None = None) -> dict[str, Any]:
+    """One instance behind the load balancer dies (SIGKILL of its process); the group replaces it."""
+    apps = [a for a in daemon_status().get("apps", []) if a["role"] == "asg" and a.get("pid")]
+    if instance_id:
+        apps = [a for a in apps if a["instance_id"] == instance_id]
+    if not apps:
+        raise LookupError("no running app instance behind the load balancer to kill")
+    victim = apps[0]
+    os.kill(victim["pid"], signal.SIGKILL)
+    return {"killed": victim["instance_id"], "pid": victim["pid"], "at": time.time()}
+
+
+def db_failover() -> dict[str, Any]:
+    """The RDS stand-in restarts (what a Multi-AZ failover looks like to a client: connections drop,
+    the endpoint answers again with the same data). Returns the seconds it was down."""
+    cfg = _read(_config_path()) or {}
+    if not cfg.get("rds"):
+        raise LookupError("no RDS stand-in runs")
+    down = pg.restart(Path(cfg["rds"]["pgdata"]))
+    return {"restarted": cfg["rds"]["id"], "down_s": round(down, 3), "at": time.time()}
