@@ -1,4 +1,4 @@
-"""Lifecycle of the sandbox's moto server: start, status, stop, reset.
+"""Lifecycle of the sandbox: the moto server (and with it the local data plane): start, status, stop, reset.
 
 State survives a stop and a start through moto's recorder journal: the first call ever made is
 `POST /moto-api/seed`, so replaying the journal on the next start recreates every resource with the
@@ -154,12 +154,19 @@ def start() -> dict[str, Any]:
         st = {"pid": proc.pid, "port": port, "endpoint": endpoint, "started": time.time(),
               "journal": str(journal)}
         paths["state"].write_text(json.dumps(st))
-        return {**st, "already_running": False, "replayed_calls": replayed,
-                "replay_seconds": round(time.perf_counter() - t0, 2)}
+    # The local processes standing in for instances, databases and the load balancer come back too
+    # (outside the lock: the data plane asks for the server's status).
+    from . import dataplane
+    plane = dataplane.resume()
+    return {**st, "already_running": False, "replayed_calls": replayed,
+            "replay_seconds": round(time.perf_counter() - t0, 2), "dataplane": plane}
 
 
 def stop() -> dict[str, Any]:
-    """Stop the server by its own PID; the journal stays, so the next start restores the state."""
+    """Stop the data plane, then the server by its own PID; the journal stays, so the next start
+    restores the state (the data plane's databases keep their data too)."""
+    from . import dataplane
+    plane = dataplane.stop()  # first: its last metrics still reach the server
     with _locked():
         st = _read_state()
         stopped = False
@@ -177,12 +184,14 @@ def stop() -> dict[str, Any]:
                     os.killpg(st["pid"], signal.SIGKILL)
             stopped = True
         _paths()["state"].unlink(missing_ok=True)
-        return {"stopped": stopped}
+        return {"stopped": stopped, "dataplane": plane}
 
 
 def reset() -> dict[str, Any]:
     """Forget everything: stop, drop the journal, start empty if it was running."""
+    from . import dataplane
     was_running = status()["running"]
+    dataplane.forget()
     stop()
     _paths()["journal"].unlink(missing_ok=True)
     return start() if was_running else {"running": False, "journal": "removed"}
