@@ -1,0 +1,89 @@
+# The workbook's commands. Setup steps are stamp files under .venv/.stamps, so a re-run is quick.
+#   make report   run every notebook headless against the sandbox, then build build/report.html
+#   make test     the test suite
+#   make lab      the sandbox + JupyterLab on 127.0.0.1 (the guided workshop)
+#   make bench    the benchmarks in tests/bench
+# Parameters for `make report`: PARAMS=my.yaml, SET="stack_name=shop az_count=3", ONLY=00,01,
+# WITH_CODE=1 (keep code cells in the report), TIMEOUT=600 (seconds per cell).
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := $(VENV)/.stamps
+PARAMS ?=
+SET ?=
+ONLY ?=
+TIMEOUT ?= 600
+WITH_CODE ?=
+PYTEST_ARGS ?=
+RUN_ARGS := $(if $(PARAMS),--params $(PARAMS)) $(foreach s,$(SET),--set $(s)) $(if $(ONLY),--only $(ONLY)) --timeout $(TIMEOUT)
+
+.PHONY: setup report test lab bench sandbox-start sandbox-stop clean distclean graphviz pth
+
+setup: $(STAMPS)/requirements pth graphviz
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install it (Debian: apt-get install -y python3.11 python3.11-venv) or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "$(PYTHON) is $$($(PYTHON) --version); the workbook needs Python 3.11 (make PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMPS)/requirements: requirements.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -q -r requirements.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+# `import workbook` from anywhere in the venv (kernels included): a .pth naming this checkout.
+# Written every time (it takes milliseconds), so a moved or re-cloned checkout stays right.
+pth: | $(PY)
+	@$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "workbook-src.pth").write_text("$(CURDIR)\n")'
+
+# The diagrams package renders with Graphviz's `dot`.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Graphviz with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "Graphviz is missing (no 'dot' on PATH). Install it with:"; \
+	    echo "    sudo apt-get install -y graphviz"; \
+	    exit 1; \
+	  fi; }
+
+sandbox-start: setup
+	@$(PY) -m workbook sandbox start >/dev/null && echo "sandbox running ($$($(PY) -m workbook sandbox status | grep -o '"endpoint": "[^"]*"'))"
+
+# Stops the data plane too (server.stop); both keep their state for the next start.
+sandbox-stop:
+	@if [ -x $(PY) ]; then $(PY) -m workbook sandbox stop; fi
+
+# A failed run still gets its report (the failed notebook is in it); make then exits non-zero.
+# Bad parameters (exit 2) stop before anything ran, so there is no report to build.
+report: sandbox-start
+	@status=0; $(PY) -m workbook run $(RUN_ARGS) || status=$$?; \
+	if [ $$status -eq 2 ]; then exit 2; fi; \
+	$(PY) -m workbook report $(if $(WITH_CODE),--with-code) || exit $$?; \
+	echo "open it in a browser: file://$(CURDIR)/build/report.html"; \
+	echo "the sandbox keeps running for 'make lab'; stop it with 'make sandbox-stop'"; \
+	exit $$status
+
+test: setup
+	@status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests"; fi; \
+	exit $$status
+
+lab: sandbox-start
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --no-browser --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
+
+bench: setup
+	@shopt -s nullglob; files=(tests/bench/*.py); \
+	if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks in tests/bench"; exit 0; fi; \
+	for f in "$${files[@]}"; do echo "== $$f"; $(PY) "$$f" || exit $$?; done
+
+clean:
+	rm -rf build .pytest_cache diagrams/*.png
+	find . -name __pycache__ -type d -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
+
+# Also the venv and the sandbox's state (every resource the sandbox held is forgotten).
+distclean: sandbox-stop clean
+	rm -rf $(VENV) .sandbox

@@ -1,0 +1,374 @@
+"""Run the notebooks headless, in order, with papermill: `python -m workbook run`.
+
+`run(p)` executes `notebooks/NN_*.ipynb` (all, or `only=["00", "01"]`) into
+`build/runs/<timestamp>/`, one kernel per notebook, cwd = the repository root, the parameters
+`p.to_dict()` with `interactive=False`, and a per-cell timeout. It starts the sandbox first
+(target=sandbox) and sets two environment variables that every kernel inherits:
+
+- `WORKBOOK_RUN_DIR`: the run folder, where notebooks hand the report structured results with
+  `workbook.report.artifact(name, obj)`;
+- `WORKBOOK_NOTEBOOK`: the stem of the notebook being run (e.g. "01_assess").
+
+The run folder holds the executed notebooks, `run.json` (parameters with the account id masked,
+target, region, start/end times, versions, one record per notebook) and `timings.csv` (one row per
+notebook: seconds, cells, status, slowest cell), which benchmarks read. `build/runs/latest` points at
+the newest run. On a failure the run stops, keeps the failed notebook, and raises `RunFailed`
+naming the notebook, the cell (index in the source notebook and its first line) and the error.
+
+Progress: on a terminal a tqdm bar per notebook ("[2/5] 01_assess  7/14 cells"); in a log (CI) one
+line when a notebook starts and one when it ends, plus at most one progress line every 15 s.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+
+import nbformat
+
+from .params import ParameterError, Params
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+RUNS = ROOT / "build" / "runs"
+KERNEL = "python3"
+NOTEBOOK_RE = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
+VERSIONED = ("boto3", "botocore", "moto", "pandas", "papermill", "nbconvert", "nbclient", "ipykernel",
+             "diagrams", "matplotlib")
+
+
+class RunFailed(RuntimeError):
+    """A notebook failed; the message names the notebook, the cell and the error."""
+
+    def __init__(self, message: str, run_dir: Path, notebook: str, cell_index: int | None, error: str):
+        super().__init__(message)
+        self.run_dir, self.notebook, self.cell_index, self.error = run_dir, notebook, cell_index, error
+
+
+@dataclass
+class NotebookRecord:
+    notebook: str
+    status: str = "pending"          # ok | failed | pending (not reached)
+    seconds: float = 0.0
+    cells: int = 0
+    slowest_cell: int | None = None  # index in the source notebook
+    slowest_seconds: float = 0.0
+    output: str = ""
+    error: str = ""
+
+
+@dataclass
+class RunRecord:
+    run_dir: str
+    params: dict[str, Any]
+    target: str
+    region: str
+    stack_name: str
+    started: str
+    finished: str = ""
+    seconds: float = 0.0
+    status: str = "running"
+    sandbox_endpoint: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    notebooks: list[NotebookRecord] = field(default_factory=list)
+
+
+# ---- which notebooks -------------------------------------------------------------------------
+def discover(notebooks_dir: Path = NOTEBOOKS) -> list[Path]:
+    """The step notebooks, in order of their NN_ prefix."""
+    return sorted(p for p in Path(notebooks_dir).glob("*.ipynb") if NOTEBOOK_RE.match(p.name))
+
+
+def select(paths: list[Path], only: list[str] | None) -> list[Path]:
+    """Keep the notebooks named by prefix ("01") or stem ("01_assess"); an unknown name is an error."""
+    if not only:
+        return paths
+    wanted = [w.strip().removesuffix(".ipynb") for w in only if w.strip()]
+    unknown = [w for w in wanted if not any(p.stem == w or p.stem.split("_", 1)[0] == w for p in paths)]
+    if unknown:
+        known = ", ".join(p.stem for p in paths) or "(no notebooks found)"
+        raise ParameterError({"only": f"no notebook matches {', '.join(unknown)}; known: {known}"})
+    return [p for p in paths if any(p.stem == w or p.stem.split("_", 1)[0] == w for w in wanted)]
+
+
+# ---- metadata ----------------------------------------------------------------------------------
+def mask_account(value: str) -> str:
+    """Last four digits only, as connect.Context.masked_account shows it."""
+    return "********" + value[-4:] if value else ""
+
+
+def masked_params(p: Params) -> dict[str, Any]:
+    d = p.to_dict()
+    d["aws_account_id"] = mask_account(d.get("aws_account_id", ""))
+    return d
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
+    from . import __version__
+    out["workbook"] = __version__
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        if sha:
+            out["git"] = sha
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_dir(runs: Path = RUNS) -> Path:
+    """build/runs/<UTC timestamp>; a suffix if two runs start in the same second."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    runs.mkdir(parents=True, exist_ok=True)
+    for n in range(100):
+        d = runs / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            d.mkdir()
+            return d
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot create a run folder under {runs}")
+
+
+def point_latest(run_dir: Path) -> Path:
+    """build/runs/latest -> the run folder (relative link, replaced atomically)."""
+    link = run_dir.parent / "latest"
+    tmp = run_dir.parent / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    os.replace(tmp, link)
+    return link
+
+
+def write_record(rec: RunRecord) -> None:
+    d = Path(rec.run_dir)
+    (d / "run.json").write_text(json.dumps(asdict(rec), indent=2, default=str))
+    with open(d / "timings.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["notebook", "status", "seconds", "cells", "slowest_cell", "slowest_seconds"])
+        for nb in rec.notebooks:
+            w.writerow([nb.notebook, nb.status, nb.seconds, nb.cells,
+                        "" if nb.slowest_cell is None else nb.slowest_cell, nb.slowest_seconds])
+
+
+# ---- progress ----------------------------------------------------------------------------------
+class _LogLines:
+    """A file for tqdm in a log: each redraw becomes one line, at most one per `every` seconds."""
+
+    def __init__(self, out: TextIO, every: float = 15.0):
+        # the clock starts now: tqdm's first redraw (0 cells) would only repeat the start line
+        self.out, self.every, self._last, self._t = out, every, "", time.monotonic()
+
+    def write(self, s: str) -> int:
+        for part in s.replace("\n", "\r").split("\r"):
+            part = part.strip()
+            if part and part != self._last and time.monotonic() - self._t >= self.every:
+                self.out.write(part + "\n")
+                self.out.flush()
+                self._last, self._t = part, time.monotonic()
+        return len(s)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _progress(label: str, out: TextIO) -> dict[str, Any]:
+    fmt = "{desc}: {n_fmt}/{total_fmt} cells [{elapsed}]"
+    if out.isatty():
+        # a terminal that reports no size (a bare pty) would hide the bar: tqdm draws only bars that fit
+        size = shutil.get_terminal_size((100, 20))
+        return {"desc": label, "file": out, "bar_format": "{desc}: {bar} {n_fmt}/{total_fmt} cells [{elapsed}]",
+                "leave": False, "ncols": min(size.columns, 120), "nrows": max(size.lines, 2)}
+    return {"desc": label, "file": _LogLines(out), "bar_format": fmt, "mininterval": 15.0}
+
+
+# ---- failures ----------------------------------------------------------------------------------
+def _source_index(executed: nbformat.NotebookNode, index: int) -> int:
+    """Index of an executed notebook's cell in the source notebook (papermill inserts a cell)."""
+    injected = [i for i, c in enumerate(executed.cells)
+                if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    return index - sum(1 for i in injected if i < index)
+
+
+def _failed_cell(output: Path) -> tuple[int | None, str, str]:
+    """(source index, first line, error) of the cell that failed or was running when it stopped."""
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # noqa: BLE001 - a half-written notebook must not hide the real error
+        return None, "", ""
+    # papermill puts an error banner at the top once it knows; it is not a source cell
+    cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+    nb.cells = cells
+
+    def first_line(c: nbformat.NotebookNode) -> str:
+        return next((ln.strip() for ln in c.source.splitlines() if ln.strip()), "")
+
+    for i, c in enumerate(cells):
+        pm = c.get("metadata", {}).get("papermill", {})
+        errors = [o for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        if errors or pm.get("exception") or pm.get("status") in ("failed", "running"):
+            err = f"{errors[0].ename}: {errors[0].evalue}" if errors else ""
+            return _source_index(nb, i), first_line(c), err
+    # A cell timeout or a dead kernel leaves no error output and papermill marks the cell
+    # completed: the cell that was running is the last one that started.
+    started = [i for i, c in enumerate(cells)
+               if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")
+               and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    if started:
+        return _source_index(nb, started[-1]), first_line(cells[started[-1]]), ""
+    return None, "", ""
+
+
+def _cell_durations(output: Path) -> list[tuple[int, float]]:
+    nb = nbformat.read(output, as_version=4)
+    out = []
+    for i, c in enumerate(nb.cells):
+        if "injected-parameters" in c.get("metadata", {}).get("tags", []):
+            continue
+        d = c.get("metadata", {}).get("papermill", {}).get("duration")
+        if c.cell_type == "code" and d is not None:
+            out.append((_source_index(nb, i), float(d)))
+    return out
+
+
+# ---- the run -----------------------------------------------------------------------------------
+def execute(src: Path, out: Path, parameters: dict[str, Any], timeout: int, label: str,
+            stream: TextIO = sys.stderr) -> None:
+    """One notebook with papermill; raises what papermill or nbclient raised."""
+    import papermill as pm
+    # Each notebook takes every parameter (nb.start builds the full Params), though its parameters
+    # cell lists only those it shows: papermill's one warning per other name is noise here.
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    pm.execute_notebook(str(src), str(out), parameters=parameters, kernel_name=KERNEL, cwd=str(ROOT),
+                        execution_timeout=timeout, progress_bar=_progress(label, stream),
+                        request_save_on_cell_execute=True, log_output=False,
+                        # the kernel's own start-up warnings (TCP transport on loopback) say nothing here
+                        extra_arguments=["--IPKernelApp.log_level=ERROR"])
+
+
+def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
+        notebooks_dir: Path | None = None, runs_dir: Path | None = None,
+        stream: TextIO | None = None) -> Path:
+    """Run the notebooks in order into a new run folder; return it. Raises RunFailed on a failure.
+
+    `notebooks_dir`/`runs_dir` default to notebooks/ and build/runs/ (tests point them elsewhere).
+    """
+    stream = stream or sys.stderr
+    paths = select(discover(Path(notebooks_dir or NOTEBOOKS)), only)
+    if not paths:
+        raise ParameterError({"only": f"no notebooks NN_*.ipynb in {notebooks_dir or NOTEBOOKS}"})
+    if timeout <= 0:
+        raise ParameterError({"timeout": f"{timeout} must be a positive number of seconds per cell"})
+    p = p.replace(interactive=False)
+    run_dir = new_run_dir(Path(runs_dir or RUNS))
+    rec = RunRecord(run_dir=str(run_dir), params=masked_params(p), target=p.target, region=p.region,
+                    stack_name=p.stack_name, started=_now(), versions=versions(),
+                    notebooks=[NotebookRecord(nb.stem) for nb in paths])
+    write_record(rec)
+    point_latest(run_dir)
+
+    if p.target == "sandbox":
+        from .sandbox import server
+        rec.sandbox_endpoint = server.start()["endpoint"]
+    t_run = time.perf_counter()
+    print(f"run {run_dir.name}: {len(paths)} notebook(s), target {p.target}, region {p.region}, "
+          f"stack {p.stack_name}" + (f", sandbox {rec.sandbox_endpoint}" if rec.sandbox_endpoint else ""),
+          file=stream, flush=True)
+
+    saved_env = {k: os.environ.get(k) for k in ("WORKBOOK_RUN_DIR", "WORKBOOK_NOTEBOOK")}
+    os.environ["WORKBOOK_RUN_DIR"] = str(run_dir)
+    try:
+        for n, (src, nbrec) in enumerate(zip(paths, rec.notebooks), start=1):
+            out = run_dir / src.name
+            nbrec.output = out.name
+            cells = nbformat.read(src, as_version=4).cells
+            nbrec.cells = sum(1 for c in cells if c.cell_type == "code")
+            label = f"[{n}/{len(paths)}] {src.stem}"
+            print(f"{label}: {len(cells)} cells ({nbrec.cells} code) ...", file=stream, flush=True)
+            os.environ["WORKBOOK_NOTEBOOK"] = src.stem
+            t0 = time.perf_counter()
+            try:
+                execute(src, out, p.to_dict(), timeout, label, stream)
+            except BaseException as e:  # noqa: BLE001 - also a timeout, a dead kernel, Ctrl-C
+                nbrec.seconds = round(time.perf_counter() - t0, 2)
+                nbrec.status = "failed"
+                index, first, err = _failed_cell(out) if out.exists() else (None, "", "")
+                err = err or _error_text(e)
+                nbrec.error = err
+                rec.status = "failed"
+                _finish(rec, t_run)
+                where = f"cell {index} ({first!r})" if index is not None else "before any cell ran"
+                msg = (f"{src.stem} failed at {where}: {err}\n"
+                       f"  the failed notebook is kept: {out}\n"
+                       f"  run folder: {run_dir}")
+                print(f"{label}: FAILED after {nbrec.seconds:.1f} s", file=stream, flush=True)
+                if isinstance(e, KeyboardInterrupt):
+                    raise
+                raise RunFailed(msg, run_dir, src.stem, index, err) from None
+            nbrec.seconds = round(time.perf_counter() - t0, 2)
+            nbrec.status = "ok"
+            durations = _cell_durations(out)
+            if durations:
+                nbrec.slowest_cell, slow = max(durations, key=lambda x: x[1])
+                nbrec.slowest_seconds = round(slow, 2)
+            write_record(rec)
+            slowest = (f", slowest cell {nbrec.slowest_cell} {nbrec.slowest_seconds:.1f} s"
+                       if nbrec.slowest_cell is not None else "")
+            print(f"{label}: ok in {nbrec.seconds:.1f} s{slowest}", file=stream, flush=True)
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    rec.status = "ok"
+    _finish(rec, t_run)
+    print(f"run {run_dir.name}: ok in {rec.seconds:.1f} s -> {run_dir}", file=stream, flush=True)
+    return run_dir
+
+
+def _finish(rec: RunRecord, t_run: float) -> None:
+    rec.finished = _now()
+    rec.seconds = round(time.perf_counter() - t_run, 2)
+    write_record(rec)
+
+
+def _error_text(e: BaseException) -> str:
+    """One line for errors that left no error output (cell timeout, dead kernel, start failure)."""
+    text = str(e).strip().splitlines()
+    first = next((ln for ln in text if ln.strip() and not set(ln.strip()) <= {"-"}), "")
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+def latest(runs_dir: Path | None = None) -> Path:
+    """The newest run folder."""
+    runs = Path(runs_dir or RUNS)
+    link = runs / "latest"
+    if link.exists():
+        return link.resolve()
+    dirs = sorted(d for d in runs.glob("*") if d.is_dir() and (d / "run.json").exists()) if runs.exists() else []
+    if not dirs:
+        raise FileNotFoundError(f"no run under {runs}; run `python -m workbook run` (or `make report`) first")
+    return dirs[-1]
