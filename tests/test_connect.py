@@ -1,7 +1,6 @@
 """The connection: explicit retry mode, the account guard, and the call log with secrets masked."""
 from __future__ import annotations
 
-import boto3
 import pytest
 from moto import mock_aws
 

@@ -39,6 +39,7 @@ BAD = [
     ({"hosted_zone_id": "z-12", "domain_name": "api.example.com"}, "hosted_zone_id", "zone id"),
     ({"az_count": "two"}, "az_count", "whole number"),
     ({"multi_az": "maybe"}, "multi_az", "true or false"),
+    ({"log_retention_days": 10}, "log_retention_days", "use one of 1, 3, 5, 7, 14, 30"),
     ({"no_such_param": 1}, "no_such_param", "unknown parameter"),
 ]
 

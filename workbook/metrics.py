@@ -9,7 +9,7 @@ AWS/ApplicationELB and AWS/RDS in aws mode, and what the local data plane publis
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 

@@ -1,6 +1,8 @@
 """What a notebook cell calls to get going and to show what happened. No logic lives in notebooks."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
@@ -9,10 +11,15 @@ from . import progress
 from .connect import Context, connect
 from .params import Params
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     """Parameters from the notebook's globals (the `parameters` cell and papermill's injection),
     validated before any AWS call, then a connection to the target."""
+    # Paths in the notebooks (diagrams/, build/) are relative to the checkout, wherever the kernel
+    # started: JupyterLab starts it in notebooks/, papermill in the pipeline's working directory.
+    os.chdir(ROOT)
     p = Params.from_namespace(ns)
     progress.use_bars(p.interactive)
     ctx = connect(p)

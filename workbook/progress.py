@@ -11,7 +11,6 @@ import time
 from typing import Any, Callable
 
 from botocore.exceptions import WaiterError
-from tqdm import tqdm as text_tqdm
 from tqdm.auto import tqdm as auto_tqdm
 
 Listener = Callable[[str, int, int, float], None]  # what, attempt, max_attempts, elapsed seconds

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import importlib
 import time
-from dataclasses import fields
+
 from typing import Any, Callable, Literal, get_args, get_type_hints
 
 import ipywidgets as W
@@ -17,7 +17,7 @@ from IPython.display import display
 
 from . import progress
 from .connect import Context
-from .params import ParameterError, Params, help_text, saved_path
+from .params import ParameterError, Params, help_text
 
 # Form sections, in the order a newcomer meets them.
 SECTIONS = {

@@ -52,17 +52,6 @@ def run(sandbox, tmp_path_factory):
     access.destroy(connect(p), p)
 
 
-def test_committed_clean_with_one_parameters_cell():
-    nb = nbformat.read(str(NB), as_version=4)
-    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
-    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1
-    ns: dict = {}
-    exec(params[0].source, ns)
-    ns.pop("__builtins__")
-    assert ns == {k: getattr(Params(), k) for k in ns}
-
-
 def test_creates_the_group_and_role_in_the_sandbox(sandbox, run):
     iam = boto3.client("iam", endpoint_url=sandbox["endpoint"], region_name="us-east-1",
                        aws_access_key_id="testing", aws_secret_access_key="testing")

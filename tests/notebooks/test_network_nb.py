@@ -53,17 +53,6 @@ def runs(sandbox, tmp_path_factory):
     network.destroy(connect(p), p)
 
 
-def test_notebook_is_committed_clean():
-    nb = nbformat.read(str(NB), as_version=4)
-    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
-    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1
-    ns: dict = {}
-    exec(params[0].source, ns)
-    defaults = Params()
-    assert {k: v for k, v in ns.items() if k != "__builtins__"} == {k: getattr(defaults, k) for k in ns if k != "__builtins__"}
-
-
 def test_notebook_builds_the_private_network(sandbox, runs):
     ec2 = client(sandbox, "ec2")
     p = Params(stack_name=STACK)

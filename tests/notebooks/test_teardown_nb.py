@@ -45,17 +45,6 @@ def runs(sandbox, tmp_path_factory):
     teardown.destroy(ctx, ctx.params.replace(keep_final_snapshot=False, teardown_dev=True))
 
 
-def test_committed_clean_with_one_parameters_cell():
-    nb = nbformat.read(str(NB), as_version=4)
-    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
-    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1
-    ns: dict = {}
-    exec(params[0].source, ns)
-    ns.pop("__builtins__")
-    assert ns == {k: getattr(Params(), k) for k in ns}
-
-
 def test_notebook_leaves_nothing_but_the_final_snapshot_and_dev(runs):
     from workbook.steps import teardown
     ctx = runs["ctx"]

@@ -104,15 +104,6 @@ def test_dry_run_apply_creates_nothing():
         assert (df.type == "nat_gateway").sum() == 3
 
 
-def test_bad_log_retention_is_refused_before_any_call():
-    from moto import mock_aws
-    with mock_aws():
-        ctx = make_ctx(log_retention_days=10)
-        with pytest.raises(ParameterError, match="log_retention_days.*valid: 1, 3, 5, 7, 14, 30"):
-            network.apply(ctx, ctx.params)
-        assert ctx.calls.count() == 0
-
-
 def test_vpc_overlapping_the_dev_instance_vpc_is_refused(ctx):
     """p.dev_vpc_cidr says 172.31/16 but the dev instance really sits in 10.20/16: plan refuses."""
     ec2 = ec2_raw()

@@ -33,7 +33,6 @@ STEP_INFO = register(Step(
 
 
 # ---- what the notebook calls (thin: the work is in dataplane, dbmove, probe, metrics) --------------
-from datetime import datetime, timedelta, timezone  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pandas as pd  # noqa: E402

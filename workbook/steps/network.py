@@ -40,9 +40,6 @@ PRICES_AS_OF = "2026, us-east-1 on-demand (AWS-FACTS.md)"
 NAT_HOURLY_USD = 0.045
 NAT_MONTHLY_USD = 32.85
 PUBLIC_IPV4_MONTHLY_USD = 3.65
-# CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)
 LIVE_NAT_STATES = ["pending", "available"]
 ANYWHERE = "0.0.0.0/0"
 FLOW_LOG_POLICY = "flowlogs-delivery"
@@ -142,10 +139,8 @@ def nat_cost(p: Params) -> pd.DataFrame:
 
 
 def validate_for_network(p: Params) -> None:
-    """Checks Params does not make but this step needs; before any AWS call."""
-    if p.log_retention_days not in LOG_RETENTION_DAYS:
-        raise ParameterError({"log_retention_days": f"{p.log_retention_days} is not a CloudWatch Logs retention; "
-                                                    f"valid: {', '.join(map(str, LOG_RETENTION_DAYS))}"})
+    """Before any AWS call (Params holds every rule, CloudWatch's retention values included)."""
+    p.validate()
 
 
 # ---- lookups -------------------------------------------------------------------------------------
