@@ -19,7 +19,7 @@ WITH_CODE ?=
 PYTEST_ARGS ?=
 RUN_ARGS := $(if $(PARAMS),--params $(PARAMS)) $(foreach s,$(SET),--set $(s)) $(if $(ONLY),--only $(ONLY)) --timeout $(TIMEOUT)
 
-.PHONY: setup report test lab bench sandbox-start sandbox-stop clean distclean graphviz pth
+.PHONY: setup report teardown test lab bench sandbox-start sandbox-stop clean distclean graphviz pth
 
 setup: $(STAMPS)/requirements pth graphviz
 
@@ -65,6 +65,10 @@ report: sandbox-start
 	echo "open it in a browser: file://$(CURDIR)/build/report.html"; \
 	echo "the sandbox keeps running for 'make lab'; stop it with 'make sandbox-stop'"; \
 	exit $$status
+
+# Removes everything the stack created (09_teardown); `make teardown SET="teardown_dev=true"` also the dev host.
+teardown: sandbox-start
+	$(PY) -m workbook run --only 09 $(if $(PARAMS),--params $(PARAMS)) $(foreach s,$(SET),--set $(s)) --timeout $(TIMEOUT)
 
 test: setup
 	@status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \

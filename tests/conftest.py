@@ -54,3 +54,20 @@ def sandbox(tmp_path_factory):
         os.environ.pop("WORKBOOK_STATE_DIR", None)
     else:
         os.environ["WORKBOOK_STATE_DIR"] = old
+
+
+# Debian's Chromium driven by Playwright; never a downloaded browser (.ci/run installs chromium).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    import shutil
+    if not shutil.which("chromium"):
+        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does this)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

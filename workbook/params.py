@@ -109,7 +109,7 @@ class Params:
         "Sandbox layout: the dev rules are split over two security groups (web and database)."))
     # evidence
     probe_rate: int = field(default=40, metadata=_meta("Requests per second the probe sends.", min=1, max=500))
-    probe_seconds: int = field(default=6, metadata=_meta("Seconds each probe run lasts.", min=2, max=600))
+    probe_seconds: int = field(default=10, metadata=_meta("Seconds each probe run lasts.", min=2, max=600))
     fault: Literal["none", "stop_dev", "kill_app_instance", "db_failover"] = field(default="kill_app_instance", metadata=_meta(
         "Fault injected during the probe runs."))
     sample_rows: int = field(default=100_000, metadata=_meta("Rows seeded into the dev database.", min=100, max=10_000_000))

@@ -1,6 +1,6 @@
 """Run the notebooks headless, in order, with papermill: `python -m workbook run`.
 
-`run(p)` executes `notebooks/NN_*.ipynb` (all, or `only=["00", "01"]`) into
+`run(p)` executes `notebooks/NN_*.ipynb` (all but the teardown, or `only=["00", "01"]`) into
 `build/runs/<timestamp>/`, one kernel per notebook, cwd = the repository root, the parameters
 `p.to_dict()` with `interactive=False`, and a per-cell timeout. It starts the sandbox first
 (target=sandbox) and sets two environment variables that every kernel inherits:
@@ -92,9 +92,12 @@ def discover(notebooks_dir: Path = NOTEBOOKS) -> list[Path]:
 
 
 def select(paths: list[Path], only: list[str] | None) -> list[Path]:
-    """Keep the notebooks named by prefix ("01") or stem ("01_assess"); an unknown name is an error."""
+    """Keep the notebooks named by prefix ("01") or stem ("01_assess"); an unknown name is an error.
+
+    By default every notebook but the teardown: a pipeline builds and measures the stack, and a
+    second run finds it and creates nothing; removing it is asked for by name (`--only 09`)."""
     if not only:
-        return paths
+        return [p for p in paths if "teardown" not in p.stem]
     wanted = [w.strip().removesuffix(".ipynb") for w in only if w.strip()]
     unknown = [w for w in wanted if not any(p.stem == w or p.stem.split("_", 1)[0] == w for p in paths)]
     if unknown:

@@ -62,12 +62,15 @@ DEFAULT_OUT = ROOT / "build" / "report.html"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 TEMPLATE = "workbook_report"
 REMOVE_TAGS = ("widget", "remove")
-SUMMARY_ORDER = ("before_diagram", "findings_before", "after_diagram", "findings_after", "metrics",
-                 "metrics_chart", "cost", "cost_explained")
+SUMMARY_ORDER = ("before_diagram", "after_diagram", "built", "scores", "findings_compare", "findings_before",
+                 "findings_after", "metrics", "metrics_chart", "cost", "cost_explained")
+SIDE_BY_SIDE = ("before_diagram", "after_diagram")
 TITLES = {"before_diagram": "Before: the dev environment", "findings_before": "Findings before",
           "after_diagram": "After: the production stack", "findings_after": "Findings after",
           "metrics": "Measurements before and after", "metrics_chart": "Measurements before and after",
-          "cost": "Monthly cost estimate", "cost_explained": "Why the cost differs"}
+          "cost": "Monthly cost estimate", "cost_explained": "Why the cost differs",
+          "built": "What was built", "scores": "Findings score (severity-weighted share passed)",
+          "findings_compare": "Findings before and after"}
 NAME_RE = re.compile(r"^(?!index$)[a-z0-9][a-z0-9_]{0,63}$")
 # 12 digits standing alone (ARNs, bucket names, "Account": ...), not part of a longer id or number
 ACCOUNT_RE = re.compile(r"(?<![0-9A-Za-z])(\d{8})(\d{4})(?![0-9A-Za-z])")
@@ -382,7 +385,10 @@ def _header(rec: dict[str, Any], titles: dict[str, str], parts: list[Artifact], 
                 f'<th>seconds</th><th>error</th></tr>{nb_rows}</table>')
     toc_items = ['<li><a href="#summary">Summary</a></li>', '<li><a href="#run">The run</a></li>']
     toc_items += [f'<li><a href="#nb-{html.escape(s)}">{html.escape(t)}</a></li>' for s, t in titles.items()]
-    summary = "".join(_render_artifact(a) for a in parts) or (
+    pair = [a for a in parts if a.name in SIDE_BY_SIDE]
+    rest = [a for a in parts if a.name not in SIDE_BY_SIDE]
+    summary = (f'<div class="wb-pair">{"".join(_render_artifact(a) for a in pair)}</div>' if pair else "") + \
+        "".join(_render_artifact(a) for a in rest) or (
         '<p class="wb-note">No results were handed to the report in this run.</p>')
     params = {k: ("********" + str(v)[-4:] if k == "aws_account_id" and v and not str(v).startswith("*") else v)
               for k, v in rec.get("params", {}).items()}

@@ -152,9 +152,18 @@ def imdsv2(inv: Any, p: Params) -> list[Finding]:
 def ebs_encrypted(inv: Any, p: Params) -> list[Finding]:
     vols = inv.frame("volumes")
     vols = vols[vols.instance_id != ""]
-    return [Finding(v.id, "PASS" if v.encrypted else "FAIL",
-                    f"{v.size} GiB on {v.instance_id}, " + ("encrypted" if v.encrypted else "not encrypted"))
-            for v in vols.itertuples()]
+    inst = inv.frame("instances")
+    # moto gives instances launched from a template an unencrypted default root volume besides the
+    # template's encrypted one: that volume says nothing about the launch template (EMULATOR gap).
+    grouped = set(inst[inst.asg_name != ""].id) if p.target == "sandbox" and not inst.empty else set()
+    out = []
+    for v in vols.itertuples():
+        detail = f"{v.size} GiB on {v.instance_id}, " + ("encrypted" if v.encrypted else "not encrypted")
+        if not v.encrypted and v.instance_id in grouped:
+            out.append(Finding(v.id, "NOT_EMULATED", detail + " (the sandbox's extra root volume of a group instance)"))
+        else:
+            out.append(Finding(v.id, "PASS" if v.encrypted else "FAIL", detail))
+    return out
 
 
 # ---- the article's practices ----------------------------------------------------------------------------
