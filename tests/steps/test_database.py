@@ -257,6 +257,19 @@ def test_rerun_drill_reuses_a_leftover_instance_and_leaves_no_twin(ctx, net):
     assert ids == [names.db_instance(p)]
 
 
+def test_a_passed_drill_is_not_repeated_unless_forced(ctx, net):
+    p = ctx.params
+    db.apply(ctx, p)
+    db.ensure_manual_snapshot(ctx, p)
+    assert db.restore_drill(ctx, p).attrs["passed"]
+    mark = ctx.calls.mark()
+    again = db.restore_drill(ctx, p)
+    assert again.attrs["passed"] and again["restored drill"].iloc[0].startswith("passed ")
+    assert "RestoreDBInstanceFromDBSnapshot" not in created_ops(ctx, mark)
+    db.restore_drill(ctx, p, force=True)
+    assert "RestoreDBInstanceFromDBSnapshot" in created_ops(ctx, mark)
+
+
 def test_verify_ignores_the_drill_instance(ctx, net):
     p = ctx.params
     db.apply(ctx, p)

@@ -513,22 +513,34 @@ DRILL_COMPARED = [
 ]
 
 
+DRILL_TAG = "workbook:restore-drill"
+
+
 def restore_drill(ctx: Context, p: Params, progress: ProgressFn | None = None,
-                  keep: bool = False) -> pd.DataFrame:
+                  keep: bool = False, force: bool = False) -> pd.DataFrame:
     """Restore the manual snapshot to a temporary instance, compare it with the source, delete it.
 
-    Idempotent: a drill instance left by an interrupted run is reused, never twinned. Returns one row
-    per compared setting (source, drill, same).
+    Idempotent: a drill instance left by an interrupted run is reused, never twinned, and a snapshot
+    that already passed a drill (tagged workbook:restore-drill) is not drilled again unless `force`:
+    a rerun of the notebook creates nothing. Returns one row per compared setting (source, drill, same).
     """
     source_id, drill_id, snap = names.db_instance(p), drill_instance_id(p), names.db_snapshot(p, "manual")
     if dry(p):
         would_create(ctx, STEP, "db_instance", drill_id)
         return snapshot_drill_plan(p)
     source = describe_db(ctx, source_id)
-    if source is None or describe_db_snapshot(ctx, snap) is None:
+    snapshot = describe_db_snapshot(ctx, snap)
+    if source is None or snapshot is None:
         raise PrerequisiteError(f"the drill needs {source_id!r} and its snapshot {snap!r}: run "
                                 "ensure_db_instance and ensure_manual_snapshot first")
     drill = describe_db(ctx, drill_id)
+    passed_at = tagging.as_dict(ctx.client("rds").list_tags_for_resource(
+        ResourceName=snapshot["DBSnapshotArn"])["TagList"]).get(DRILL_TAG, "")
+    if passed_at and drill is None and not force:
+        print(f"restore drill of {snap} already {passed_at}; not repeated (restore_drill(..., force=True) repeats it)")
+        df = pd.DataFrame([{"setting": "restore drill", "source": snap, "restored drill": passed_at, "same": True}])
+        df.attrs["passed"] = True
+        return df
     if drill is not None and not _owned(drill.get("TagList"), p):
         _refuse_foreign("DB instance", drill_id, p)
     if drill is None or drill["DBInstanceStatus"] == "deleting":
@@ -562,6 +574,10 @@ def restore_drill(ctx: Context, p: Params, progress: ProgressFn | None = None,
         ctx.note(STEP, "db_instance", drill_id, drill_id, "deleted")
     df = pd.DataFrame(rows)
     df.attrs["passed"] = bool(df["same"].all())
+    if df.attrs["passed"] and not keep:
+        when = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+        ctx.client("rds").add_tags_to_resource(ResourceName=snapshot["DBSnapshotArn"],
+                                               Tags=[{"Key": DRILL_TAG, "Value": f"passed {when}"}])
     print(f"restore drill {'passed' if df.attrs['passed'] else 'FAILED'}: {int(df['same'].sum())} of {len(df)} "
           f"settings of {drill_id} match {source_id}" + ("" if keep else f"; {drill_id} deleted"))
     return df
