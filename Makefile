@@ -71,7 +71,7 @@ teardown: sandbox-start
 	$(PY) -m workbook run --only 09 $(if $(PARAMS),--params $(PARAMS)) $(foreach s,$(SET),--set $(s)) --timeout $(TIMEOUT)
 
 test: setup
-	@status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	@status=0; $(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests"; fi; \
 	exit $$status
 

@@ -166,7 +166,7 @@ def test_summary_falls_back_to_tagged_cells_when_no_artifact(tmp_path, monkeypat
         "09_teardown": _executed([("diagram", {"image/png": base64.b64encode(b"\x89PNG\r\n\x1a\nempty").decode()})]),
     }
     got = {a.name: a for a in report.summary_artifacts(tmp_path, notebooks)}
-    assert list(got) == ["before_diagram", "findings_before", "after_diagram", "findings_after"]
+    assert list(got) == ["before_diagram", "after_diagram", "findings_before", "findings_after"]
     assert got["after_diagram"].path.read_bytes().endswith(b"fake")  # the last step, not the teardown
     assert pd.read_csv(got["findings_before"].path).to_dict("records") == [
         {"id": "EC2.19", "severity": "high", "status": "FAIL"}]

@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
 JUPYTER_START_S = 60
+NB = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the notebook in the visible tab
 
 
 def _free_port() -> int:
@@ -60,21 +61,32 @@ def lab(sandbox, tmp_path_factory):
 
 
 def _open(page, lab, notebook: str) -> None:
-    page.goto(f"{lab['base']}/lab/tree/notebooks/{notebook}?token={lab['token']}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    # the kernel is ready when the toolbar says so
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+    # ?reset: a fresh workspace with just this notebook open
+    page.goto(f"{lab['base']}/lab/tree/notebooks/{notebook}?reset&token={lab['token']}")
+    page.locator(f"{NB} .jp-Cell").first.wait_for(timeout=60_000)
+    # the kernel is ready when the status bar says so (the toolbar's indicator is idle before that)
+    page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).wait_for(timeout=60_000)
 
 
 def _run_all(page) -> None:
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+    # the first code cell got an execution count: the kernel took the cells
+    page.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]")).first.wait_for(timeout=60_000)
 
 
-def test_form_then_apply_a_step(lab, browser, sandbox):
+@pytest.fixture
+def page(browser):
+    """A page that leaves a screenshot behind when the test fails: what the attendee would have seen."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
+    yield page
+    page.screenshot(path=str(SHOTS / "workshop-last.png"))
+    page.close()
+
+
+def test_form_then_apply_a_step(lab, page, sandbox):
 
     # 00_setup: run it, change the form, save
     _open(page, lab, "00_setup.ipynb")
@@ -82,12 +94,14 @@ def test_form_then_apply_a_step(lab, browser, sandbox):
     form_field = page.locator(".widget-text", has=page.locator("label", has_text=re.compile(r"^stack_name$")))
     form_field.locator("input").wait_for()
     page.get_by_text("valid", exact=True).wait_for()
+    page.locator(".widget-accordion").get_by_text("Network", exact=True).click()  # open the form's section
     az = page.locator(".widget-text", has=page.locator("label", has_text=re.compile(r"^az_count$"))).locator("input")
     az.fill("1")
     az.press("Enter")
     page.get_by_text(re.compile("Multi-AZ needs at least 2 availability zones")).wait_for()  # the headless rule, live
     az.fill("3")
     az.press("Enter")
+    page.locator(".widget-accordion").get_by_text("Where", exact=True).click()
     form_field.locator("input").fill("lab")
     form_field.locator("input").press("Tab")
     page.get_by_role("button", name="Save parameters").click()
@@ -97,22 +111,21 @@ def test_form_then_apply_a_step(lab, browser, sandbox):
 
     # 02_network: the first cells up to the step panel, then Apply
     _open(page, lab, "02_network.ipynb")
-    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.locator(f"{NB} .jp-Cell").first.click()
     for _ in range(4):  # title, parameters, setup (navigator), the step panel
         page.keyboard.press("Shift+Enter")
     apply = page.get_by_role("button", name="Apply")
     apply.wait_for()
     page.get_by_text(re.compile(r"Stack lab")).first.wait_for()  # navigator: the form's stack name
     apply.click()
-    done = page.locator(".widget-progress", has_text=re.compile(r"apply done in"))
-    done.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"apply done in [\d.]+ s")).wait_for(timeout=120_000)  # the bar completed
+    assert page.locator(".progress-bar-success, .widget-progress .progress-bar-success").count() >= 1
     panel_out = page.locator(".widget-output").filter(has_text="created").first
     panel_out.wait_for()
     text = panel_out.inner_text()
     assert "lab-vpc" in text and "us-east-1c" in text  # the saved az_count=3 reached this notebook
     page.get_by_text(re.compile(r"\d+ API calls")).first.wait_for()
     page.screenshot(path=str(SHOTS / "workshop-02_network-apply.png"))
-    page.close()
 
     from workbook.connect import connect
     from workbook.params import Params
