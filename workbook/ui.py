@@ -79,6 +79,9 @@ class ParameterForm:
         self.params: Params | None = p
         self.validate()
 
+    def _ipython_display_(self) -> None:
+        display(self.widget)  # a cell ending in ui.parameter_form(p) shows the form, not the object
+
     def values(self) -> dict[str, Any]:
         return {k: w.value for k, w in self.inputs.items()}
 
@@ -110,9 +113,7 @@ class ParameterForm:
 def parameter_form(p: Params) -> ParameterForm | None:
     if not p.interactive:
         return None
-    form = ParameterForm(p)
-    display(form.widget)
-    return form
+    return ParameterForm(p)
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -136,6 +137,9 @@ class StepPanel:
             b.on_click(self._runner(action))
             self.buttons.append(b)
         self.widget = W.VBox([W.HBox(self.buttons), self.bar, self.output, self.calls])
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
 
     def _on_progress(self, what: str, attempt: int, total: int, elapsed: float) -> None:
         self.bar.max = total
@@ -178,9 +182,7 @@ def step_panel(module: str, p: Params, ctx: Context, actions: tuple[str, ...] = 
                ) -> StepPanel | None:
     if not p.interactive:
         return None
-    panel = StepPanel(module, p, ctx, actions)
-    display(panel.widget)
-    return panel
+    return StepPanel(module, p, ctx, actions)
 
 
 def step_status(ctx: Context, p: Params) -> pd.DataFrame:
