@@ -39,7 +39,8 @@ register(Step(
         "iam:RemoveUserFromGroup", "iam:DeleteGroup",
         "iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:ListRoleTags", "iam:UpdateAssumeRolePolicy",
         "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:ListRolePolicies", "iam:DeleteRolePolicy",
-        "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy", "iam:DeleteRole",
+        "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy", "iam:DeleteRole", "iam:ListInstanceProfilesForRole",
+        "iam:RemoveRoleFromInstanceProfile",
         "iam:ListRoles", "iam:ListGroups", "iam:ListUsers", "iam:ListUserTags", "iam:ListUserPolicies",
         "iam:GetUserPolicy", "iam:ListAttachedUserPolicies", "iam:ListGroupsForUser", "iam:ListAccessKeys",
         "iam:ListInstanceProfiles", "iam:GetPolicy", "iam:GetPolicyVersion",
@@ -441,6 +442,7 @@ def compare_before_after(ctx: Context, p: Params, groups: tuple[str, ...] = ("de
 # ---- destroy -----------------------------------------------------------------------------------
 def destroy(ctx: Context, p: Params) -> pd.DataFrame:
     """Remove the developers group (members, policies) and the operators role; safe to run twice."""
+    from .teardown import delete_iam_group, delete_iam_role  # the sweep's own deleters, not a copy
     iam = ctx.client("iam")
     done: list[Resource] = []
     group = names.developers_group(p)
@@ -448,16 +450,7 @@ def destroy(ctx: Context, p: Params) -> pd.DataFrame:
         if p.dry_run:
             done.append(ctx.note(STEP, "iam_group", group, group, "would delete"))
         else:
-            for page in iam.get_paginator("get_group").paginate(GroupName=group):
-                for u in page["Users"]:
-                    iam.remove_user_from_group(GroupName=group, UserName=u["UserName"])
-            for page in iam.get_paginator("list_group_policies").paginate(GroupName=group):
-                for pol in page["PolicyNames"]:
-                    iam.delete_group_policy(GroupName=group, PolicyName=pol)
-            for page in iam.get_paginator("list_attached_group_policies").paginate(GroupName=group):
-                for pol in page["AttachedPolicies"]:
-                    iam.detach_group_policy(GroupName=group, PolicyArn=pol["PolicyArn"])
-            iam.delete_group(GroupName=group)
+            delete_iam_group(ctx, group)
             done.append(ctx.note(STEP, "iam_group", group, group, "deleted"))
     role = names.operators_role(p)
     found = _get(iam.get_role, RoleName=role)
@@ -465,12 +458,6 @@ def destroy(ctx: Context, p: Params) -> pd.DataFrame:
         if p.dry_run:
             done.append(ctx.note(STEP, "iam_role", role, role, "would delete"))
         else:
-            for page in iam.get_paginator("list_role_policies").paginate(RoleName=role):
-                for pol in page["PolicyNames"]:
-                    iam.delete_role_policy(RoleName=role, PolicyName=pol)
-            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=role):
-                for pol in page["AttachedPolicies"]:
-                    iam.detach_role_policy(RoleName=role, PolicyArn=pol["PolicyArn"])
-            iam.delete_role(RoleName=role)
+            delete_iam_role(ctx, role)
             done.append(ctx.note(STEP, "iam_role", role, role, "deleted"))
     return frame(done)

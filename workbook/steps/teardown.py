@@ -732,7 +732,8 @@ def _wait(ctx: Context, service: str, waiter: str, max_attempts: int | None = No
             raise
 
 
-def _delete_role(ctx: Context, name: str) -> None:
+def delete_iam_role(ctx: Context, name: str) -> None:
+    """Instance profiles, inline and attached policies first: IAM refuses to delete a role that has any."""
     iam = ctx.client("iam")
     for page in iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=name):
         for ip in page["InstanceProfiles"]:
@@ -753,7 +754,8 @@ def _delete_instance_profile(ctx: Context, it: Item) -> None:
     iam.delete_instance_profile(InstanceProfileName=it.id)
 
 
-def _delete_group(ctx: Context, name: str) -> None:
+def delete_iam_group(ctx: Context, name: str) -> None:
+    """Members, inline and attached policies first: IAM refuses to delete a group that has any."""
     iam = ctx.client("iam")
     for page in iam.get_paginator("get_group").paginate(GroupName=name):
         for u in page["Users"]:
@@ -968,10 +970,10 @@ def _delete_igw(ctx: Context, it: Item) -> None:
 def _deleter(ctx: Context, p: Params, kept: list[Resource]) -> dict[str, Callable[[Item], Any]]:
     c = ctx.client
     return {
-        "iam_group": lambda it: _delete_group(ctx, it.id),
+        "iam_group": lambda it: delete_iam_group(ctx, it.id),
         "iam_user": lambda it: _delete_user(ctx, it.id),
         "instance_profile": lambda it: _delete_instance_profile(ctx, it),
-        "iam_role": lambda it: _delete_role(ctx, it.id),
+        "iam_role": lambda it: delete_iam_role(ctx, it.id),
         "iam_policy": lambda it: _delete_policy(ctx, it.id),
         "alarm": lambda it: c("cloudwatch").delete_alarms(AlarmNames=[it.id]),
         "dashboard": lambda it: c("cloudwatch").delete_dashboards(DashboardNames=[it.id]),
