@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,15 +31,18 @@ def lab(sandbox, tmp_path_factory):
     """JupyterLab on 127.0.0.1 over the checkout, its kernels on the test's private sandbox."""
     port, token = _free_port(), secrets.token_hex(16)
     home = tmp_path_factory.mktemp("jupyter-home")
+    # A copy of the notebooks: JupyterLab saves what it runs, and the committed ones stay without outputs.
+    served = tmp_path_factory.mktemp("served")
+    shutil.copytree(ROOT / "notebooks", served / "notebooks")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "WORKBOOK_STATE_DIR": str(sandbox["state_dir"])}
     env.pop("JUPYTER_PATH", None)
     log = open(home / "lab.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}", "--allow-root",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}", "--allow-root",
          "--LabApp.news_url=", "--ServerApp.open_browser=False"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=served)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + JUPYTER_START_S
     while True:
