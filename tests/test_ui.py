@@ -38,3 +38,15 @@ def test_step_status_comes_from_tags(ctx):
 def test_nothing_is_built_headless(ctx):
     assert ui.parameter_form(Params()) is None
     assert ui.navigator(ctx, Params(), "02_network") is None
+
+
+def test_apply_in_a_panel_refreshes_the_step_bar(ctx, monkeypatch):
+    monkeypatch.setattr(ui, "display", lambda *a, **k: None)  # no frontend in a test
+    p = Params(interactive=True)
+    nav = ui.navigator(ctx, p, "02_network")
+    assert "○ <a href='02_network.ipynb'>" in nav.value
+    panel = ui.StepPanel("network", p, ctx, actions=("apply",))
+    panel.buttons[0].click()
+    assert "apply done" in panel.bar.description and panel.bar.bar_style == "success"
+    assert "✅ <a href='02_network.ipynb'>" in nav.value
+    ui._navigators.clear()

@@ -175,6 +175,7 @@ class StepPanel:
                 self.calls.value = (f"<details><summary>{len(calls)} API calls</summary>{_table(calls)}</details>")
                 for b in self.buttons:
                     b.disabled = False
+                refresh_navigators()
         return run
 
 
@@ -209,9 +210,10 @@ def step_status(ctx: Context, p: Params) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def navigator(ctx: Context, p: Params, current: str) -> W.HTML | None:
-    if not p.interactive:
-        return None
+_navigators: list[tuple[W.HTML, Context, Params, str]] = []
+
+
+def _navigator_html(ctx: Context, p: Params, current: str) -> str:
     df = step_status(ctx, p)
     cells = []
     for r in df.itertuples():
@@ -219,7 +221,20 @@ def navigator(ctx: Context, p: Params, current: str) -> W.HTML | None:
         style = "font-weight:bold;text-decoration:underline" if r.step == current else ""
         cells.append(f"<span style='margin-right:14px;{style}' title='{r.resources} resources tagged {r.step}'>"
                      f"{mark} <a href='{r.step}.ipynb'>{html.escape(r.step[:2])} {html.escape(r.title)}</a></span>")
-    w = W.HTML(f"<div class='wb-nav' style='padding:6px;border:1px solid #ddd;border-radius:4px'>"
-               f"<b>Stack {html.escape(p.stack_name)}</b> · {''.join(cells)}</div>")
+    return (f"<div class='wb-nav' style='padding:6px;border:1px solid #ddd;border-radius:4px'>"
+            f"<b>Stack {html.escape(p.stack_name)}</b> · {''.join(cells)}</div>")
+
+
+def navigator(ctx: Context, p: Params, current: str) -> W.HTML | None:
+    if not p.interactive:
+        return None
+    w = W.HTML(_navigator_html(ctx, p, current))
+    _navigators.append((w, ctx, p, current))
     display(w)
     return w
+
+
+def refresh_navigators() -> None:
+    """After a button changed the account, the step bar shows it (it reads the tags again)."""
+    for w, ctx, p, current in _navigators:
+        w.value = _navigator_html(ctx, p, current)
