@@ -48,5 +48,5 @@ def test_apply_in_a_panel_refreshes_the_step_bar(ctx, monkeypatch):
     panel = ui.StepPanel("network", p, ctx, actions=("apply",))
     panel.buttons[0].click()
     assert "apply done" in panel.bar.description and panel.bar.bar_style == "success"
-    assert "✅ <a href='02_network.ipynb'>" in nav.value
+    assert "✔ <a href='02_network.ipynb'>" in nav.value
     ui._navigators.clear()

@@ -217,7 +217,7 @@ def _navigator_html(ctx: Context, p: Params, current: str) -> str:
     df = step_status(ctx, p)
     cells = []
     for r in df.itertuples():
-        mark = "✅" if r.done else ("·" if r.done is None else "○")
+        mark = "✔" if r.done else ("·" if r.done is None else "○")
         style = "font-weight:bold;text-decoration:underline" if r.step == current else ""
         cells.append(f"<span style='margin-right:14px;{style}' title='{r.resources} resources tagged {r.step}'>"
                      f"{mark} <a href='{r.step}.ipynb'>{html.escape(r.step[:2])} {html.escape(r.title)}</a></span>")
