@@ -24,6 +24,7 @@ from .. import checks, inventory, names, tagging
 from ..checks import access as access_checks
 from ..inventory import iam as iam_inventory
 from ..connect import Context, Resource
+from ..iam_cleanup import delete_iam_group, delete_iam_role
 from ..params import Params
 from . import Step, created, exists, frame, register, would_create
 
@@ -442,7 +443,6 @@ def compare_before_after(ctx: Context, p: Params, groups: tuple[str, ...] = ("de
 # ---- destroy -----------------------------------------------------------------------------------
 def destroy(ctx: Context, p: Params) -> pd.DataFrame:
     """Remove the developers group (members, policies) and the operators role; safe to run twice."""
-    from .teardown import delete_iam_group, delete_iam_role  # the sweep's own deleters, not a copy
     iam = ctx.client("iam")
     done: list[Resource] = []
     group = names.developers_group(p)

@@ -27,6 +27,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from .. import names, progress, tagging
+from ..iam_cleanup import delete_iam_role
 from ..connect import Context, Resource
 from ..params import Params
 from . import Step, created, dry, exists, frame, register, would_create
@@ -76,7 +77,7 @@ register(Step(
         "ec2:CreateLaunchTemplateVersion", "ec2:DeleteLaunchTemplate",
         "ec2:ModifyInstanceMetadataOptions", "ec2:ModifyInstanceAttribute", "ec2:AssociateIamInstanceProfile",
         "ec2:DescribeIamInstanceProfileAssociations",
-        "iam:GetRole", "iam:CreateRole", "iam:DeleteRole", "iam:TagRole", "iam:PassRole",
+        "iam:GetRole", "iam:CreateRole", "iam:DeleteRole", "iam:ListInstanceProfilesForRole", "iam:TagRole", "iam:PassRole",
         "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
         "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
         "iam:GetInstanceProfile", "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile",
@@ -966,13 +967,7 @@ def destroy(ctx: Context, p: Params) -> pd.DataFrame:
     try:
         arn = iam.get_role(RoleName=role)["Role"]["Arn"]
         if not dry(p):
-            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=role):
-                for a in page["AttachedPolicies"]:
-                    iam.detach_role_policy(RoleName=role, PolicyArn=a["PolicyArn"])
-            for page in iam.get_paginator("list_role_policies").paginate(RoleName=role):
-                for name in page["PolicyNames"]:
-                    iam.delete_role_policy(RoleName=role, PolicyName=name)
-            iam.delete_role(RoleName=role)
+            delete_iam_role(ctx, role)
         gone("iam-role", role, arn)
     except ClientError as e:
         if e.response["Error"]["Code"] != "NoSuchEntity":

@@ -27,6 +27,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from .. import checks, names, progress, tagging
+from ..iam_cleanup import delete_iam_role
 from ..connect import Context, Resource
 from ..inventory import ec2 as ec2_inventory
 from ..params import ParameterError, Params, _subnet_bits
@@ -68,7 +69,8 @@ STEP = register(Step(
         "logs:TagLogGroup",
         "logs:DeleteLogGroup",
         "iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:PassRole",
-        "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole",
+        "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole", "iam:ListInstanceProfilesForRole",
+        "iam:RemoveRoleFromInstanceProfile", "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy",
     ),
 ))
 
@@ -884,9 +886,7 @@ def destroy(ctx: Context, p: Params) -> pd.DataFrame:
         role = iam.get_role(RoleName=flow_log_role(p))["Role"]
         if tagging.as_dict(role.get("Tags")).get(tagging.STACK, p.stack_name) == p.stack_name:
             if not p.dry_run:
-                for pol in iam.list_role_policies(RoleName=flow_log_role(p))["PolicyNames"]:
-                    iam.delete_role_policy(RoleName=flow_log_role(p), PolicyName=pol)
-                iam.delete_role(RoleName=flow_log_role(p))
+                delete_iam_role(ctx, flow_log_role(p))
             gone("iam_role", flow_log_role(p), role["Arn"])
     except ClientError as e:
         _ignore_missing(e)

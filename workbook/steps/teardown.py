@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from .. import names, progress, tagging
 from ..connect import Context, Resource
+from ..iam_cleanup import delete_iam_group, delete_iam_role, delete_iam_user
 from ..params import Params
 from . import Step, frame, register
 
@@ -732,58 +733,11 @@ def _wait(ctx: Context, service: str, waiter: str, max_attempts: int | None = No
             raise
 
 
-def delete_iam_role(ctx: Context, name: str) -> None:
-    """Instance profiles, inline and attached policies first: IAM refuses to delete a role that has any."""
-    iam = ctx.client("iam")
-    for page in iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=name):
-        for ip in page["InstanceProfiles"]:
-            iam.remove_role_from_instance_profile(InstanceProfileName=ip["InstanceProfileName"], RoleName=name)
-    for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
-        for pol in page["PolicyNames"]:
-            iam.delete_role_policy(RoleName=name, PolicyName=pol)
-    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
-        for pol in page["AttachedPolicies"]:
-            iam.detach_role_policy(RoleName=name, PolicyArn=pol["PolicyArn"])
-    iam.delete_role(RoleName=name)
-
-
 def _delete_instance_profile(ctx: Context, it: Item) -> None:
     iam = ctx.client("iam")
     for r in it.raw.get("Roles", []):
         iam.remove_role_from_instance_profile(InstanceProfileName=it.id, RoleName=r["RoleName"])
     iam.delete_instance_profile(InstanceProfileName=it.id)
-
-
-def delete_iam_group(ctx: Context, name: str) -> None:
-    """Members, inline and attached policies first: IAM refuses to delete a group that has any."""
-    iam = ctx.client("iam")
-    for page in iam.get_paginator("get_group").paginate(GroupName=name):
-        for u in page["Users"]:
-            iam.remove_user_from_group(GroupName=name, UserName=u["UserName"])
-    for page in iam.get_paginator("list_group_policies").paginate(GroupName=name):
-        for pol in page["PolicyNames"]:
-            iam.delete_group_policy(GroupName=name, PolicyName=pol)
-    for page in iam.get_paginator("list_attached_group_policies").paginate(GroupName=name):
-        for pol in page["AttachedPolicies"]:
-            iam.detach_group_policy(GroupName=name, PolicyArn=pol["PolicyArn"])
-    iam.delete_group(GroupName=name)
-
-
-def _delete_user(ctx: Context, name: str) -> None:
-    iam = ctx.client("iam")
-    for page in iam.get_paginator("list_access_keys").paginate(UserName=name):
-        for k in page["AccessKeyMetadata"]:
-            iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
-    for page in iam.get_paginator("list_groups_for_user").paginate(UserName=name):
-        for g in page["Groups"]:
-            iam.remove_user_from_group(GroupName=g["GroupName"], UserName=name)
-    for page in iam.get_paginator("list_user_policies").paginate(UserName=name):
-        for pol in page["PolicyNames"]:
-            iam.delete_user_policy(UserName=name, PolicyName=pol)
-    for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=name):
-        for pol in page["AttachedPolicies"]:
-            iam.detach_user_policy(UserName=name, PolicyArn=pol["PolicyArn"])
-    iam.delete_user(UserName=name)
 
 
 def _delete_policy(ctx: Context, arn: str) -> None:
@@ -971,7 +925,7 @@ def _deleter(ctx: Context, p: Params, kept: list[Resource]) -> dict[str, Callabl
     c = ctx.client
     return {
         "iam_group": lambda it: delete_iam_group(ctx, it.id),
-        "iam_user": lambda it: _delete_user(ctx, it.id),
+        "iam_user": lambda it: delete_iam_user(ctx, it.id),
         "instance_profile": lambda it: _delete_instance_profile(ctx, it),
         "iam_role": lambda it: delete_iam_role(ctx, it.id),
         "iam_policy": lambda it: _delete_policy(ctx, it.id),
