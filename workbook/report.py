@@ -207,11 +207,21 @@ def _img(path: Path, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
+def _readable(v: Any) -> Any:
+    """3 significant decimals for a reader: measured values arrive with float noise (5.0187019996)."""
+    if isinstance(v, float) and not v.is_integer():
+        return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3g}"
+    if isinstance(v, str) and re.fullmatch(r"-?\d+\.\d{4,}", v):
+        return _readable(float(v))
+    return v
+
+
 def _table(df: pd.DataFrame) -> str:
     df = df.copy()
     for col in df.columns:
         if not pd.api.types.is_numeric_dtype(df[col]):  # pandas 3 reads text as str, not object
             df[col] = df[col].map(lambda v: mask_accounts(v) if isinstance(v, str) else v)
+        df[col] = df[col].map(_readable)
     counts = ""
     if "status" in df.columns and not df.empty:
         parts = [f'<span class="wb-status-{html.escape(str(s))}">{html.escape(str(s))} {n}</span>'
