@@ -15,12 +15,14 @@ os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
 
 
 def make_ctx(**overrides):
-    """A Context on moto's in-process mock (call inside mock_aws)."""
-    from workbook.connect import SANDBOX_ACCOUNT, Context
+    """A Context on moto's in-process mock (call inside mock_aws), through the sandbox's seam as the
+    notebooks get it (the in-process mock has moto's gaps too)."""
+    from workbook.connect import Context, Target
     from workbook.params import Params
+    from workbook.sandbox.seam import ACCOUNT, SandboxTarget
     p = Params.from_mapping(overrides)
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=p.region)
-    return Context(p, session, None, SANDBOX_ACCOUNT)
+    # target=aws: the real-account code path, against the same in-process moto (no sandbox corrections)
+    return Context(p, SandboxTarget(endpoint=None) if p.target == "sandbox" else Target(), ACCOUNT)
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ milliseconds), so a notebook cell can show the calls it made as a small table.
 """
 from __future__ import annotations
 
+import importlib
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 import pandas as pd
@@ -17,7 +18,6 @@ from botocore.config import Config
 
 from .params import Params
 
-SANDBOX_ACCOUNT = "123456789012"
 # Standard mode: capped exponential backoff with a retry quota, as the AWS CLI uses; the legacy
 # default would retry throttles differently in each SDK. Set explicitly so both modes agree.
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
@@ -43,12 +43,14 @@ class Call:
 
 @dataclass
 class Resource:
-    """What an ensure_* function did for one resource: created, exists, would create, deleted ..."""
+    """What an ensure_* function did for one resource: created, exists, would create, deleted ...
+    `item` is the resource's description as AWS gave it (not shown in tables)."""
     step: str
     type: str
     name: str
     id: str
     action: str
+    item: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def mask(value: Any, key: str = "") -> Any:
@@ -155,68 +157,171 @@ MUTATING = ("Create", "Run", "Allocate", "Put", "Register", "Attach", "Associate
             "Change", "Delete", "Terminate", "Revoke", "Release", "Detach", "Deregister", "Stop", "Reboot")
 
 
-class Context:
-    """A session against one target: clients, the call log, what the steps did."""
+def mask_account(value: str) -> str:
+    """An account id as every written output shows it: the last four digits only."""
+    return "********" + value[-4:] if value else ""
 
-    def __init__(self, params: Params, session: boto3.Session, endpoint: str | None, account_id: str):
+
+# ---- where the calls go ----------------------------------------------------------------------------
+class Clock:
+    """Time as AWS spends it. Code that waits on AWS sleeps on the target's clock, in AWS seconds: on a
+    real account that is wall time; the sandbox answers at once (or, rehearsing, scales AWS's minutes
+    to its seconds), so the same code waits the right amount on both."""
+    scale = 1.0  # wall seconds per AWS second
+
+    def sleep(self, aws_seconds: float) -> None:
+        if aws_seconds > 0 and self.scale > 0:
+            time.sleep(aws_seconds * self.scale)
+
+    def now(self) -> float:
+        """AWS seconds since an arbitrary origin."""
+        return time.monotonic() / self.scale if self.scale else time.monotonic()
+
+
+class Target:
+    """A real account, through the standard credential chain. The sandbox (workbook.sandbox.seam)
+    plugs in below by subclassing this and registering itself: corrections of the emulator's gaps,
+    the local data plane and the rehearsal model live there, never in steps, checks or inventory."""
+    name = "aws"
+    endpoint: str | None = None
+    # What this target cannot show, by name (checks report NOT_EMULATED for these): a real account
+    # shows everything.
+    gaps: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+
+    def session(self, p: Params) -> boto3.Session:
+        return boto3.Session(profile_name=p.aws_profile or None, region_name=p.region)
+
+    def install(self, client: Any, ctx: "Context") -> None:
+        """Hook a new client (the sandbox corrects moto's gaps here)."""
+
+    def account(self, ctx: "Context") -> str:
+        """The account the calls act on; refuses any but p.aws_account_id."""
+        p = ctx.p
+        seen = ctx.client("sts").get_caller_identity()["Account"]
+        if seen != p.aws_account_id:
+            raise AccountMismatch(
+                f"aws_account_id is {mask_account(p.aws_account_id)} but the credentials (profile "
+                f"{p.aws_profile or 'default'}) belong to account {mask_account(seen)}; nothing was done. Set "
+                f"aws_account_id to that account's id if it is the one to change.")
+        return seen
+
+    def where(self, ctx: "Context") -> str:
+        return f"AWS account {ctx.masked_account()}"
+
+    def gap(self, name: str) -> str:
+        """Why this target cannot show `name` ("" when it can)."""
+        return self.gaps.get(name, "")
+
+
+TARGETS: dict[str, Callable[[Params], Target]] = {"aws": lambda p: Target()}
+
+
+def register_target(name: str, factory: Callable[[Params], Target]) -> None:
+    TARGETS[name] = factory
+
+
+def target_for(p: Params) -> Target:
+    if p.target not in TARGETS:
+        # The sandbox is a plugin below this module; loading it registers it.
+        importlib.import_module(f"{__package__}.{p.target}")
+    return TARGETS[p.target](p)
+
+
+class Context:
+    """A session against one target: the validated parameters, clients, the call log, what the steps
+    did. Validation happened at the boundary (Params); nothing here validates again."""
+
+    def __init__(self, params: Params, target: Target, account_id: str = "", *, step: str = ""):
         self.params = params
-        self.session = session
-        self.endpoint = endpoint
+        self.target = target
+        self.session = target.session(params)
+        self.endpoint = target.endpoint
         self.account_id = account_id
+        self.step = step                      # the notebook / step this context works for
         self.calls = CallLog()
         self.resources: list[Resource] = []
+        self.notes: list[str] = []            # sandbox-only notes, said once each
         self._clients: dict[str, Any] = {}
+        self._call_hooks: list[Callable[..., Any]] = []
+
+    # parameters are the context's own
+    @property
+    def p(self) -> Params:
+        return self.params
 
     @property
-    def sandbox(self) -> bool:
-        """The one switch behind which every sandbox-only workaround sits."""
-        return self.params.target == "sandbox"
+    def dry_run(self) -> bool:
+        return self.params.dry_run
+
+    @property
+    def clock(self) -> Clock:
+        return self.target.clock
+
+    def replace(self, **changes: Any) -> "Context":
+        """The same session with other parameters (e.g. dry_run=True for a plan): clients, call log
+        and the record of resources are shared."""
+        other = object.__new__(Context)
+        other.__dict__.update(self.__dict__)
+        other.params = self.params.replace(**changes)
+        return other
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
             c = self.session.client(service, endpoint_url=self.endpoint, config=RETRY_CONFIG)
             self.calls.attach(c)
+            self.target.install(c, self)
+            for fn in self._call_hooks:
+                c.meta.events.register("before-call", fn)
             self._clients[service] = c
         return self._clients[service]
 
-    def workaround(self, message: str) -> None:
-        """Say, in the output, that a sandbox-only workaround ran (never in aws mode)."""
-        assert self.sandbox, "sandbox workaround reached in aws mode"
-        print(f"[sandbox workaround] {message}")
+    def on_call(self, fn: Callable[..., Any]) -> None:
+        """Run fn before every call of every client, present and future (tests simulate a kill)."""
+        self._call_hooks.append(fn)
+        for c in self._clients.values():
+            c.meta.events.register("before-call", fn)
 
-    def note(self, step: str, type_: str, name: str, id_: str, action: str) -> Resource:
-        r = Resource(step, type_, name, id_, action)
+    def say(self, message: str) -> None:
+        """A sandbox-only note, printed once per session and labelled so (the seam calls this)."""
+        if message not in self.notes:
+            self.notes.append(message)
+            print(f"[sandbox] {message}")
+
+    def note(self, step: str, type_: str, name: str, id_: str, action: str,
+             item: dict[str, Any] | None = None) -> Resource:
+        r = Resource(step, type_, name, id_, action, item or {})
         self.resources.append(r)
         return r
 
     def resources_frame(self, since: int = 0) -> pd.DataFrame:
-        return pd.DataFrame([r.__dict__ for r in self.resources[since:]],
-                            columns=["step", "type", "name", "id", "action"])
+        return pd.DataFrame([{k: getattr(r, k) for k in RESOURCE_COLUMNS} for r in self.resources[since:]],
+                            columns=RESOURCE_COLUMNS)
 
     def masked_account(self) -> str:
-        return "********" + self.account_id[-4:] if self.account_id else ""
+        return mask_account(self.account_id)
+
+    def gap(self, name: str) -> str:
+        return self.target.gap(name)
+
+    # ---- transitional: removed once every step runs on the engine (issue 8) ----
+    @property
+    def sandbox(self) -> bool:
+        return self.target.name == "sandbox"
+
+    def workaround(self, message: str) -> None:
+        self.say(message)
 
 
-def session_for(p: Params) -> tuple[boto3.Session, str | None]:
-    if p.target == "sandbox":
-        from .sandbox import server
-        endpoint = server.ensure_running()
-        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                             region_name=p.region), endpoint
-    return boto3.Session(profile_name=p.aws_profile or None, region_name=p.region), None
+RESOURCE_COLUMNS = ["step", "type", "name", "id", "action"]
 
 
-def connect(p: Params) -> Context:
-    """Clients for p.target. In aws mode, refuses to act on any account but p.aws_account_id."""
-    p.validate()
-    session, endpoint = session_for(p)
-    if p.target == "sandbox":
-        return Context(p, session, endpoint, SANDBOX_ACCOUNT)
-    ctx = Context(p, session, endpoint, "")
-    seen = ctx.client("sts").get_caller_identity()["Account"]
-    if seen != p.aws_account_id:
-        raise AccountMismatch(
-            f"aws_account_id is {p.aws_account_id} but the credentials (profile {p.aws_profile or 'default'}) "
-            f"belong to account {seen}; nothing was done. Set aws_account_id={seen} if that is the account to change.")
-    ctx.account_id = seen
+def connect(p: Params, step: str = "") -> Context:
+    """Clients for p.target (p is validated: Params refuses bad values when it is built). In aws mode,
+    refuses to act on any account but p.aws_account_id."""
+    target = target_for(p)
+    ctx = Context(p, target, step=step)
+    ctx.account_id = target.account(ctx)
     return ctx

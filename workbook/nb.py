@@ -22,9 +22,8 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     os.chdir(ROOT)
     p = Params.from_namespace(ns)
     progress.use_bars(p.interactive)
-    ctx = connect(p)
-    ctx.step = step  # type: ignore[attr-defined]
-    where = f"sandbox at {ctx.endpoint}" if ctx.sandbox else f"AWS account {ctx.masked_account()}"
+    ctx = connect(p, step=step)
+    where = ctx.target.where(ctx)
     print(f"{step}: stack {p.stack_name!r} in {p.region}, {where}" + (" (dry run: nothing is created)" if p.dry_run else ""))
     if p.interactive:
         from . import ui

@@ -120,6 +120,11 @@ class Params:
     dry_run: bool = field(default=False, metadata=_meta("Only say what would be created."))
     interactive: bool = field(default=False, metadata=_meta("Show forms and buttons (JupyterLab)."))
 
+    def __post_init__(self) -> None:
+        # A Params is valid by construction, however it is made (mapping, YAML, replace(), direct):
+        # validation happens once, here, at the boundary, and nothing downstream validates again.
+        self.validate()
+
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def names(cls) -> list[str]:
@@ -142,9 +147,7 @@ class Params:
                     problems[k] = str(e)
         if problems:
             raise ParameterError(problems)
-        p = cls(**coerced)
-        p.validate()
-        return p
+        return cls(**coerced)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "Params":

@@ -292,9 +292,8 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
     write_record(rec)
     point_latest(run_dir)
 
-    if p.target == "sandbox":
-        from .sandbox import server
-        rec.sandbox_endpoint = server.start()["endpoint"]
+    from .connect import target_for
+    rec.sandbox_endpoint = target_for(p).endpoint or ""   # the sandbox starts here, before any kernel
     t_run = time.perf_counter()
     print(f"run {run_dir.name}: {len(paths)} notebook(s), target {p.target}, region {p.region}, "
           f"stack {p.stack_name}" + (f", sandbox {rec.sandbox_endpoint}" if rec.sandbox_endpoint else ""),

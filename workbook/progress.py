@@ -26,20 +26,26 @@ def use_bars(on: bool) -> None:
 
 
 class _Line:
-    """Stands in for a bar headless: silent while waiting, one line when done."""
+    """Stands in for a bar headless: silent while waiting, one line when it had to wait (what was
+    ready at the first look needs no line)."""
 
     def __init__(self, total: int, desc: str, **_: object) -> None:
         self.total, self.desc, self.n, self.t0 = total, desc, 0, time.monotonic()
+        self.waited = 0
 
     def update(self, k: int) -> None:
+        if self.n + k < self.total:
+            self.waited += k   # a look that found it not ready yet
         self.n += k
 
     def __enter__(self) -> "_Line":
         return self
 
     def __exit__(self, *exc: object) -> None:
-        state = "done" if exc[0] is None else "gave up"
-        print(f"{self.desc}: {state} after {self.n} checks, {time.monotonic() - self.t0:.1f} s")
+        if exc[0] is not None:
+            print(f"{self.desc}: gave up after {self.waited + 1} looks, {time.monotonic() - self.t0:.1f} s")
+        elif self.waited:
+            print(f"{self.desc}: ready after {time.monotonic() - self.t0:.1f} s ({self.waited + 1} looks)")
 
 
 def _bar(total: int, desc: str):
@@ -63,8 +69,9 @@ def _tell(what: str, attempt: int, total: int, elapsed: float) -> None:
 
 
 def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = None,
-             max_attempts: int | None = None, **kwargs: Any) -> float:
-    """Wait until the waiter succeeds; returns seconds waited. Raises WaiterError on failure/timeout."""
+             max_attempts: int | None = None, sleep: Callable[[float], None] = time.sleep, **kwargs: Any) -> float:
+    """Wait until the waiter succeeds; returns seconds waited. Raises WaiterError on failure/timeout.
+    `sleep` takes the waiter's delay in AWS seconds (the target's clock: the sandbox barely sleeps)."""
     waiter = client.get_waiter(waiter_name)
     delay = waiter.config.delay if delay is None else delay
     total = waiter.config.max_attempts if max_attempts is None else max_attempts
@@ -80,7 +87,7 @@ def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = No
                     raise
                 bar.update(1)
                 _tell(what, attempt, total, time.monotonic() - t0)
-                time.sleep(delay)
+                sleep(delay)
                 continue
             bar.update(total - bar.n)
             _tell(what, total, total, time.monotonic() - t0)
@@ -88,7 +95,8 @@ def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = No
     raise AssertionError("unreachable")
 
 
-def poll(check: Callable[[], bool], what: str, *, delay: float, max_attempts: int) -> float:
+def poll(check: Callable[[], bool], what: str, *, delay: float, max_attempts: int,
+         sleep: Callable[[float], None] = time.sleep) -> float:
     """For waits botocore has no waiter for (ASG InService, VPC link): the same bar, our own loop."""
     t0 = time.monotonic()
     with _bar(max_attempts, f"waiting for {what}") as bar:
@@ -99,5 +107,5 @@ def poll(check: Callable[[], bool], what: str, *, delay: float, max_attempts: in
                 return time.monotonic() - t0
             bar.update(1)
             _tell(what, attempt, max_attempts, time.monotonic() - t0)
-            time.sleep(delay)
+            sleep(delay)
     raise TimeoutError(f"{what}: not ready after {max_attempts} checks {delay} s apart")

@@ -314,8 +314,10 @@ def _html_table(page: str) -> pd.DataFrame | None:
 
 
 def _is_step(stem: str) -> bool:
-    """A migration step after the assessment and before the teardown (02 ... 08)."""
-    return not stem.startswith(("00_", "01_")) and "teardown" not in stem
+    """A step of the migration proper (the step registry says which: 02 ... 08)."""
+    from . import steps
+    step = steps.ordered() and steps.REGISTRY.get(stem)
+    return bool(step and step.migration)
 
 
 def _fallbacks(notebooks: dict[str, nbformat.NotebookNode]) -> dict[str, tuple[object, str]]:

@@ -6,7 +6,6 @@ Cells that show these widgets are tagged `widget` and left out of the report.
 from __future__ import annotations
 
 import html
-import importlib
 import time
 
 from typing import Any, Callable, Literal, get_args, get_type_hints
@@ -32,11 +31,6 @@ SECTIONS = {
     "Evidence and teardown": ["probe_rate", "probe_seconds", "fault", "sample_rows", "keep_final_snapshot",
                               "teardown_dev", "dry_run"],
 }
-# Step order and titles for the navigator; a step is done when resources bearing its tag exist.
-STEPS = [("00_setup", "Dev environment"), ("01_assess", "Assess"), ("02_network", "Network"),
-         ("03_database", "Database"), ("04_compute", "Compute"), ("05_edge", "Edge"),
-         ("06_observability", "Observability"), ("07_access", "Access"), ("08_cutover_compare", "Cutover"),
-         ("09_teardown", "Teardown")]
 
 
 def _field_widget(name: str, hint: Any, value: Any) -> W.Widget:
@@ -121,11 +115,13 @@ def _table(df: pd.DataFrame) -> str:
 
 
 class StepPanel:
-    """Plan / Apply / Verify (/ Destroy) for one step module, with output, progress and API calls."""
+    """Plan / Apply / Verify (/ Destroy) for one step (from the step registry), with output, progress
+    and API calls."""
 
-    def __init__(self, module: str, p: Params, ctx: Context, actions: tuple[str, ...] = ("plan", "apply", "verify")):
-        self.mod = importlib.import_module(f"workbook.steps.{module}")
-        self.p, self.ctx = p, ctx
+    def __init__(self, ctx: Context, actions: tuple[str, ...] = ("plan", "apply", "verify")):
+        from . import steps
+        self.step = steps.get(ctx.step)
+        self.p, self.ctx = ctx.p, ctx
         self.output = W.Output()
         self.bar = W.IntProgress(value=0, min=0, max=100, description="idle", bar_style="",
                                  style={"description_width": "initial"}, layout=W.Layout(width="520px"))
@@ -158,7 +154,7 @@ class StepPanel:
             self.output.clear_output()
             try:
                 with self.output:
-                    result = getattr(self.mod, action)(self.ctx, self.p)
+                    result = self.step.fn(action)(self.ctx)
                     if isinstance(result, pd.DataFrame):
                         display(result)
                 self.bar.value = self.bar.max
@@ -179,20 +175,18 @@ class StepPanel:
         return run
 
 
-def step_panel(module: str, p: Params, ctx: Context, actions: tuple[str, ...] = ("plan", "apply", "verify")
-               ) -> StepPanel | None:
-    if not p.interactive:
+def step_panel(ctx: Context, actions: tuple[str, ...] = ("plan", "apply", "verify")) -> StepPanel | None:
+    """The buttons of the notebook's own step (ctx.step)."""
+    if not ctx.p.interactive:
         return None
-    return StepPanel(module, p, ctx, actions)
+    return StepPanel(ctx, actions)
 
 
 def step_status(ctx: Context, p: Params) -> pd.DataFrame:
-    """Which steps are done, from what exists in the account (tags), not from a file.
-
-    The tagging API covers the types each step creates first (VPC, RDS, ALB, log groups, alarms ...);
-    IAM groups are not in it, so 07 is looked up by name.
-    """
-    from . import names
+    """Which steps are done, from what exists in the account (tags), not from a file: the tagging API
+    covers the kinds each step creates first (VPC, RDS, ALB, log groups, alarms ...); what cannot
+    carry a tag (the developers' IAM group) is in the stack's ledger."""
+    from . import engine, steps
     counts: dict[str, int] = {}
     pages = ctx.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
         TagFilters=[{"Key": "workbook:stack", "Values": [p.stack_name]}])
@@ -200,13 +194,12 @@ def step_status(ctx: Context, p: Params) -> pd.DataFrame:
         for r in page["ResourceTagMappingList"]:
             step = next((t["Value"] for t in r["Tags"] if t["Key"] == "workbook:step"), "")
             counts[step] = counts.get(step, 0) + 1
-    try:
-        ctx.client("iam").get_group(GroupName=names.developers_group(p))
-        counts["07_access"] = counts.get("07_access", 0) + 1
-    except ctx.client("iam").exceptions.NoSuchEntityException:
-        pass
-    rows = [{"step": s, "title": t, "resources": counts.get(s, 0),
-             "done": counts.get(s, 0) > 0 if s not in ("01_assess", "09_teardown") else None} for s, t in STEPS]
+    for entries in engine.ledger(ctx, p.stack_name).values():
+        for entry in entries.values():
+            counts[entry.get("step", "")] = counts.get(entry.get("step", ""), 0) + 1
+    rows = [{"step": s.id, "title": s.short or s.title, "resources": counts.get(s.id, 0),
+             "done": counts.get(s.id, 0) > 0 if s.kinds and s.id != "09_teardown" else None}
+            for s in steps.ordered()]
     return pd.DataFrame(rows)
 
 

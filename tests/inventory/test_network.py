@@ -17,8 +17,8 @@ def two_stacks():
     from moto import mock_aws
     with mock_aws():
         ctx = make_ctx()
-        network.apply(ctx, ctx.params)
-        network.apply(ctx, ctx.params.replace(stack_name="other", vpc_cidr="10.30.0.0/16", nat_per_az=True))
+        network.apply(ctx)
+        network.apply(ctx.replace(stack_name="other", vpc_cidr="10.30.0.0/16", nat_per_az=True))
         boto3.client("ec2", region_name="us-east-1").create_internet_gateway()
         yield ctx
 

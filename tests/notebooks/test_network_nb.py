@@ -50,7 +50,7 @@ def runs(sandbox, tmp_path_factory):
     from workbook.connect import connect
     from workbook.steps import network
     p = Params(stack_name=STACK)
-    network.destroy(connect(p), p)
+    network.destroy(connect(p))
 
 
 def test_notebook_builds_the_private_network(sandbox, runs):

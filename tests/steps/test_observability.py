@@ -9,7 +9,8 @@ from moto.sns.models import sns_backends
 
 from conftest import make_ctx
 from workbook import names, tagging
-from workbook.connect import MUTATING, SANDBOX_ACCOUNT
+from workbook.connect import MUTATING
+from workbook.sandbox.seam import ACCOUNT as SANDBOX_ACCOUNT
 from workbook.steps import observability as obs
 
 EMAIL = "ops@example.com"

@@ -52,8 +52,7 @@ def fetch_internet_gateways(ctx: Context, stack: str | None) -> pd.DataFrame:
 
 @fetcher("nat_gateways")
 def fetch_nat_gateways(ctx: Context, stack: str | None) -> pd.DataFrame:
-    from ..steps.network import describe_nat_gateways  # the sandbox's tag-filter gap is handled there
-    items = describe_nat_gateways(ctx, _stack_filter(stack))
+    items = paginate(ctx, "describe_nat_gateways", "NatGateways", Filter=_stack_filter(stack))
     subnet_ids = sorted({n["SubnetId"] for n in items if n.get("SubnetId")})
     # NatGateway has no AZ field: it is the AZ of its subnet.
     azs = {s["SubnetId"]: s["AvailabilityZone"] for s in

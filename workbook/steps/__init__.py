@@ -1,36 +1,63 @@
-"""One module per migration step. Each declares itself with `register(Step(...))`.
+"""One module per migration step; the step registry is the single source of their order, titles,
+notebooks, functions and permissions.
 
-Like a cloud-custodian action, a step names the IAM permissions it uses, so the workbook can print
-the least-privilege policy for its own run (`policy_for`). A step module exposes:
+A step module declares itself with `register(Step(...))`: its id (the notebook's stem, which gives the
+order), its title and a short label (the workshop's step bar), why it exists (from the article, in our
+own words), the resource kinds it creates (its `destroy` deletes exactly those, by the stack's tag and
+the step's tag, in the kinds' deletion order) and the IAM actions it needs beyond its kinds' declared
+operations. Like a cloud-custodian action, the permissions come with the code that uses them; the
+workbook's own least-privilege policy is their union (`permissions()`).
 
-- small `ensure_<resource>(ctx, p) -> Resource` functions, one resource each: find by tag; if
-  absent, create (or with p.dry_run only note "would create"); wait with a botocore waiter;
-- `plan(ctx, p) -> DataFrame` (what apply would create; creates nothing),
-- `apply(ctx, p) -> DataFrame` (calls the ensure_* functions in order),
-- `verify(ctx, p) -> DataFrame` (findings of the step's checks, see workbook.checks),
-- `destroy(ctx, p) -> DataFrame` (reverse dependency order; safe to run twice).
+A step module exposes small `ensure_<resource>(ctx)` units (one resource each, through
+`workbook.engine`), and `plan(ctx)`, `apply(ctx)`, `verify(ctx)`, `destroy(ctx)`. The workshop's step
+bar, the teardown and the report read this registry; nothing keeps a list of steps by hand.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable
 
 import pandas as pd
 
-from ..connect import Context, Resource
-from ..params import Params
+from .. import engine, iam_actions
+from .. import kinds as K
+from ..connect import RESOURCE_COLUMNS, Context, Resource
 
 
 @dataclass(frozen=True)
 class Step:
-    id: str                      # notebook prefix + name, e.g. "02_network"
+    id: str                      # notebook stem, e.g. "02_network"; the prefix gives the order
     title: str
-    why: str                     # from the article, two or three sentences
-    permissions: tuple[str, ...] = field(default=())
+    why: str                     # from the article, in our own words
+    short: str = ""              # the step bar's label
+    module: str = ""             # workbook.steps.<module>
+    kinds: tuple[str, ...] = ()  # what the step creates (its destroy removes these)
+    permissions: tuple[str, ...] = field(default=())   # beyond its kinds' operations
+    migration: bool = True       # a step of the migration proper (02-08): "after" in the report
 
     @property
     def name(self) -> str:
         return self.id.split("_", 1)[1]
+
+    @property
+    def order(self) -> int:
+        return int(self.id.split("_", 1)[0])
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.id}.ipynb"
+
+    def fn(self, name: str) -> Callable[..., Any] | None:
+        """The step's plan / apply / verify / destroy (None when it has none)."""
+        if not self.module:
+            return None
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), name, None)
+
+    def all_permissions(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.permissions) | {a for k in self.kinds for a in kind_permissions(k)}))
 
 
 REGISTRY: dict[str, Step] = {}
@@ -41,12 +68,64 @@ def register(step: Step) -> Step:
     return step
 
 
+def load_all() -> None:
+    for m in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{m.name}")
+
+
+def ordered() -> list[Step]:
+    """Every step, in notebook order."""
+    load_all()
+    return [REGISTRY[k] for k in sorted(REGISTRY)]
+
+
+def get(step_id: str) -> Step:
+    load_all()
+    return REGISTRY[step_id]
+
+
+@lru_cache(maxsize=None)
+def kind_permissions(name: str) -> tuple[str, ...]:
+    """The IAM actions of a kind's declared operations (list, create, delete, their waiters) and the
+    extra ones it names."""
+    import botocore.session
+    from botocore import xform_name
+    kind = K.get(name)
+    ops = [o for o in (kind.describe, kind.create, kind.delete) if o]
+    waiters = [w for w in (kind.waiter, kind.delete_waiter) if w]
+    if waiters:  # a waiter polls a describe operation: that needs its permission too
+        model = botocore.session.get_session().get_waiter_model(kind.service)
+        by_name = {xform_name(n): n for n in model.waiter_names}
+        ops += [model.get_waiter(by_name[w]).operation for w in waiters]
+    return tuple(sorted({a for o in ops for a in iam_actions.actions_for(kind.service, o)} | set(kind.extra_permissions)))
+
+
+def permissions(step_ids: list[str] | None = None) -> tuple[str, ...]:
+    """The union of the steps' permissions (all steps by default)."""
+    return tuple(sorted({a for s in ordered() if step_ids is None or s.id in step_ids for a in s.all_permissions()}))
+
+
 def policy_for(step_ids: list[str] | None = None) -> dict[str, Any]:
     """Least-privilege IAM policy document covering the given steps (all by default)."""
-    actions = sorted({a for s in REGISTRY.values() if step_ids is None or s.id in step_ids for a in s.permissions})
-    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(permissions(step_ids)),
+                                                    "Resource": "*"}]}
 
 
+# ---- what a step did ---------------------------------------------------------------------------------
+def frame(records: list[Resource]) -> pd.DataFrame:
+    return pd.DataFrame([{k: getattr(r, k) for k in RESOURCE_COLUMNS} for r in records], columns=RESOURCE_COLUMNS)
+
+
+is_placeholder = engine.is_placeholder
+
+
+def destroy_kinds(ctx: Context, step: Step) -> pd.DataFrame:
+    """A step's destroy: what it created (its kinds, carrying the stack's tag and its own step tag), in
+    the kinds' deletion order; safe to run twice."""
+    return engine.destroy(ctx, step.kinds, step=step.id, only_step=step.id)
+
+
+# ---- transitional: removed once every step runs on the engine (issue 8) ----
 def exists(ctx: Context, step: str, type_: str, name: str, id_: str) -> Resource:
     return ctx.note(step, type_, name, id_, "exists")
 
@@ -56,17 +135,8 @@ def created(ctx: Context, step: str, type_: str, name: str, id_: str) -> Resourc
 
 
 def would_create(ctx: Context, step: str, type_: str, name: str) -> Resource:
-    """dry_run: the placeholder id tells dependents there is nothing yet."""
     return ctx.note(step, type_, name, f"(new {type_})", "would create")
 
 
-def frame(records: list[Resource]) -> pd.DataFrame:
-    return pd.DataFrame([r.__dict__ for r in records], columns=["step", "type", "name", "id", "action"])
-
-
-def is_placeholder(id_: str) -> bool:
-    return id_.startswith("(new ")
-
-
-def dry(p: Params) -> bool:
+def dry(p: Any) -> bool:
     return p.dry_run

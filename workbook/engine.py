@@ -1,0 +1,400 @@
+"""One engine for every declared resource kind: find by the stack's tag, ensure, wait, delete.
+
+- `find(ctx, kind)`: what carries `workbook:stack=<stack>` (server-side tag filter where the service
+  has one, else each item's own tags), optionally narrowed to a Name or a step. Ownership is always
+  decided by the tag, never by a name prefix.
+- `ensure(ctx, kind, name, step=..., create=...)`: find by tag; else "would create" in a dry run; else
+  create with the workbook's tags and a client token derived from stack + name, and wait with the
+  kind's botocore waiter. A same-named resource that is not the stack's is refused, never adopted.
+- `delete(ctx, kind, item)`: not-found is success; refusals that clear by themselves (ENIs freed late:
+  DependencyViolation ...) are retried within a bound, sleeping on the target's clock.
+- `destroy(ctx, kinds, step=...)`: kind by kind in the declared deletion order.
+
+Every function records what it did in `ctx.resources` (type = the kind's one name).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+from botocore.exceptions import ClientError, WaiterError
+
+from . import kinds as K
+from . import progress, tagging
+from .connect import Context, Resource
+
+NOT_FOUND_CODES = {"NoSuchEntity", "NoSuchBucket", "NoSuchHostedZone", "ResourceNotFoundException",
+                   "NotFoundException", "ParameterNotFound", "NotFound", "404", "NoSuchTagSet"}
+# Refusals that clear by themselves on AWS (an ENI of a deleted NAT/ALB/VPC link is freed minutes
+# later, an RDS group is "in use" until its instance is gone).
+TRANSIENT_CODES = ("DependencyViolation", "ResourceInUse", "ResourceInUseException", "InvalidDBSubnetGroupStateFault",
+                   "InvalidDBParameterGroupState", "ConflictException")
+RETRY_DELAY_S = 15.0      # AWS seconds between attempts
+RETRY_ATTEMPTS = 40       # 10 minutes: Lambda/VPC-link interfaces can take longer, then we stop and say so
+
+
+class ForeignResource(RuntimeError):
+    """A resource with the name the stack would use exists but does not carry the stack's tag."""
+
+
+def code(e: ClientError) -> str:
+    return e.response.get("Error", {}).get("Code", "")
+
+
+def missing(e: ClientError) -> bool:
+    c = code(e)
+    return c in NOT_FOUND_CODES or c.endswith(("NotFound", "NotFoundFault", "NotFoundException", ".NotFound",
+                                                "Malformed"))
+
+
+@dataclass
+class Item:
+    """One resource as found: its kind, id, name, tags and the raw description."""
+    kind: str
+    id: str
+    name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def stack(self) -> str:
+        return self.tags.get(K.STACK, "")
+
+    @property
+    def step(self) -> str:
+        return self.tags.get(K.STEP, "")
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def _dig(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(obj, list):
+            obj = obj[int(part)] if part.isdigit() else [x for o in obj for x in (o.get(part) or [])]
+        else:
+            obj = (obj or {}).get(part)
+    return obj
+
+
+def _arg(spec: str, value: Any) -> dict[str, Any]:
+    """"VpcIds[]" -> {"VpcIds": [value]}; "VpcId" -> {"VpcId": value}."""
+    return {spec[:-2]: [value]} if spec.endswith("[]") else {spec: value}
+
+
+def _pages(ctx: Context, service: str, op: str, key: str, **kw: Any) -> list[dict[str, Any]]:
+    c = ctx.client(service)
+    if c.can_paginate(op):
+        pages = list(c.get_paginator(op).paginate(**kw))
+    else:  # follow NextToken by hand (API Gateway v2's get_vpc_links has no paginator)
+        pages, token = [], None
+        while True:
+            page = getattr(c, op)(**kw, **({"NextToken": token} if token else {}))
+            pages.append(page)
+            token = page.get("NextToken")
+            if not token:
+                break
+    out: list[dict[str, Any]] = []
+    for page in pages:
+        got = _dig(page, key)
+        out.extend(got or [])
+    return out
+
+
+def _with_stack_filter(kind: K.Kind, stack: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Add the server-side tag filter where the service has one (EC2 and Auto Scaling describes)."""
+    if kind.find not in ("ec2", "asg"):
+        return args
+    key = "Filter" if kind.describe in ("describe_nat_gateways", "describe_flow_logs") else "Filters"
+    return {**args, key: [{"Name": f"tag:{K.STACK}", "Values": [stack]}] + list(args.get(key, []))}
+
+
+def list_items(ctx: Context, kind: K.Kind, stack: str | None = None, **kw: Any) -> list[dict[str, Any]]:
+    """Raw items of a kind (server-side narrowed to the stack where the service can filter by tag)."""
+    custom = K.HOOKS.get((kind.name, "find"))
+    if custom:
+        return custom(ctx, kind, stack, **kw)
+    args = {**kind.describe_args, **kw}
+    if stack:
+        args = _with_stack_filter(kind, stack, args)
+    try:
+        items = _pages(ctx, kind.service, kind.describe, kind.items, **args)
+    except ClientError as e:
+        if missing(e):
+            return []
+        raise
+    if kind.live_key:
+        items = [i for i in items if _dig(i, kind.live_key) not in kind.gone_states]
+    return items
+
+
+def tags_of(ctx: Context, kind: K.Kind, raw: dict[str, Any]) -> dict[str, str]:
+    if kind.tags_key:
+        return K.tag_dict(raw.get(kind.tags_key))
+    reader = K.HOOKS.get((kind.name, "tags"))
+    if reader is None:
+        return {}
+    try:
+        return K.tag_dict(reader(ctx, raw))
+    except ClientError as e:
+        if missing(e):
+            return {}
+        raise
+
+
+def name_of(kind: K.Kind, raw: dict[str, Any], tags: dict[str, str]) -> str:
+    if kind.name_key:
+        return str(_dig(raw, kind.name_key) or "")
+    return tags.get("Name", "")
+
+
+def item(ctx: Context, kind: K.Kind, raw: dict[str, Any], tags: dict[str, str] | None = None) -> Item:
+    tags = tags_of(ctx, kind, raw) if tags is None else tags
+    return Item(kind.name, str(_dig(raw, kind.id)), name_of(kind, raw, tags) or str(_dig(raw, kind.id)), tags, raw)
+
+
+# ---- the ledger of what cannot carry a tag ----------------------------------------------------------
+# An IAM group, a CloudWatch dashboard (in the sandbox) and a DNS record written into a zone the user
+# owns cannot carry the stack's tag. What the stack created of those is written down in one SSM
+# parameter that does carry it, so teardown finds them by that record, never by a name pattern.
+def ledger_name(stack: str) -> str:
+    return f"/workbook/{stack}/ledger"
+
+
+def ledger(ctx: Context, stack: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    import json
+    stack = stack or ctx.p.stack_name
+    try:
+        value = ctx.client("ssm").get_parameter(Name=ledger_name(stack))["Parameter"]["Value"]
+    except ClientError as e:
+        if missing(e):
+            return {}
+        raise
+    return json.loads(value)
+
+
+def _write_ledger(ctx: Context, book: dict[str, Any]) -> None:
+    import json
+    ssm, name = ctx.client("ssm"), ledger_name(ctx.p.stack_name)
+    value = json.dumps(book, sort_keys=True, separators=(",", ":"))
+    try:
+        ssm.put_parameter(Name=name, Value=value, Type="String", Tags=tagging.tags(ctx.p, ctx.step or "ledger", name),
+                          Description="What this workbook stack created that cannot carry its tag")
+    except ClientError as e:
+        if code(e) != "ParameterAlreadyExists":
+            raise
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+
+
+def remember(ctx: Context, kind: str, name: str, step: str, **info: Any) -> None:
+    """Write an untaggable resource the stack created (or changed) into the stack's ledger."""
+    book = ledger(ctx)
+    book.setdefault(kind, {})[name] = {"step": step, **info}
+    _write_ledger(ctx, book)
+
+
+def forget(ctx: Context, kind: str, name: str) -> None:
+    book = ledger(ctx)
+    if name in book.get(kind, {}):
+        del book[kind][name]
+        _write_ledger(ctx, book)
+
+
+def _untagged(ctx: Context, kind: K.Kind, stack: str) -> list[Item]:
+    entries = ledger(ctx, stack).get(kind.name, {})
+    if not entries:
+        return []
+    custom = K.HOOKS.get((kind.name, "find"))
+    raws = custom(ctx, kind, stack, entries=entries) if custom else list_items(ctx, kind, None)
+    out = []
+    for raw in raws:
+        nm = name_of(kind, raw, {})
+        if nm in entries:
+            tags = {K.STACK: stack, K.STEP: entries[nm].get("step", ""), "Name": nm}
+            out.append(Item(kind.name, str(_dig(raw, kind.id)), nm, tags, raw))
+    return out
+
+
+def find(ctx: Context, kind: K.Kind | str, *, stack: str | None = None, name: str | None = None,
+         step: str | None = None) -> list[Item]:
+    """What of this kind carries the stack's tag (checked client-side too: an emulator or a loose
+    server-side filter must never make another stack's resource ours)."""
+    kind = K.get(kind) if isinstance(kind, str) else kind
+    stack = stack or ctx.p.stack_name
+    if not kind.taggable:
+        return [it for it in _untagged(ctx, kind, stack)
+                if (name is None or it.name == name) and (step is None or it.step == step)]
+    out = []
+    for raw in list_items(ctx, kind, stack):
+        if kind.narrow == "name-prefix" and not name_of(kind, raw, {}).startswith((f"{stack}-", f"/{stack}/")):
+            continue
+        it = item(ctx, kind, raw)
+        if it.stack != stack or (name is not None and it.name != name) or (step is not None and it.step != step):
+            continue
+        out.append(it)
+    return out
+
+
+def find_one(ctx: Context, kind: K.Kind | str, name: str, *, stack: str | None = None) -> Item | None:
+    """The stack's resource of this name, or None. A kind whose name is its identity (a load balancer,
+    an IAM role, a DB instance) is looked up by name, and a same-named one without the stack's tag
+    raises ForeignResource: the workbook never adopts what it did not create."""
+    kind = K.get(kind) if isinstance(kind, str) else kind
+    stack = stack or ctx.p.stack_name
+    if not kind.by_name:
+        found = find(ctx, kind, stack=stack, name=name)
+        return found[0] if found else None
+    raws = list_items(ctx, kind, None, **_arg(kind.by_name, name))
+    raws = [r for r in raws if name_of(kind, r, {}) in (name, "")]
+    if not raws:
+        return None
+    it = item(ctx, kind, raws[0])
+    if kind.taggable and it.stack != stack:
+        raise ForeignResource(f"{kind.label} {name} exists but does not carry the tag {K.STACK}={stack}: it "
+                              f"is not this stack's, so the workbook leaves it alone. Choose another stack_name "
+                              f"or remove it yourself.")
+    return it
+
+
+# ---- creating ---------------------------------------------------------------------------------------
+def tag_args(kind: K.Kind, p: Any, step: str, name: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """The workbook's tags (stack, step, Name, and any extra) in the shape the kind's create takes."""
+    style, _, where = kind.create_tags.partition(":")
+    tags = {**tagging.tag_dict(p, step, name), **(extra or {})}
+    if style == "spec":
+        return {"TagSpecifications": [{"ResourceType": where, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]}
+    if style == "list":
+        return {where: [{"Key": k, "Value": v} for k, v in tags.items()]}
+    if style == "dict":
+        return {where: tags}
+    return {}
+
+
+def placeholder(kind: str, name: str) -> str:
+    """A dry run's id for what does not exist yet; unique per resource, so a plan can tell them apart."""
+    return f"(new {kind} {name})"
+
+
+def is_placeholder(id_: str) -> bool:
+    return id_.startswith("(new ")
+
+
+def wait(ctx: Context, kind: K.Kind, id_: str, *, deleted: bool = False, what: str = "",
+         max_attempts: int | None = None) -> None:
+    """The kind's botocore waiter (or its delete waiter), with the workbook's progress bar."""
+    name, arg = (kind.delete_waiter, kind.delete_waiter_arg) if deleted else (kind.waiter, kind.waiter_arg)
+    if not name:
+        return
+    label = what or f"{kind.label} {id_} {'deleted' if deleted else 'ready'}"
+    try:
+        progress.wait_for(ctx.client(kind.service), name, label, max_attempts=max_attempts,
+                          sleep=ctx.clock.sleep, **_arg(arg or kind.id, id_))
+    except WaiterError as e:
+        if deleted and "NotFound" in str(e):
+            return  # a deleted resource that vanished is what the wait was for
+        raise
+
+
+def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
+           create: Callable[[], dict[str, Any]] | dict[str, Any], wait_ready: bool = True,
+           found: Item | None = None, lookup: bool = True, extra_tags: dict[str, str] | None = None,
+           token: str | None = None) -> Resource:
+    """Find by tag (unless `found` is given, or `lookup` is off because the caller just looked), else
+    "would create" in a dry run, else create with tags and client token and wait until usable.
+    `create` gives the create arguments; a callable is only called when something is created."""
+    kind = K.get(kind) if isinstance(kind, str) else kind
+    it = found if found is not None else (find_one(ctx, kind, name) if lookup else None)
+    if it is not None:
+        return ctx.note(step, kind.name, name, it.id, "exists", item=it.raw)
+    if ctx.dry_run:
+        return ctx.note(step, kind.name, name, placeholder(kind.name, name), "would create")
+    args = dict(create() if callable(create) else create)
+    args.update(tag_args(kind, ctx.p, step, name, extra_tags))
+    if kind.token:
+        args.setdefault(kind.token, token or tagging.client_token(ctx.p, name))
+    try:
+        resp = getattr(ctx.client(kind.service), kind.create)(**args)
+    except ClientError as e:
+        c = code(e)
+        if c.endswith(("AlreadyExists", "AlreadyExistsException", "AlreadyExistsFault")) or ".Duplicate" in c \
+                or c.startswith("Duplicate"):
+            raise ForeignResource(f"{kind.label} {name} already exists but is not this stack's ({c}); the "
+                                  f"workbook leaves it alone. Choose another stack_name or remove it "
+                                  f"yourself.") from None
+        raise
+    raw = _dig(resp, kind.created_key) if kind.created_key else resp
+    id_ = str(_dig(raw, kind.id) or name)   # some creates answer nothing (log groups): the name is the id
+    if not kind.taggable:
+        remember(ctx, kind.name, name, step)
+    if wait_ready:
+        wait(ctx, kind, id_, what=f"{kind.label} {name}")
+    return ctx.note(step, kind.name, name, id_, "created", item=raw)
+
+
+# ---- deleting ---------------------------------------------------------------------------------------
+def retrying(ctx: Context, fn: Callable[[], Any], what: str, codes: Iterable[str] = TRANSIENT_CODES,
+             attempts: int = RETRY_ATTEMPTS, delay_s: float = RETRY_DELAY_S) -> Any:
+    """Call fn; not-found is done; a refusal that clears by itself is retried (bounded)."""
+    codes = tuple(codes)
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except ClientError as e:
+            if missing(e):
+                return None
+            if code(e) not in codes or attempt == attempts:
+                raise
+            ctx.clock.sleep(delay_s)
+    return None
+
+
+def delete(ctx: Context, kind: K.Kind | str, it: Item, *, step: str, wait_gone: bool = True) -> Resource:
+    """Delete one resource (found by `find`): the kind's hooks, then its delete call, then its waiter."""
+    kind = K.get(kind) if isinstance(kind, str) else kind
+    if ctx.dry_run:
+        return ctx.note(step, kind.name, it.name, it.id, "would delete")
+    try:
+        before = K.HOOKS.get((kind.name, "before_delete"))
+        if before:
+            before(ctx, kind, it)
+        custom = K.HOOKS.get((kind.name, "delete"))
+        if custom:
+            result = custom(ctx, kind, it)
+            if isinstance(result, Resource):
+                return result
+        else:
+            op = getattr(ctx.client(kind.service), kind.delete)
+            retrying(ctx, lambda: op(**_arg(kind.delete_arg or kind.id, it.id)), it.id,
+                     codes=TRANSIENT_CODES + kind.retry_codes)
+            if wait_gone:
+                wait(ctx, kind, it.id, deleted=True)
+    except ClientError as e:
+        if not missing(e):
+            raise
+        result = ctx.note(step, kind.name, it.name, it.id, "already gone")
+    else:
+        result = ctx.note(step, kind.name, it.name, it.id, "deleted")
+    if not kind.taggable:
+        forget(ctx, kind.name, it.name)
+    return result
+
+
+def destroy(ctx: Context, kind_names: Iterable[str], *, step: str, only_step: str | None = None,
+            keep: Callable[[Item], str] | None = None) -> pd.DataFrame:
+    """Delete what carries the stack's tag, kind by kind in deletion order. `only_step` narrows to what
+    one step created; `keep(item)` returns a reason to keep an item ("" deletes it). A failure is
+    recorded and the rest goes on: a teardown must remove as much as it can, and say what stayed."""
+    mark = len(ctx.resources)
+    for kind in K.deletion_order(kind_names):
+        if not kind.delete and (kind.name, "delete") not in K.HOOKS:
+            continue
+        for it in find(ctx, kind, step=only_step):
+            reason = keep(it) if keep else ""
+            if reason:
+                ctx.note(step, kind.name, it.name, it.id, reason)
+                continue
+            try:
+                delete(ctx, kind, it, step=step)
+            except (ClientError, WaiterError, TimeoutError) as e:
+                detail = code(e) if isinstance(e, ClientError) else type(e).__name__
+                ctx.note(step, kind.name, it.name, it.id, f"failed: {detail}")
+    return ctx.resources_frame(mark)

@@ -1,0 +1,102 @@
+"""RDS kinds: the DB instance, its manual snapshots, subnet group and parameter group. Instances and
+snapshots carry their tags (TagList); the groups need ListTagsForResource per ARN."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import Kind, declare, hook
+
+DELETE_ATTEMPTS = 80   # 30 s x 80: an RDS delete with a final snapshot takes 5-10 minutes, sometimes more
+
+declare(
+    Kind("db_instance", "rds", "describe_db_instances", "DBInstances", "DBInstanceIdentifier", title="DB instance",
+         name_key="DBInstanceIdentifier", arn_key="DBInstanceArn", tags_key="TagList",
+         by_name="DBInstanceIdentifier", create="create_db_instance", create_tags="list:Tags",
+         created_key="DBInstance", waiter="db_instance_available", delete="delete_db_instance",
+         delete_waiter="db_instance_deleted",
+         extra_permissions=("rds:ModifyDBInstance", "rds:AddTagsToResource", "rds:ListTagsForResource",
+                            "rds:RebootDBInstance")),
+    Kind("db_snapshot", "rds", "describe_db_snapshots", "DBSnapshots", "DBSnapshotIdentifier", title="DB snapshot",
+         name_key="DBSnapshotIdentifier", arn_key="DBSnapshotArn", tags_key="TagList",
+         describe_args={"SnapshotType": "manual"}, by_name="DBSnapshotIdentifier",
+         create="create_db_snapshot", create_tags="list:Tags", created_key="DBSnapshot",
+         waiter="db_snapshot_available", delete="delete_db_snapshot", delete_waiter="db_snapshot_deleted",
+         after=("db_instance",)),
+    Kind("db_subnet_group", "rds", "describe_db_subnet_groups", "DBSubnetGroups", "DBSubnetGroupName",
+         title="DB subnet group", name_key="DBSubnetGroupName", arn_key="DBSubnetGroupArn", narrow="name-prefix",
+         by_name="DBSubnetGroupName", create="create_db_subnet_group", create_tags="list:Tags",
+         created_key="DBSubnetGroup", delete="delete_db_subnet_group", after=("db_instance",),
+         extra_permissions=("rds:ModifyDBSubnetGroup", "rds:ListTagsForResource")),
+    Kind("db_parameter_group", "rds", "describe_db_parameter_groups", "DBParameterGroups", "DBParameterGroupName",
+         title="DB parameter group", name_key="DBParameterGroupName", arn_key="DBParameterGroupArn", narrow="name-prefix",
+         by_name="DBParameterGroupName", create="create_db_parameter_group", create_tags="list:Tags",
+         created_key="DBParameterGroup", delete="delete_db_parameter_group", after=("db_instance",),
+         extra_permissions=("rds:ModifyDBParameterGroup", "rds:DescribeDBParameters", "rds:ListTagsForResource")),
+)
+
+
+def _list_tags(ctx: Any, arn: str) -> list[dict[str, str]]:
+    return ctx.client("rds").list_tags_for_resource(ResourceName=arn)["TagList"]
+
+
+@hook("db_subnet_group", "tags")
+def _subnet_group_tags(ctx: Any, raw: dict[str, Any]) -> list[dict[str, str]]:
+    return _list_tags(ctx, raw["DBSubnetGroupArn"])
+
+
+@hook("db_parameter_group", "tags")
+def _parameter_group_tags(ctx: Any, raw: dict[str, Any]) -> list[dict[str, str]]:
+    return _list_tags(ctx, raw["DBParameterGroupArn"])
+
+
+@hook("db_snapshot", "find")
+def _snapshots(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
+    """Manual snapshots; their TagList may be empty in a describe, so it is read per ARN then."""
+    from ..engine import _pages, missing
+    from botocore.exceptions import ClientError
+    out = []
+    for s in _pages(ctx, "rds", kind.describe, kind.items, **{**kind.describe_args, **kw}):
+        if not s.get("TagList"):
+            try:
+                s = {**s, "TagList": _list_tags(ctx, s["DBSnapshotArn"])}
+            except ClientError as e:
+                if not missing(e):
+                    raise
+        out.append(s)
+    return out
+
+
+def free_final_snapshot_name(ctx: Any, base: str) -> str:
+    """`base`, or `base` dated when an earlier teardown already kept a snapshot of that name."""
+    import time
+    from botocore.exceptions import ClientError
+    from ..engine import missing
+    try:
+        ctx.client("rds").describe_db_snapshots(DBSnapshotIdentifier=base)
+    except ClientError as e:
+        if missing(e):
+            return base
+        raise
+    return f"{base}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+
+
+@hook("db_instance", "delete")
+def _delete_db_instance(ctx: Any, kind: Kind, it: Any) -> None:
+    """Deletion protection off (it is on by design), then delete. The stack's own database leaves a
+    final snapshot when keep_final_snapshot (the data is the one thing a teardown must not lose);
+    drills and replicas are copies of it and go without one."""
+    from .. import names
+    from ..engine import wait
+    p, rds, db = ctx.p, ctx.client("rds"), it.raw
+    if db.get("DBInstanceStatus") != "deleting":
+        if db.get("DeletionProtection"):
+            rds.modify_db_instance(DBInstanceIdentifier=it.id, DeletionProtection=False, ApplyImmediately=True)
+        args: dict[str, Any] = {"DBInstanceIdentifier": it.id, "DeleteAutomatedBackups": True}
+        if p.keep_final_snapshot and it.id == names.db_instance(p) and not db.get("ReadReplicaSourceDBInstanceIdentifier"):
+            snap = free_final_snapshot_name(ctx, names.db_snapshot(p, "final"))
+            args.update(SkipFinalSnapshot=False, FinalDBSnapshotIdentifier=snap)
+            ctx.note(ctx.step or it.step, "db_snapshot", snap, snap, "kept (final snapshot)")
+        else:
+            args.update(SkipFinalSnapshot=True)
+        rds.delete_db_instance(**args)
+    wait(ctx, kind, it.id, deleted=True, max_attempts=DELETE_ATTEMPTS)

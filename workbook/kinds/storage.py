@@ -1,0 +1,69 @@
+"""Storage kinds: S3 buckets, SSM parameters, Secrets Manager secrets. Buckets and parameters have
+their tags read per item; secrets carry theirs."""
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import Kind, declare, hook
+
+declare(
+    Kind("s3_bucket", "s3", "list_buckets", "Buckets", "Name", title="S3 bucket", name_key="Name",
+         narrow="name-prefix", create="create_bucket", delete="delete_bucket",
+         extra_permissions=("s3:PutBucketTagging", "s3:GetBucketTagging", "s3:PutEncryptionConfiguration",
+                            "s3:PutBucketPublicAccessBlock", "s3:PutBucketVersioning", "s3:PutBucketPolicy",
+                            "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion")),
+    Kind("ssm_parameter", "ssm", "describe_parameters", "Parameters", "Name", title="SSM parameter", name_key="Name",
+         create="put_parameter", create_tags="list:Tags", delete="delete_parameter",
+         after=("iam_group", "dashboard", "dns_record"),   # the stack's ledger goes last
+         extra_permissions=("ssm:ListTagsForResource", "ssm:AddTagsToResource", "ssm:GetParameter")),
+    Kind("secret", "secretsmanager", "list_secrets", "SecretList", "ARN", name_key="Name", arn_key="ARN",
+         tags_key="Tags", describe_args={"IncludePlannedDeletion": True}, create="create_secret",
+         create_tags="list:Tags", token="ClientRequestToken", delete="delete_secret", delete_arg="SecretId",
+         after=("db_instance",)),
+)
+
+
+@hook("s3_bucket", "tags")
+def _bucket_tags(ctx: Any, raw: dict[str, Any]) -> list[dict[str, str]]:
+    try:
+        return ctx.client("s3").get_bucket_tagging(Bucket=raw["Name"])["TagSet"]
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("NoSuchTagSet", "AccessDenied", "403"):
+            return []   # untagged, or another account's name: not ours
+        raise
+
+
+@hook("s3_bucket", "delete")
+def _empty_and_delete_bucket(ctx: Any, kind: Kind, it: Any) -> None:
+    s3 = ctx.client("s3")
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=it.id):
+        objs = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if objs:
+            s3.delete_objects(Bucket=it.id, Delete={"Objects": objs, "Quiet": True})
+    s3.delete_bucket(Bucket=it.id)
+
+
+@hook("ssm_parameter", "find")
+def _parameters(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
+    """DescribeParameters filters by tag on the server."""
+    from ..engine import _pages
+    from . import STACK
+    filters = [{"Key": f"tag:{STACK}", "Values": [stack]}] if stack else []
+    return _pages(ctx, "ssm", "describe_parameters", "Parameters", ParameterFilters=filters + kw.get("ParameterFilters", []))
+
+
+@hook("ssm_parameter", "tags")
+def _parameter_tags(ctx: Any, raw: dict[str, Any]) -> list[dict[str, str]]:
+    return ctx.client("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId=raw["Name"])["TagList"]
+
+
+@hook("secret", "delete")
+def _delete_secret(ctx: Any, kind: Kind, it: Any) -> None:
+    """The stack's own secrets keep AWS's shortest recovery window: a mistaken teardown can be undone.
+    A secret already scheduled for deletion is left to its schedule."""
+    if it.raw.get("DeletedDate"):
+        return
+    ctx.client("secretsmanager").delete_secret(SecretId=it.id, RecoveryWindowInDays=7)

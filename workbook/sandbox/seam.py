@@ -1,0 +1,90 @@
+"""The one seam between the workbook and the sandbox.
+
+`SandboxTarget` is what `connect(p)` uses when p.target is "sandbox". It plugs in below
+`workbook.connect` (this package imports connect, never the other way round) and owns everything
+that differs from a real account:
+
+- the session: moto's test credentials, and the endpoint of the sandbox's moto server (or moto's
+  in-process mock when there is no server, as the unit tests run it);
+- the corrections of moto's gaps (`corrections.py`), installed on each new client as botocore event
+  handlers. Handlers were chosen over a local HTTP proxy because they see requests and answers
+  already parsed, one place per operation, for every protocol (query, JSON, REST-XML) alike, and
+  cost nothing when unused; what the corrections do is said once per session, labelled sandbox-only;
+- the gaps that cannot be corrected (moto never evaluates an alarm ...): checks ask `ctx.gap(name)` and
+  report NOT_EMULATED with this text, never a PASS;
+- the clock: the sandbox answers at once, so code that waits on AWS (retries, polls) barely sleeps;
+- the local data plane (`dataplane.py`): the processes that stand in for instances, databases and
+  the load balancer.
+
+When moto fixes a gap, its entry here or in corrections.py goes, and nothing else changes.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+
+from ..connect import Clock, Context, Target
+from ..params import Params
+
+ACCOUNT = "123456789012"   # moto's account
+
+# What the sandbox cannot show, by name; a check that needs one reports NOT_EMULATED with this text.
+GAPS = {
+    "alarm_evaluation": "the sandbox never evaluates alarms (moto keeps each alarm in its first state)",
+    "asg_instance_spread": "the sandbox places every group instance in the first subnet; instance spread is "
+                           "not emulated",
+    "asg_extra_root_volume": "the sandbox gives group instances an unencrypted default root volume besides "
+                             "the template's encrypted one",
+    "rds_standby_az": "the sandbox reports no SecondaryAvailabilityZone",
+    "secret_rotation": "not modelled by the sandbox (RDS rotates its managed secret every 7 days)",
+    "sns_email_confirmation": "in the sandbox an e-mail subscription is confirmed at once and no mail is sent",
+    "dns_resolution": "in the sandbox nothing resolves the zone (no delegation is needed)",
+}
+
+
+class SandboxClock(Clock):
+    """moto answers at once: waits between retries and polls are a token pause, not AWS's."""
+    scale = 0.0
+
+    def sleep(self, aws_seconds: float) -> None:
+        if aws_seconds > 0:
+            time.sleep(0.02)
+
+    def now(self) -> float:
+        return time.monotonic()
+
+
+class SandboxTarget(Target):
+    name = "sandbox"
+    gaps = GAPS
+
+    def __init__(self, endpoint: str | None = None) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.clock = SandboxClock()
+
+    @classmethod
+    def for_params(cls, p: Params) -> "SandboxTarget":
+        """The sandbox's moto server, started when it is not running."""
+        from . import server
+        return cls(server.ensure_running())
+
+    def session(self, p: Params) -> boto3.Session:
+        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=p.region)
+
+    def install(self, client: Any, ctx: Context) -> None:
+        from . import corrections
+        corrections.install(client, ctx)
+
+    def account(self, ctx: Context) -> str:
+        return ACCOUNT
+
+    def where(self, ctx: Context) -> str:
+        return f"sandbox at {self.endpoint}" if self.endpoint else "sandbox (in-process moto)"
+
+    @property
+    def dataplane(self) -> Any:
+        from . import dataplane
+        return dataplane
