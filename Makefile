@@ -19,7 +19,7 @@ WITH_CODE ?=
 PYTEST_ARGS ?=
 RUN_ARGS := $(if $(PARAMS),--params $(PARAMS)) $(foreach s,$(SET),--set $(s)) $(if $(ONLY),--only $(ONLY)) --timeout $(TIMEOUT)
 
-.PHONY: setup report teardown test lab bench sandbox-start sandbox-stop clean distclean graphviz pth
+.PHONY: setup report teardown test lab bench sandbox-start sandbox-stop clean distclean graphviz chromium pth
 
 setup: $(STAMPS)/requirements pth graphviz
 
@@ -70,7 +70,19 @@ report: sandbox-start
 teardown: sandbox-start
 	$(PY) -m workbook run --only 09 $(if $(PARAMS),--params $(PARAMS)) $(foreach s,$(SET),--set $(s)) --timeout $(TIMEOUT)
 
-test: setup
+# The browser tests drive Debian's Chromium (never a downloaded browser); installed like Graphviz.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium with apt-get (for the browser tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing (the browser tests need it). Install it with:"; \
+	    echo "    sudo apt-get install -y chromium"; \
+	    exit 1; \
+	  fi; }
+
+test: setup chromium
 	@status=0; $(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests"; fi; \
 	exit $$status
