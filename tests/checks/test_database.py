@@ -35,7 +35,7 @@ def status(df: pd.DataFrame, id_: str, resource: str = "demo-db") -> str:
 
 def test_what_the_step_builds_passes_and_the_standby_az_is_not_emulated(ctx):
     make_db_network(ctx.params)
-    db.apply(ctx, ctx.params)
+    db.apply(ctx)
     df = findings(ctx)
     for id_ in ("ARTICLE.MANAGED_DATABASE", "RDS.2", "RDS.3", "RDS.11", "RDS.5", "RDS.8", "RDS.13", "RDS.9",
                 "ARTICLE.DB_MANAGED_PASSWORD"):
@@ -72,7 +72,7 @@ def test_no_database_at_all_fails_the_article_check(ctx):
 def test_short_backup_retention_fails_the_workbook_threshold(ctx):
     p = ctx.params.replace(backup_retention_days=3)
     make_db_network(p)
-    db.apply(ctx, p)
+    db.apply(ctx.replace(backup_retention_days=3))
     df = findings(ctx, p)
     assert status(df, "RDS.11") == "FAIL"
     assert ">= 7" in df[df.id == "RDS.11"].iloc[0].detail
@@ -81,7 +81,7 @@ def test_short_backup_retention_fails_the_workbook_threshold(ctx):
 def test_single_az_by_choice_is_not_applicable(ctx):
     p = ctx.params.replace(multi_az=False)
     make_db_network(p)
-    db.apply(ctx, p)
+    db.apply(ctx.replace(multi_az=False))
     df = findings(ctx, p)
     assert status(df, "RDS.5") == "NOT_APPLICABLE"
     assert not (df.resource == "demo-db standby").any()

@@ -33,8 +33,8 @@ def make_db_network(p) -> dict:
 @pytest.fixture
 def built(ctx):
     net = make_db_network(ctx.params)
-    db.apply(ctx, ctx.params)
-    db.ensure_manual_snapshot(ctx, ctx.params)
+    db.apply(ctx)
+    db.ensure_manual_snapshot(ctx)
     return net
 
 

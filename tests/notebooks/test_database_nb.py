@@ -64,7 +64,7 @@ def executed(sandbox, tmp_path_factory):
     # Leave the shared sandbox as found: the stack's database (no final snapshot) and the stand-in network.
     from workbook.connect import connect
     from workbook.steps import database
-    database.destroy(connect(p), p, keep_final_snapshot=False)
+    database.destroy(connect(p).replace(keep_final_snapshot=False))
     if not NETWORK_NB.exists():
         ec2 = client(sandbox, "ec2")
         flt = tagging.ec2_filters(p, step="02_network")

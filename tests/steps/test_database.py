@@ -1,6 +1,8 @@
 """03_database on moto: subnet group, parameter group, the RDS instance, the restore drill, teardown."""
 from __future__ import annotations
 
+import re
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -8,6 +10,8 @@ from botocore.stub import Stubber
 from conftest import make_ctx
 from workbook import names, tagging
 from workbook.connect import mask
+from workbook.engine import ForeignResource
+from workbook.iam_actions import actions_for_calls
 from workbook.params import ParameterError
 from workbook.steps import database as db
 
@@ -55,17 +59,17 @@ def test_parameter_group_family_follows_engine_and_version(engine, version, fami
 
 
 def test_a_version_of_the_other_engine_is_refused_before_any_call(ctx, net):
-    p = ctx.params.replace(db_engine="postgres", db_engine_version="8.0.39")
+    bad = ctx.replace(db_engine="postgres", db_engine_version="8.0.39")
     mark = ctx.calls.mark()
     with pytest.raises(ParameterError, match="db_engine_version.*postgres"):
-        db.apply(ctx, p)
+        db.apply(bad)
     assert ctx.calls.mark() == mark
 
 
 # ---- apply -----------------------------------------------------------------------------------
 def test_apply_creates_a_private_encrypted_multi_az_instance_with_managed_password(ctx, net):
     p = ctx.params
-    df = db.apply(ctx, p)
+    df = db.apply(ctx)
     assert list(df.action) == ["created"] * 3
     d = instance(names.db_instance(p))
     assert d["Engine"] == "postgres" and d["EngineVersion"] == p.db_engine_version
@@ -84,32 +88,32 @@ def test_apply_creates_a_private_encrypted_multi_az_instance_with_managed_passwo
 
 
 def test_no_password_is_passed_or_logged(ctx, net):
-    db.apply(ctx, ctx.params)
-    args = db._instance_arguments(ctx, ctx.params, "sg-1")
+    db.apply(ctx)
+    args = db._instance_arguments(ctx.params, "sg-1")
     assert "MasterUserPassword" not in args and args["ManageMasterUserPassword"] is True
     assert mask(args)["ManageMasterUserPassword"] == "***"  # the call log masks anything named password
     arn = instance(names.db_instance(ctx.params))["MasterUserSecret"]["SecretArn"]
     value = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(SecretId=arn)["SecretString"]
     log = ctx.calls.frame().to_string()
     assert value not in log and "GetSecretValue" not in log
-    secret = db.describe_db_secret(ctx, ctx.params).to_string()
+    secret = db.describe_db_secret(ctx).to_string()
     assert value not in secret and "never shown" in secret
 
 
 def test_second_apply_creates_nothing(ctx, net):
-    db.apply(ctx, ctx.params)
+    db.apply(ctx)
     mark = ctx.calls.mark()
-    df = db.apply(ctx, ctx.params)
+    df = db.apply(ctx)
     assert list(df.action) == ["exists"] * 3
     assert created_ops(ctx, mark) == []
 
 
 def test_the_create_call_returns_before_any_wait(ctx, net):
     p = ctx.params
-    db.ensure_db_subnet_group(ctx, p)
-    db.ensure_db_parameter_group(ctx, p)
-    r = db.start_db_instance_create(ctx, p)
-    assert r.action == "created" and r.id.endswith(":db:" + names.db_instance(p))
+    db.ensure_db_subnet_group(ctx)
+    db.ensure_db_parameter_group(ctx)
+    r = db.start_db_instance_create(ctx)
+    assert r.action == "created" and r.id == names.db_instance(p)
     assert ctx.calls.calls[-1].operation == "CreateDBInstance"
 
 
@@ -125,7 +129,7 @@ def test_wait_reports_each_poll_and_what_it_waits_for(ctx, net, monkeypatch):
                 {"DBInstanceIdentifier": name, "DBInstanceStatus": status}]}, {"DBInstanceIdentifier": name})
         stub.add_response("describe_db_instances", {"DBInstances": [
             {"DBInstanceIdentifier": name, "DBInstanceStatus": "available"}]}, {"DBInstanceIdentifier": name})
-        d = db.wait_db_available(ctx, p, progress=lambda *a: heard.append(a))
+        d = db.wait_db_available(ctx, progress=lambda *a: heard.append(a))
     assert d["DBInstanceStatus"] == "available"
     assert [h[1] for h in heard] == [1, 2, db.CREATE_MAX_ATTEMPTS]  # two polls pending, then done
     assert all(name in h[0] and "available" in h[0] for h in heard)
@@ -139,20 +143,19 @@ def test_wait_stops_at_a_terminal_failure(ctx, net, monkeypatch):
         stub.add_response("describe_db_instances", {"DBInstances": [
             {"DBInstanceIdentifier": name, "DBInstanceStatus": "incompatible-parameters"}]})
         with pytest.raises(WaiterError, match="terminal failure"):
-            db.wait_db_available(ctx, ctx.params)
+            db.wait_db_available(ctx)
 
 
 def test_dry_run_creates_nothing_and_says_what_it_would_create(ctx, net):
-    p = ctx.params.replace(dry_run=True)
-    df = db.apply(ctx, p)
+    df = db.apply(ctx.replace(dry_run=True))
     assert list(df.action) == ["would create"] * 3
     assert created_ops(ctx) == []
     assert boto3.client("rds", region_name="us-east-1").describe_db_instances()["DBInstances"] == []
 
 
 def test_plan_shows_existing_and_missing_without_creating(ctx, net):
-    db.ensure_db_subnet_group(ctx, ctx.params)
-    df = db.plan(ctx, ctx.params)
+    db.ensure_db_subnet_group(ctx)
+    df = db.plan(ctx)
     assert list(df.action) == ["exists", "would create", "would create"]
     assert "CreateDBParameterGroup" not in created_ops(ctx)
 
@@ -161,18 +164,18 @@ def test_plan_shows_existing_and_missing_without_creating(ctx, net):
 def test_subnet_group_refuses_a_single_az(ctx):
     make_network(ctx, azs=AZS[:1])
     with pytest.raises(db.PrerequisiteError, match="at least 2 availability zones"):
-        db.ensure_db_subnet_group(ctx, ctx.params)
+        db.ensure_db_subnet_group(ctx)
     assert created_ops(ctx) == []
 
 
 def test_missing_network_names_the_step_to_run(ctx):
     with pytest.raises(db.PrerequisiteError, match="02_network"):
-        db.ensure_db_subnet_group(ctx, ctx.params)
+        db.ensure_db_subnet_group(ctx)
 
 
 def test_subnet_group_spans_every_db_subnet(ctx):
     make_network(ctx, azs=AZS)
-    db.ensure_db_subnet_group(ctx, ctx.params)
+    db.ensure_db_subnet_group(ctx)
     g = boto3.client("rds", region_name="us-east-1").describe_db_subnet_groups(
         DBSubnetGroupName=names.db_subnet_group(ctx.params))["DBSubnetGroups"][0]
     assert sorted(s["SubnetAvailabilityZone"]["Name"] for s in g["Subnets"]) == list(AZS)
@@ -181,17 +184,17 @@ def test_subnet_group_spans_every_db_subnet(ctx):
 def test_subnets_of_another_stack_are_not_used(ctx):
     make_network(ctx, stack="other")
     with pytest.raises(db.PrerequisiteError, match="02_network"):
-        db.ensure_db_subnet_group(ctx, ctx.params)
+        db.ensure_db_subnet_group(ctx)
 
 
 def test_an_untagged_instance_of_the_same_name_is_not_adopted(ctx, net):
     p = ctx.params
-    db.ensure_db_subnet_group(ctx, p)
+    db.ensure_db_subnet_group(ctx)
     boto3.client("rds", region_name="us-east-1").create_db_instance(
         DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro",
         AllocatedStorage=20, MasterUsername="x", ManageMasterUserPassword=True)
-    with pytest.raises(db.PrerequisiteError, match="does not adopt"):
-        db.start_db_instance_create(ctx, p)
+    with pytest.raises(ForeignResource, match="does not carry the tag"):
+        db.start_db_instance_create(ctx)
 
 
 # ---- parameter group -----------------------------------------------------------------------------
@@ -202,7 +205,7 @@ def user_params(name: str) -> dict[str, str]:
 
 
 def test_postgres_parameter_group_forces_ssl_and_logs_slow_statements(ctx):
-    db.ensure_db_parameter_group(ctx, ctx.params)
+    db.ensure_db_parameter_group(ctx)
     got = user_params(names.db_parameter_group(ctx.params))
     assert got["rds.force_ssl"] == "1" and got["log_min_duration_statement"] == "500"
     g = boto3.client("rds", region_name="us-east-1").describe_db_parameter_groups(
@@ -211,8 +214,9 @@ def test_postgres_parameter_group_forces_ssl_and_logs_slow_statements(ctx):
 
 
 def test_mysql_parameter_group_requires_tls_and_slow_query_log(ctx):
-    p = ctx.params.replace(db_engine="mysql", db_engine_version="8.0.39")
-    db.ensure_db_parameter_group(ctx, p)
+    mysql = ctx.replace(db_engine="mysql", db_engine_version="8.0.39")
+    p = mysql.params
+    db.ensure_db_parameter_group(mysql)
     got = user_params(names.db_parameter_group(p))
     assert got["require_secure_transport"] == "1" and got["slow_query_log"] == "1"
     assert db.log_exports(p) == ["error", "slowquery"]
@@ -220,37 +224,47 @@ def test_mysql_parameter_group_requires_tls_and_slow_query_log(ctx):
 
 def test_a_drifted_parameter_is_set_back(ctx):
     p = ctx.params
-    db.ensure_db_parameter_group(ctx, p)
+    db.ensure_db_parameter_group(ctx)
     boto3.client("rds", region_name="us-east-1").modify_db_parameter_group(
         DBParameterGroupName=names.db_parameter_group(p), Parameters=[
             {"ParameterName": "rds.force_ssl", "ParameterValue": "0", "ApplyMethod": "pending-reboot"}])
-    assert db.ensure_db_parameter_group(ctx, p).action == "updated"
+    mark = len(ctx.resources)
+    assert db.ensure_db_parameter_group(ctx).action == "exists"
+    fixed = ctx.resources_frame(mark)
+    assert fixed.iloc[-1].action == "updated" and "rds.force_ssl" in fixed.iloc[-1]["name"], fixed
     assert user_params(names.db_parameter_group(p))["rds.force_ssl"] == "1"
-    assert db.ensure_db_parameter_group(ctx, p).action == "exists"
+    mark = len(ctx.resources)
+    db.ensure_db_parameter_group(ctx)
+    assert list(ctx.resources_frame(mark).action) == ["exists"]
 
 
 # ---- snapshot and restore drill --------------------------------------------------------------
 def test_restore_drill_restores_compares_and_deletes(ctx, net, capsys):
     p = ctx.params
-    db.apply(ctx, p)
-    assert db.ensure_manual_snapshot(ctx, p).action == "created"
-    df = db.restore_drill(ctx, p)
+    db.apply(ctx)
+    assert db.ensure_manual_snapshot(ctx).action == "created"
+    df = db.restore_drill(ctx)
     assert df["same"].all() and df.attrs["passed"], df
     assert set(df.setting) >= {"status", "engine", "storage encrypted", "parameter group"}
     ids = [d["DBInstanceIdentifier"] for d in boto3.client("rds", region_name="us-east-1").describe_db_instances()[
         "DBInstances"]]
     assert ids == [names.db_instance(p)]
-    assert "[sandbox workaround]" in capsys.readouterr().out  # moto keeps DeletionProtection on the restore
+    drill = ctx.resources_frame()
+    drill = drill[drill.name == db.drill_instance_id(p)]
+    assert list(drill.action) == ["created", "deleted"]
+    # moto keeps DeletionProtection on the restore; the sandbox's correction says so, labelled
+    out = capsys.readouterr().out
+    assert "[sandbox]" in out and "DeletionProtection" in out
 
 
 def test_rerun_drill_reuses_a_leftover_instance_and_leaves_no_twin(ctx, net):
     p = ctx.params
-    db.apply(ctx, p)
-    db.ensure_manual_snapshot(ctx, p)
-    db.restore_drill(ctx, p, keep=True)          # an interrupted run left its drill instance
+    db.apply(ctx)
+    db.ensure_manual_snapshot(ctx)
+    db.restore_drill(ctx, keep=True)          # an interrupted run left its drill instance
     mark = ctx.calls.mark()
-    assert db.ensure_manual_snapshot(ctx, p).action == "exists"
-    db.restore_drill(ctx, p)
+    assert db.ensure_manual_snapshot(ctx).action == "exists"
+    db.restore_drill(ctx)
     assert "RestoreDBInstanceFromDBSnapshot" not in created_ops(ctx, mark)
     ids = [d["DBInstanceIdentifier"] for d in boto3.client("rds", region_name="us-east-1").describe_db_instances()[
         "DBInstances"]]
@@ -258,26 +272,48 @@ def test_rerun_drill_reuses_a_leftover_instance_and_leaves_no_twin(ctx, net):
 
 
 def test_a_passed_drill_is_not_repeated_unless_forced(ctx, net):
-    p = ctx.params
-    db.apply(ctx, p)
-    db.ensure_manual_snapshot(ctx, p)
-    assert db.restore_drill(ctx, p).attrs["passed"]
+    db.apply(ctx)
+    db.ensure_manual_snapshot(ctx)
+    assert db.restore_drill(ctx).attrs["passed"]
     mark = ctx.calls.mark()
-    again = db.restore_drill(ctx, p)
+    again = db.restore_drill(ctx)
     assert again.attrs["passed"] and again["restored drill"].iloc[0].startswith("passed ")
     assert "RestoreDBInstanceFromDBSnapshot" not in created_ops(ctx, mark)
-    db.restore_drill(ctx, p, force=True)
+    db.restore_drill(ctx, force=True)
     assert "RestoreDBInstanceFromDBSnapshot" in created_ops(ctx, mark)
+
+
+def test_a_drill_instance_of_someone_else_is_refused(ctx, net):
+    p = ctx.params
+    db.apply(ctx)
+    db.ensure_manual_snapshot(ctx)
+    boto3.client("rds", region_name="us-east-1").restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier=db.drill_instance_id(p), DBSnapshotIdentifier=names.db_snapshot(p, "manual"),
+        Tags=[{"Key": "owner", "Value": "someone else"}])
+    with pytest.raises(ForeignResource):
+        db.restore_drill(ctx)
+    assert instance(db.drill_instance_id(p))["DBInstanceStatus"] == "available"   # left alone
 
 
 def test_verify_ignores_the_drill_instance(ctx, net):
     p = ctx.params
-    db.apply(ctx, p)
-    db.ensure_manual_snapshot(ctx, p)
-    db.restore_drill(ctx, p, keep=True)
-    findings = db.verify(ctx, p)
+    db.apply(ctx)
+    db.ensure_manual_snapshot(ctx)
+    db.restore_drill(ctx, keep=True)
+    findings = db.verify(ctx)
     assert db.drill_instance_id(p) not in set(findings.resource)
     assert not (findings.status == "FAIL").any(), findings[findings.status == "FAIL"]
+
+
+def test_the_declared_permissions_cover_every_call(ctx, net):
+    """The workbook's least-privilege policy is built from the registry: nothing 03 calls may be missing."""
+    db.apply(ctx)
+    db.ensure_manual_snapshot(ctx)
+    db.restore_drill(ctx)
+    db.describe_db_secret(ctx)
+    db.destroy(ctx)
+    needed = actions_for_calls(ctx.calls.calls)
+    assert needed <= set(db.STEP_INFO.all_permissions()), needed - set(db.STEP_INFO.all_permissions())
 
 
 # ---- destroy -----------------------------------------------------------------------------------
@@ -288,43 +324,51 @@ def snapshots() -> set[str]:
 
 def test_destroy_keeps_a_final_snapshot_and_is_safe_twice(ctx, net):
     p = ctx.params
-    db.apply(ctx, p)
-    db.ensure_manual_snapshot(ctx, p)
-    df = db.destroy(ctx, p, keep_final_snapshot=True)
+    db.apply(ctx)
+    db.ensure_manual_snapshot(ctx)
+    db.restore_drill(ctx, keep=True)          # a drill instance left behind goes too, without a snapshot
+    df = db.destroy(ctx.replace(keep_final_snapshot=True))
     rds = boto3.client("rds", region_name="us-east-1")
     assert rds.describe_db_instances()["DBInstances"] == []
     assert snapshots() == {names.db_snapshot(p, "final")}
     assert "kept (final snapshot)" in set(df.action)
+    assert set(df[df.action == "deleted"].name) == {
+        names.db_instance(p), db.drill_instance_id(p), names.db_snapshot(p, "manual"), names.db_subnet_group(p),
+        names.db_parameter_group(p)}
     with pytest.raises(rds.exceptions.DBSubnetGroupNotFoundFault):
         rds.describe_db_subnet_groups(DBSubnetGroupName=names.db_subnet_group(p))
-    assert db.describe_db_parameter_group(ctx, names.db_parameter_group(p)) is None
+    assert names.db_parameter_group(p) not in {g["DBParameterGroupName"] for g in
+                                               rds.describe_db_parameter_groups()["DBParameterGroups"]}
     mark = ctx.calls.mark()
-    again = db.destroy(ctx, p)
-    assert set(again.action) == {"absent"}
+    again = db.destroy(ctx)
+    assert set(again.action) <= {"kept (final snapshot)"}
     assert created_ops(ctx, mark) == []
+    assert snapshots() == {names.db_snapshot(p, "final")}
 
 
 def test_destroy_without_final_snapshot_leaves_none(ctx, net):
-    p = ctx.params.replace(keep_final_snapshot=False)
-    db.apply(ctx, p)
-    db.destroy(ctx, p)
+    db.apply(ctx)
+    db.destroy(ctx.replace(keep_final_snapshot=False))
     assert snapshots() == set()
 
 
 def test_a_second_teardown_keeps_the_first_final_snapshot(ctx, net):
     p = ctx.params
-    db.apply(ctx, p)
-    db.destroy(ctx, p)
-    db.apply(ctx, p)
-    db.destroy(ctx, p)
+    db.apply(ctx)
+    db.destroy(ctx)
+    db.apply(ctx)
+    db.destroy(ctx)
     kept = snapshots()
-    assert len(kept) == 2 and names.db_snapshot(p, "final") in kept
+    final = names.db_snapshot(p, "final")
+    assert len(kept) == 2 and final in kept
+    dated = (kept - {final}).pop()
+    assert re.fullmatch(re.escape(final) + r"-\d{8}-\d{6}", dated), dated
 
 
 def test_destroy_dry_run_deletes_nothing(ctx, net):
     p = ctx.params
-    db.apply(ctx, p)
-    df = db.destroy(ctx, p.replace(dry_run=True))
+    db.apply(ctx)
+    df = db.destroy(ctx.replace(dry_run=True))
     assert "would delete" in set(df.action)
     assert instance(names.db_instance(p))["DBInstanceStatus"] == "available"
 
@@ -334,22 +378,23 @@ def test_mysql_instance_exports_error_and_slowquery_logs():
     with mock_aws():
         ctx = make_ctx(db_engine="mysql", db_engine_version="8.0.39", multi_az=False)
         make_network(ctx)
-        db.apply(ctx, ctx.params)
+        db.apply(ctx)
         d = instance(names.db_instance(ctx.params))
         assert d["Engine"] == "mysql" and d["DbInstancePort"] == 3306 and d["MultiAZ"] is False
         assert d["EnabledCloudwatchLogsExports"] == ["error", "slowquery"]
 
 
 def test_rerun_with_multi_az_turns_it_on_in_place(ctx, net):
-    p = ctx.params.replace(multi_az=False, backup_retention_days=3)
-    db.apply(ctx, p)
+    single = ctx.replace(multi_az=False, backup_retention_days=3)
+    p = single.params
+    db.apply(single)
     arn = instance(names.db_instance(p))["DBInstanceArn"]
-    assert db.plan(ctx, ctx.params).action.tolist()[-1] == "would update"
-    df = db.apply(ctx, ctx.params)
+    assert db.plan(ctx).action.tolist()[-1] == "would update"
+    df = db.apply(ctx)
     assert df.action.tolist()[-1] == "updated" and "MultiAZ" in df.name.tolist()[-1]
     d = instance(names.db_instance(p))
     assert d["MultiAZ"] is True and d["BackupRetentionPeriod"] == 7 and d["DBInstanceArn"] == arn
-    assert db.apply(ctx, ctx.params).action.tolist()[-1] == "exists"
+    assert db.apply(ctx).action.tolist()[-1] == "exists"
 
 
 def test_secret_is_found_again_after_a_sandbox_restart(state_dir):
@@ -367,24 +412,32 @@ def test_secret_is_found_again_after_a_sandbox_restart(state_dir):
                 {"Key": names.TIER, "Value": "db"}]}])
     ec2.create_security_group(GroupName=names.db_sg(p), Description="db", VpcId=vpc, TagSpecifications=
                               tagging.tag_spec("security-group", p, "02_network", names.db_sg(p)))
-    db.apply(ctx, p)
-    before = db.db_secret_arn(ctx, p)
+    db.apply(ctx)
+    before = db.db_secret_arn(ctx)
     server.stop()
     ctx = connect(p)  # starts the server again and replays the journal
-    after = db.db_secret_arn(ctx, p)
+    after = db.db_secret_arn(ctx)
     assert after and after != before
-    table = db.describe_db_secret(ctx, p)
+    table = db.describe_db_secret(ctx)
     assert table.loc[table.property == "secret name", "value"].item() == after.split(":secret:")[1].rsplit("-", 1)[0]
-    assert db.apply(ctx, p).action.tolist() == ["exists"] * 3
+    assert db.apply(ctx).action.tolist() == ["exists"] * 3
 
 
 def test_a_new_db_subnet_keeps_the_group_in_the_sandbox_and_says_why(ctx, net, capsys):
     p = ctx.params
-    db.ensure_db_subnet_group(ctx, p)
+    db.ensure_db_subnet_group(ctx)
     ec2 = boto3.client("ec2", region_name="us-east-1")
     ec2.create_subnet(VpcId=net["vpc"], CidrBlock="10.20.110.0/24", AvailabilityZone=AZS[2], TagSpecifications=[{
         "ResourceType": "subnet", "Tags": tagging.tags(p, "02_network", names.subnet(p, "db", AZS[2])) + [
             {"Key": names.TIER, "Value": "db"}]}])
-    assert db.ensure_db_subnet_group(ctx, p).action == "exists"
-    assert "[sandbox workaround]" in capsys.readouterr().out
-    assert db.describe_db_subnet_group(ctx, names.db_subnet_group(p)) is not None
+    mark = len(ctx.resources)
+    assert db.ensure_db_subnet_group(ctx).action == "exists"
+    # The step asks RDS to add the subnet (what a real account does); moto would lose the group on that
+    # call, so the sandbox keeps it as it was and says why, labelled.
+    assert "ModifyDBSubnetGroup" in created_ops(ctx)
+    assert "[sandbox] moto loses a DB subnet group" in capsys.readouterr().out
+    group = boto3.client("rds", region_name="us-east-1").describe_db_subnet_groups(
+        DBSubnetGroupName=names.db_subnet_group(p))["DBSubnetGroups"][0]
+    assert {s["SubnetIdentifier"] for s in group["Subnets"]} == set(net["subnets"])
+    update = ctx.resources_frame(mark).iloc[-1]
+    assert update.type == "db_subnet_group_subnets" and update.action.startswith("kept ")  # what RDS answered

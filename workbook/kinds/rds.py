@@ -55,7 +55,13 @@ def _snapshots(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[
     from ..engine import _pages, missing
     from botocore.exceptions import ClientError
     out = []
-    for s in _pages(ctx, "rds", kind.describe, kind.items, **{**kind.describe_args, **kw}):
+    try:
+        found = _pages(ctx, "rds", kind.describe, kind.items, **{**kind.describe_args, **kw})
+    except ClientError as e:
+        if missing(e):   # asked by DBSnapshotIdentifier: a snapshot that does not exist is no error
+            return []
+        raise
+    for s in found:
         if not s.get("TagList"):
             try:
                 s = {**s, "TagList": _list_tags(ctx, s["DBSnapshotArn"])}
@@ -90,6 +96,8 @@ def _delete_db_instance(ctx: Any, kind: Kind, it: Any) -> None:
     p, rds, db = ctx.p, ctx.client("rds"), it.raw
     if db.get("DBInstanceStatus") != "deleting":
         if db.get("DeletionProtection"):
+            if db.get("DBInstanceStatus") != "available":   # ModifyDBInstance needs an available instance
+                wait(ctx, kind, it.id, max_attempts=DELETE_ATTEMPTS)
             rds.modify_db_instance(DBInstanceIdentifier=it.id, DeletionProtection=False, ApplyImmediately=True)
         args: dict[str, Any] = {"DBInstanceIdentifier": it.id, "DeleteAutomatedBackups": True}
         if p.keep_final_snapshot and it.id == names.db_instance(p) and not db.get("ReadReplicaSourceDBInstanceIdentifier"):

@@ -119,10 +119,10 @@ def frame(records: list[Resource]) -> pd.DataFrame:
 is_placeholder = engine.is_placeholder
 
 
-def destroy_kinds(ctx: Context, step: Step) -> pd.DataFrame:
+def destroy_kinds(ctx: Context, step: Step, keep: Callable[[engine.Item], str] | None = None) -> pd.DataFrame:
     """A step's destroy: what it created (its kinds, carrying the stack's tag and its own step tag), in
-    the kinds' deletion order; safe to run twice."""
-    return engine.destroy(ctx, step.kinds, step=step.id, only_step=step.id)
+    the kinds' deletion order; safe to run twice. `keep(item)` gives a reason to keep one ("" deletes it)."""
+    return engine.destroy(ctx, step.kinds, step=step.id, only_step=step.id, keep=keep)
 
 
 # ---- transitional: removed once every step runs on the engine (issue 8) ----
