@@ -390,7 +390,9 @@ def destroy(ctx: Context, kind_names: Iterable[str], *, step: str, only_step: st
         for it in find(ctx, kind, step=only_step):
             reason = keep(it) if keep else ""
             if reason:
-                ctx.note(step, kind.name, it.name, it.id, reason)
+                # said once: a delete hook may already have noted what it keeps (RDS's final snapshot)
+                if not any(r.type == kind.name and r.id == it.id and r.action == reason for r in ctx.resources[mark:]):
+                    ctx.note(step, kind.name, it.name, it.id, reason)
                 continue
             try:
                 delete(ctx, kind, it, step=step)
