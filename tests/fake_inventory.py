@@ -6,14 +6,31 @@ from typing import Any
 
 import pandas as pd
 
+from workbook.connect import Target
 from workbook.inventory import BASE_COLUMNS
 from workbook.inventory.ec2 import COLUMNS
+from workbook.sandbox.seam import SandboxTarget
+
+
+class FakeContext:
+    """What checks ask an inventory's context: what its target cannot show (`gap`), the account."""
+
+    def __init__(self, target: str = "sandbox"):
+        self.target = SandboxTarget() if target == "sandbox" else Target()
+
+    def gap(self, name: str) -> str:
+        return self.target.gap(name)
+
+    def masked_account(self) -> str:
+        return "********9012"
 
 
 class FakeInventory:
-    """`has(name)` is True only for the frames given (plus the EC2 frames, empty unless given)."""
+    """`has(name)` is True only for the frames given (plus the EC2 frames, empty unless given).
+    target="aws": the context of a real account, where every check evaluates for real."""
 
-    def __init__(self, **frames: list[dict[str, Any]] | pd.DataFrame):
+    def __init__(self, target: str = "sandbox", **frames: list[dict[str, Any]] | pd.DataFrame):
+        self.ctx = FakeContext(target)
         self.frames: dict[str, pd.DataFrame] = {}
         for name, cols in COLUMNS.items():
             self.frames[name] = pd.DataFrame(columns=BASE_COLUMNS + cols)
@@ -31,7 +48,7 @@ class FakeInventory:
         return self.frames[name]
 
     def __getattr__(self, name: str) -> pd.DataFrame:
-        if name.startswith("_") or name == "frames":
+        if name.startswith("_") or name in ("frames", "ctx"):
             raise AttributeError(name)
         return self.frames[name]
 

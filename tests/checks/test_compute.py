@@ -6,6 +6,7 @@ from moto import mock_aws
 
 from compute_fixtures import build_network, issue_certificate
 from conftest import make_ctx
+from fake_inventory import FakeContext
 from workbook import checks, inventory
 from workbook.checks import compute as cc
 from workbook.inventory import compute as inv_compute
@@ -17,10 +18,12 @@ LB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/d
 
 
 class FakeInventory:
-    """Just the frames a check reads; a frame not given does not exist (inv.has is False)."""
+    """Just the frames a check reads; a frame not given does not exist (inv.has is False).
+    target="aws": a real account's context, where nothing is NOT_EMULATED."""
 
-    def __init__(self, **frames: pd.DataFrame):
+    def __init__(self, target: str = "sandbox", **frames: pd.DataFrame):
         self.frames = frames
+        self.ctx = FakeContext(target)
 
     def has(self, name: str) -> bool:
         return name in self.frames
@@ -89,7 +92,8 @@ def test_unencrypted_instance_volume_is_not_emulated_in_the_sandbox_but_fails_on
     volumes = pd.DataFrame([{"id": "vol-1", "instance_id": "i-1", "encrypted": False}])
     inv = FakeInventory(launch_templates=lt(), instances=instances, volumes=volumes)
     assert statuses(cc.volumes_encrypted, inv) == ["PASS", "NOT_EMULATED"]
-    assert statuses(cc.volumes_encrypted, inv, P.replace(target="aws", aws_account_id="111122223333")) == ["PASS", "FAIL"]
+    on_aws = FakeInventory("aws", launch_templates=lt(), instances=instances, volumes=volumes)
+    assert statuses(cc.volumes_encrypted, on_aws) == ["PASS", "FAIL"]
     assert statuses(cc.volumes_encrypted, FakeInventory(launch_templates=lt(encrypted_volumes=False))) == [
         "FAIL", "NOT_APPLICABLE"]
 
@@ -119,10 +123,10 @@ def test_auto_scaling_health_checks_zones_and_policies():
     assert statuses(cc.elb_health_checks, good) == ["PASS"]
     assert statuses(cc.elb_health_checks, FakeInventory(auto_scaling_groups=asg(health_check_type="EC2"))) == ["FAIL"]
     assert statuses(cc.asg_multi_az, good) == ["PASS", "NOT_EMULATED"]
-    aws = P.replace(target="aws", aws_account_id="111122223333")
-    lopsided = FakeInventory(auto_scaling_groups=asg(instance_azs=["us-east-1a", "us-east-1a"]))
-    assert statuses(cc.asg_multi_az, lopsided, aws) == ["PASS", "FAIL"]
-    assert statuses(cc.asg_multi_az, FakeInventory(auto_scaling_groups=asg(azs=["us-east-1a"])), aws) == ["FAIL", "PASS"]
+    lopsided = FakeInventory("aws", auto_scaling_groups=asg(instance_azs=["us-east-1a", "us-east-1a"]))
+    assert statuses(cc.asg_multi_az, lopsided) == ["PASS", "FAIL"]
+    assert statuses(cc.asg_multi_az, FakeInventory("aws", auto_scaling_groups=asg(azs=["us-east-1a"]))) == [
+        "FAIL", "PASS"]
     assert statuses(cc.scales_with_load, good) == ["PASS"]
     fixed = cc.scales_with_load(FakeInventory(auto_scaling_groups=asg(min=1, max=1, policies=[])), P)
     assert fixed[0].status == "FAIL" and "cannot scale out" in fixed[0].detail and "no scaling policy" in fixed[0].detail

@@ -5,6 +5,7 @@ import boto3
 import pandas as pd
 import pytest
 
+from fake_inventory import FakeContext
 from workbook import checks, inventory, names, tagging
 from workbook.inventory.rds import DB_INSTANCE_COLUMNS
 from workbook.params import Params
@@ -90,17 +91,18 @@ def test_single_az_by_choice_is_not_applicable(ctx):
 class FakeInventory:
     """Only the frames the database checks read, for what moto cannot produce (a reported standby AZ)."""
 
-    def __init__(self, rows: list[dict], sandbox: bool):
+    def __init__(self, rows: list[dict], target: str):
         self.db_instances = pd.DataFrame(rows, columns=DB_INSTANCE_COLUMNS)
         self.db_subnet_groups = pd.DataFrame(columns=["id", "azs"])
-        self.ctx = type("Ctx", (), {"sandbox": sandbox})()
+        self.ctx = FakeContext(target)
 
 
-@pytest.mark.parametrize("secondary,sandbox,expected", [
-    ("us-east-1b", False, "PASS"), ("", False, "FAIL"), ("us-east-1a", False, "FAIL"), ("", True, "NOT_EMULATED")])
-def test_the_standby_must_sit_in_another_az(secondary, sandbox, expected):
+@pytest.mark.parametrize("secondary,target,expected", [
+    ("us-east-1b", "aws", "PASS"), ("", "aws", "FAIL"), ("us-east-1a", "aws", "FAIL"), ("", "sandbox", "NOT_EMULATED"),
+    ("us-east-1b", "sandbox", "PASS"), ("us-east-1a", "sandbox", "FAIL")])
+def test_the_standby_must_sit_in_another_az(secondary, target, expected):
     row = {c: "" for c in DB_INSTANCE_COLUMNS} | {"id": "demo-db", "multi_az": True, "az": "us-east-1a",
                                                   "secondary_az": secondary}
     checks.load_all()
-    out = checks.get("RDS.5", "database").func(FakeInventory([row], sandbox), Params())
+    out = checks.get("RDS.5", "database").func(FakeInventory([row], target), Params())
     assert [(f.resource, f.status) for f in out] == [("demo-db", "PASS"), ("demo-db standby", expected)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fake_inventory import FakeContext
 from workbook import names
 from workbook.checks import observability as c
 from workbook.inventory import BASE_COLUMNS
@@ -15,7 +16,8 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:demo-alarms"
 
 
 class Inv:
-    def __init__(self, **frames: list[dict]):
+    def __init__(self, target: str = "sandbox", **frames: list[dict]):
+        self.ctx = FakeContext(target)
         self.frames = {k: pd.DataFrame(v, columns=BASE_COLUMNS + COLUMNS[k]) for k, v in frames.items()}
 
     def has(self, name: str) -> bool:
@@ -60,15 +62,17 @@ def test_disabled_actions_fail():
 
 def test_alarm_data_is_not_emulated_in_the_sandbox_and_checked_on_aws():
     assert set(statuses(c.alarms_have_data(Inv(alarms=all_alarms()), P))) == {"NOT_EMULATED"}
-    aws = Params(target="aws", aws_account_id="123456789012")
     rows = all_alarms()
     rows[0]["state"] = "INSUFFICIENT_DATA"
-    assert statuses(c.alarms_have_data(Inv(alarms=rows), aws)).count("FAIL") == 1
+    assert statuses(c.alarms_have_data(Inv("aws", alarms=rows), P)).count("FAIL") == 1
 
 
 def test_topic_needs_a_subscriber():
     topic = {"id": TOPIC, "name": "demo-alarms", "subscriptions": ["o***@example.com"], "protocols": ["email"]}
     assert statuses(c.alarm_subscribers(Inv(topics=[topic]), P)) == ["PASS"]
+    in_sandbox = c.alarm_subscribers(Inv(topics=[topic]), P)[0]
+    on_aws = c.alarm_subscribers(Inv("aws", topics=[topic]), P)[0]
+    assert "no mail is sent" in in_sandbox.detail and "sandbox" not in on_aws.detail and on_aws.status == "PASS"
     assert statuses(c.alarm_subscribers(Inv(topics=[{**topic, "subscriptions": [], "protocols": []}]), P)) == ["FAIL"]
     assert statuses(c.alarm_subscribers(Inv(topics=[]), P)) == ["FAIL"]
 

@@ -5,8 +5,11 @@ severity, risk and remediation; Security Hub FSBP control ids are used where one
 RDS.5 ...), else an `ARTICLE.*` id for the article's own practices. Modules in this package group
 checks by concern (dev.py, network.py, database.py ...); tests mirror them under tests/checks/.
 
-Status is one of PASS, FAIL, NOT_EMULATED (the sandbox cannot evaluate it: never reported as
-passed), NOT_APPLICABLE.
+Status is one of PASS, FAIL, NOT_EMULATED (the target cannot show it: never reported as passed),
+NOT_APPLICABLE. A check never asks which target it runs on: where a target cannot show something
+(the sandbox's named gaps, `workbook/sandbox/seam.py` GAPS), it calls `not_emulated(inv, gap, resource)`,
+which asks the inventory's context and gives None on a target that shows it, so the check goes on
+to evaluate for real.
 """
 from __future__ import annotations
 
@@ -43,6 +46,15 @@ class Finding:
 
 
 REGISTRY: dict[str, Check] = {}
+
+
+def not_emulated(inv, gap: str, resource: str, detail: str = "") -> Finding | None:
+    """NOT_EMULATED for `resource` when the inventory's target cannot show `gap` (with the target's
+    reason, after `detail` if given); None when it can, and the check evaluates for real."""
+    why = inv.ctx.gap(gap)
+    if not why:
+        return None
+    return Finding(resource, "NOT_EMULATED", f"{detail} ({why})" if detail else why)
 
 
 def check(id: str, title: str, severity: str, risk: str, remediation: str, group: str):

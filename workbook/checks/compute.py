@@ -2,7 +2,8 @@
 
 Frames used: launch_templates, load_balancers, listeners, auto_scaling_groups (inventory/compute.py)
 and, when inventory/ec2.py provides them, instances, volumes and sg_rules. A check whose frame is
-not available reports NOT_APPLICABLE with the reason; what moto cannot show is NOT_EMULATED.
+not available reports NOT_APPLICABLE with the reason; what the target cannot show (a named gap) is
+NOT_EMULATED.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 from .. import names
 from ..params import Params
-from . import Finding, check
+from . import Finding, check, not_emulated
 
 GROUP = "compute"
 
@@ -50,11 +51,9 @@ def imdsv2_required(inv, p: Params) -> list[Finding]:
     instances = _group_instances(inv, p)
     if instances is None:
         return out + _no_frame("app instances", "instances")
-    for r in instances.itertuples():
-        detail = f"HttpTokens={r.imds_tokens}"
-        if p.target == "sandbox":
-            detail += " (the sandbox ignores the template's setting; the workbook set it per instance)"
-        out.append(Finding(r.id, "PASS" if r.imds_tokens == "required" else "FAIL", detail))
+    # No sandbox note: its seam gives each group instance the template's metadata options, as AWS does.
+    out += [Finding(r.id, "PASS" if r.imds_tokens == "required" else "FAIL", f"HttpTokens={r.imds_tokens}")
+            for r in instances.itertuples()]
     return out
 
 
@@ -93,11 +92,8 @@ def volumes_encrypted(inv, p: Params) -> list[Finding]:
         return out + _no_frame("app instance volumes", "instances/volumes")
     mine = volumes[volumes.instance_id.isin(set(instances.id))]
     for r in mine.itertuples():
-        if p.target == "sandbox" and not r.encrypted:
-            out.append(Finding(r.id, "NOT_EMULATED", "the sandbox gives group instances an unencrypted default root "
-                                                     "volume besides the template's encrypted one"))
-        else:
-            out.append(Finding(r.id, "PASS" if r.encrypted else "FAIL", f"encrypted={bool(r.encrypted)}"))
+        gap = None if r.encrypted else not_emulated(inv, "asg_extra_root_volume", r.id)
+        out.append(gap or Finding(r.id, "PASS" if r.encrypted else "FAIL", f"encrypted={bool(r.encrypted)}"))
     return out
 
 
@@ -194,10 +190,9 @@ def asg_multi_az(inv, p: Params) -> list[Finding]:
     for g in groups.itertuples():
         out.append(Finding(g.id, "PASS" if len(g.azs) >= 2 else "FAIL", f"configured AZs: {', '.join(g.azs)}"))
         spread = sorted(set(g.instance_azs))
-        if p.target == "sandbox":
-            out.append(Finding(f"{g.id} instances", "NOT_EMULATED",
-                               "the sandbox places every group instance in the first subnet; instance spread is "
-                               "not emulated"))
+        gap = not_emulated(inv, "asg_instance_spread", f"{g.id} instances")
+        if gap:
+            out.append(gap)
         elif g.desired >= 2:
             out.append(Finding(f"{g.id} instances", "PASS" if len(spread) >= 2 else "FAIL",
                                f"instances run in: {', '.join(spread) or 'none'}"))

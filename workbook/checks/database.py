@@ -10,7 +10,7 @@ from typing import Callable
 import pandas as pd
 
 from ..params import Params
-from . import Finding, check
+from . import Finding, check, not_emulated
 
 GROUP = "database"
 MIN_BACKUP_DAYS = 7          # the workbook's floor; FSBP RDS.11's default parameter is 7 as well
@@ -26,10 +26,6 @@ def _instances(inv, p: Params) -> pd.DataFrame:
 def _per_instance(inv, p: Params, test: Callable[[pd.Series], tuple[bool, str]]) -> list[Finding]:
     return [Finding(row.id, "PASS" if ok else "FAIL", detail)
             for row in _instances(inv, p).itertuples() for ok, detail in [test(row)]]
-
-
-def _sandbox(inv) -> bool:
-    return bool(getattr(inv.ctx, "sandbox", False))
 
 
 @check(id="ARTICLE.MANAGED_DATABASE", title="The stack's database is a managed RDS instance", severity="high",
@@ -92,10 +88,11 @@ def multi_az(inv, p: Params) -> list[Finding]:
         if not r.multi_az:
             continue
         standby = f"{r.id} standby"
+        gap = None if r.secondary_az else not_emulated(inv, "rds_standby_az", standby)
         if r.secondary_az and r.secondary_az != r.az:
             out.append(Finding(standby, "PASS", f"primary {r.az}, standby {r.secondary_az}"))
-        elif not r.secondary_az and _sandbox(inv):
-            out.append(Finding(standby, "NOT_EMULATED", "the sandbox reports no SecondaryAvailabilityZone"))
+        elif gap:
+            out.append(gap)
         else:
             out.append(Finding(standby, "FAIL", f"standby AZ {r.secondary_az or 'not reported'}, primary {r.az}"))
     return out

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ..params import Params
-from . import Finding, check
+from . import Finding, check, not_emulated
 
 GROUP = "dev"
 AUTHORIZED_PORTS = {80, 443}   # EC2.18 default authorizedTcpPorts
@@ -153,16 +153,15 @@ def ebs_encrypted(inv: Any, p: Params) -> list[Finding]:
     vols = inv.frame("volumes")
     vols = vols[vols.instance_id != ""]
     inst = inv.frame("instances")
-    # moto gives instances launched from a template an unencrypted default root volume besides the
-    # template's encrypted one: that volume says nothing about the launch template (EMULATOR gap).
-    grouped = set(inst[inst.asg_name != ""].id) if p.target == "sandbox" and not inst.empty else set()
+    # An unencrypted volume of a group instance may be a target's extra root volume, which says nothing
+    # about the launch template (the sandbox's gap asg_extra_root_volume).
+    grouped = set(inst[inst.asg_name != ""].id) if not inst.empty else set()
     out = []
     for v in vols.itertuples():
         detail = f"{v.size} GiB on {v.instance_id}, " + ("encrypted" if v.encrypted else "not encrypted")
-        if not v.encrypted and v.instance_id in grouped:
-            out.append(Finding(v.id, "NOT_EMULATED", detail + " (the sandbox's extra root volume of a group instance)"))
-        else:
-            out.append(Finding(v.id, "PASS" if v.encrypted else "FAIL", detail))
+        gap = not_emulated(inv, "asg_extra_root_volume", v.id, detail) \
+            if not v.encrypted and v.instance_id in grouped else None
+        out.append(gap or Finding(v.id, "PASS" if v.encrypted else "FAIL", detail))
     return out
 
 

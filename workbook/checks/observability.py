@@ -7,7 +7,7 @@ from typing import Any
 from .. import names
 from ..params import Params
 from ..steps.observability import alarm_specs
-from . import Finding, check
+from . import Finding, check, not_emulated
 
 GROUP = "observability"
 
@@ -81,10 +81,8 @@ def alarms_have_data(inv: Any, p: Params) -> list[Finding]:
     alarms = inv.frame("alarms")
     if alarms.empty:
         return [Finding("(no alarm)", "NOT_APPLICABLE", "the stack has no alarm")]
-    if p.target == "sandbox":
-        # moto never evaluates alarms: every alarm stays in its initial state whatever is published.
-        return [Finding(a.id, "NOT_EMULATED", "the sandbox never evaluates alarms") for a in alarms.itertuples()]
-    return [Finding(a.id, "FAIL" if a.state == "INSUFFICIENT_DATA" else "PASS", f"state {a.state}")
+    return [not_emulated(inv, "alarm_evaluation", a.id)
+            or Finding(a.id, "FAIL" if a.state == "INSUFFICIENT_DATA" else "PASS", f"state {a.state}")
             for a in alarms.itertuples()]
 
 
@@ -100,7 +98,8 @@ def alarm_subscribers(inv: Any, p: Params) -> list[Finding]:
     t = mine.iloc[0]
     if not t.subscriptions:
         return [Finding(t.id, "FAIL", "no subscription")]
-    note = " (sandbox: e-mail subscriptions confirm at once)" if p.target == "sandbox" else ""
+    gap = inv.ctx.gap("sns_email_confirmation")
+    note = f" ({gap})" if gap else ""
     return [Finding(t.id, "PASS", f"{len(t.subscriptions)} subscription(s): {', '.join(t.subscriptions)}{note}")]
 
 
