@@ -144,3 +144,42 @@ def test_before_after_splits_one_stack_by_the_step_that_made_each_resource():
     after = table[table.phase == "after"]
     assert set(after.step) == {"02_network", "03_database", "04_compute"}
     assert "demo-db storage" in set(after.resource)                      # extra rows keep their resource's step
+
+
+# Prices in text outside prices.yaml that this change leaves: params.py's help for nat_per_az (params.py
+# is outside it; the help could be built from cost.load_prices()). Once it goes, this test says so.
+PENDING_COPIES = {"workbook/params.py"}
+
+
+def _price_copies() -> list[str]:
+    """Dollar figures in string literals and price-looking numbers (more than one decimal) equal to a
+    figure of the table, hourly or monthly, anywhere in workbook/ (the table itself aside)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    pt = cost.load_prices()
+    figures: set[float] = set()
+
+    def collect(d):
+        for v in (d.values() if isinstance(d, dict) else []):
+            if isinstance(v, dict):
+                collect(v)
+            elif isinstance(v, float):
+                figures.update({v, pt.monthly(v)})
+    collect(pt.data)
+    figures = {f for f in figures if round(f * 10, 6) != int(f * 10)}   # 0.5, 3.0, 10.0 are everywhere
+    root = Path(cost.__file__).resolve().parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and (
+                    (isinstance(node.value, str) and re.search(r"\$\s?\d", node.value))
+                    or (isinstance(node.value, float) and node.value in figures)):
+                found.append(f"{path.relative_to(root.parent)}:{node.lineno} {node.value!r:.60}")
+    return found
+
+
+def test_every_price_comes_from_the_one_table():
+    found = _price_copies()
+    assert {f.split(":")[0] for f in found} == PENDING_COPIES, "\n".join(found)

@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import names
+from .. import cost, names
 from ..inventory import Inventory
 from ..params import Params
 from . import Finding, check
 
 GROUP = "network"
 PRIVATE_TIERS = ("app", "db")
-NAT_PLUS_IP_MONTHLY_USD = 32.85 + 3.65   # AWS-FACTS.md, us-east-1, 2026
+
+
+def _nat_monthly() -> tuple[float, float]:
+    """A NAT gateway's monthly charge and that of its Elastic IP's public IPv4, from the price table."""
+    pt = cost.load_prices()
+    return pt.monthly(pt["nat_gateway_hour"]), pt.monthly(pt["public_ipv4_hour"])
+
+
+def _nat_price_text() -> str:
+    nat, ip = _nat_monthly()
+    pt = cost.load_prices()
+    return f"${nat:.2f}/month + ${ip:.2f} for its public IPv4 each ({pt['region']}, {pt.as_of})"
 
 
 def _region(inv: Inventory) -> Inventory:
@@ -205,7 +216,7 @@ def flow_logs_enabled(inv: Inventory, p: Params) -> list[Finding]:
        severity="low", group=GROUP,
        risk="With a single NAT gateway, an outage of its AZ also cuts outbound traffic (AWS APIs, package mirrors) "
             "for the app servers in every other AZ. A NAT per AZ removes that single point of failure at "
-            "$32.85/month + $3.65 for its public IPv4 each (us-east-1, 2026): a trade-off, hence low severity.",
+            f"{_nat_price_text()}: a trade-off, hence low severity.",
        remediation="Set nat_per_az=True and rerun 02_network (one NAT gateway and route per AZ).")
 def nat_redundancy(inv: Inventory, p: Params) -> list[Finding]:
     vpcs = _vpcs(inv, p)
@@ -232,7 +243,7 @@ def nat_redundancy(inv: Inventory, p: Params) -> list[Finding]:
             detail = "; ".join(filter(None, [
                 f"app subnets that depend on another AZ's NAT: {', '.join(crossing)}" if crossing else "",
                 f"no NAT route in {', '.join(sorted(without))}" if without else "",
-                f"a NAT per AZ adds about ${extra * NAT_PLUS_IP_MONTHLY_USD:.2f}/month"]))
+                f"a NAT per AZ adds about ${extra * sum(_nat_monthly()):.2f}/month"]))
             out.append(Finding(vpc_id, "FAIL", detail))
         else:
             out.append(Finding(vpc_id, "PASS", f"{len(subnets)} app subnets, each through a NAT in its own AZ"))
