@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from nbfactory import write_notebook
-from workbook import pipeline
+from workbook import connect, pipeline
 from workbook.params import ParameterError, Params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +110,7 @@ def test_cli_exits_non_zero_and_says_where(tmp_path, sandbox, monkeypatch, capsy
 def test_account_id_never_lands_in_run_json(tmp_path):
     p = Params(target="aws", aws_account_id="210987654321", dev_instance_id="i-0123456789abcdef0")
     assert pipeline.masked_params(p)["aws_account_id"] == "********4321"
+    assert pipeline.mask_account is connect.mask_account      # one masking function
 
 
 REAL = [ROOT / "notebooks" / "00_setup.ipynb", ROOT / "notebooks" / "01_assess.ipynb"]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from nbfactory import write_notebook
-from workbook import pipeline, report
+from workbook import connect, pipeline, report
 from workbook.params import Params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +142,24 @@ def test_mask_accounts_masks_ids_in_arns_and_names_but_not_images_or_other_ids()
     assert masked.count("********9012") == 3
     assert "i-0999999999999abcd" in masked and "99999999999999" in masked  # a longer id or number stays
     assert "base64,AAA+123456789012/BBB=" in masked                       # the embedded image is untouched
+
+
+def test_one_function_masks_account_ids_everywhere():
+    """report, pipeline (run.json) and the context mask through connect.mask_account; no module
+    outside connect writes the mask itself."""
+    import ast
+    assert report.mask_accounts("arn:aws:iam::210987654321:role/x") == \
+        f"arn:aws:iam::{connect.mask_account('210987654321')}:role/x"
+    masked = connect.mask_account("210987654321")
+    assert connect.mask_account(masked) == masked                     # run.json's masked id stays as it is
+    own = []
+    for path in (ROOT / "workbook").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        docs = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(
+            n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body and isinstance(n.body[0], ast.Expr)}
+        own += [f"{path.name}:{n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                and isinstance(n.value, str) and "****" in n.value and id(n) not in docs]
+    assert [o.split(":")[0] for o in own] == ["connect.py"], own
 
 
 def _executed(cells: list[tuple[str, dict]]) -> "nbformat.NotebookNode":

@@ -38,6 +38,7 @@ from typing import Any, TextIO
 
 import nbformat
 
+from .connect import mask_account
 from .params import ParameterError, Params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,11 +108,6 @@ def select(paths: list[Path], only: list[str] | None) -> list[Path]:
 
 
 # ---- metadata ----------------------------------------------------------------------------------
-def mask_account(value: str) -> str:
-    """Last four digits only, as connect.Context.masked_account shows it."""
-    return "********" + value[-4:] if value else ""
-
-
 def masked_params(p: Params) -> dict[str, Any]:
     d = p.to_dict()
     d["aws_account_id"] = mask_account(d.get("aws_account_id", ""))

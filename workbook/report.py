@@ -57,6 +57,8 @@ from typing import Any
 import nbformat
 import pandas as pd
 
+from .connect import mask_account
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "report.html"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
@@ -73,7 +75,7 @@ TITLES = {"before_diagram": "Before: the dev environment", "findings_before": "F
           "findings_compare": "Findings before and after"}
 NAME_RE = re.compile(r"^(?!index$)[a-z0-9][a-z0-9_]{0,63}$")
 # 12 digits standing alone (ARNs, bucket names, "Account": ...), not part of a longer id or number
-ACCOUNT_RE = re.compile(r"(?<![0-9A-Za-z])(\d{8})(\d{4})(?![0-9A-Za-z])")
+ACCOUNT_RE = re.compile(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])")
 DATA_URI_RE = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
 WIDGET_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -154,10 +156,10 @@ def artifacts(folder: Path) -> list[Artifact]:
 
 # ---- masking and safety ------------------------------------------------------------------------
 def mask_accounts(text: str) -> str:
-    """Any 12-digit number (an AWS account id, also inside ARNs) shown as ********1234; embedded
-    images (data: URIs) are left as they are."""
+    """Any 12-digit number (an AWS account id, also inside ARNs) shown as connect.mask_account shows
+    an account id; embedded images (data: URIs) are left as they are."""
     def mask(part: str) -> str:
-        return ACCOUNT_RE.sub(lambda m: "********" + m.group(2), part)
+        return ACCOUNT_RE.sub(lambda m: mask_account(m.group(0)), part)
     out, last = [], 0
     for m in DATA_URI_RE.finditer(text):
         out += [mask(text[last:m.start()]), m.group(0)]
@@ -402,8 +404,7 @@ def _header(rec: dict[str, Any], titles: dict[str, str], parts: list[Artifact], 
     summary = (f'<div class="wb-pair">{"".join(_render_artifact(a) for a in pair)}</div>' if pair else "") + \
         "".join(_render_artifact(a) for a in rest) or (
         '<p class="wb-note">No results were handed to the report in this run.</p>')
-    params = {k: ("********" + str(v)[-4:] if k == "aws_account_id" and v and not str(v).startswith("*") else v)
-              for k, v in rec.get("params", {}).items()}
+    params = {k: mask_account(str(v)) if k == "aws_account_id" and v else v for k, v in rec.get("params", {}).items()}
     return f"""
 <header class="wb-header">
   <h1>Dev backend to production on AWS: workbook report</h1>
