@@ -146,11 +146,6 @@ def test_before_after_splits_one_stack_by_the_step_that_made_each_resource():
     assert "demo-db storage" in set(after.resource)                      # extra rows keep their resource's step
 
 
-# Prices in text outside prices.yaml that this change leaves: params.py's help for nat_per_az (params.py
-# is outside it; the help could be built from cost.load_prices()). Once it goes, this test says so.
-PENDING_COPIES = {"workbook/params.py"}
-
-
 def _price_copies() -> list[str]:
     """Dollar figures in string literals and price-looking numbers (more than one decimal) equal to a
     figure of the table, hourly or monthly, anywhere in workbook/ (the table itself aside)."""
@@ -182,4 +177,4 @@ def _price_copies() -> list[str]:
 
 def test_every_price_comes_from_the_one_table():
     found = _price_copies()
-    assert {f.split(":")[0] for f in found} == PENDING_COPIES, "\n".join(found)
+    assert found == [], "\n".join(found)

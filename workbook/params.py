@@ -74,7 +74,7 @@ class Params:
     dev_vpc_cidr: str = field(default="172.31.0.0/16", metadata=_meta(
         "CIDR of the dev VPC; the production VPC must not overlap it (the default VPC is 172.31.0.0/16)."))
     nat_per_az: bool = field(default=False, metadata=_meta(
-        "One NAT gateway per AZ (survives an AZ loss, $32.85/month each) instead of a single one."))
+        "One NAT gateway per AZ (survives an AZ loss; each one adds its hourly charge, priced in the plan) instead of a single one."))
     # compute
     instance_type: str = field(default="t3.micro", metadata=_meta("Instance type of the app servers."))
     dev_instance_type: str = field(default="t3.small", metadata=_meta("Instance type of the dev server (sandbox)."))
