@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import subprocess
 
 import pytest
 from moto import mock_aws
@@ -12,6 +13,7 @@ from compute_fixtures import build_network, issue_certificate
 from conftest import make_ctx
 from workbook import names
 from workbook.connect import MUTATING
+from workbook.params import Params
 from workbook.steps import compute
 
 
@@ -327,3 +329,117 @@ def test_destroy_in_dry_run_deletes_nothing(env):
     assert set(planned.action) == {"would delete"} and "load-balancer" in set(planned.type)
     assert _mutations(ctx, mark) == []
     assert compute.find_load_balancer(ctx, p) is not None
+
+
+# ---- the boot script with hostile values (issue 13) ------------------------------------------------
+# Every value that reaches the user data is rendered with hostile content and the script is run for
+# real, as root would run it at boot, in a temporary root with stand-ins for the commands that would
+# touch the machine (dnf, useradd, curl, aws, pip, systemctl, the CloudWatch agent). A value that
+# escapes its quoting runs `touch <root>/PWNED-...`; none may, and each must arrive in the app's
+# environment byte for byte.
+BOOT_PATHS = ("/etc/app", "/etc/systemd/system", "/opt/app", "/opt/aws", "/var/log/app")
+STUB = """#!{python}
+import json, os, sys
+with open({log!r}, "a") as f:
+    f.write(json.dumps([os.path.basename(sys.argv[0])] + sys.argv[1:]) + "\\n")
+name = os.path.basename(sys.argv[0])
+if name == "curl":
+    print("us-east-1")
+elif name == "aws" and "ssm" in sys.argv:
+    print("https://example.com/app-from-ssm.whl")
+elif name == "python3" and sys.argv[1:3] == ["-m", "venv"]:
+    os.makedirs(os.path.join(sys.argv[3], "bin"), exist_ok=True)
+    pip = os.path.join(sys.argv[3], "bin", "pip")
+    with open(pip, "w") as f:
+        f.write(open(sys.argv[0]).read())
+    os.chmod(pip, 0o755)
+elif name == "install":  # no user "app" here: drop -o/-g, install the rest for real
+    args, it = [], iter(sys.argv[1:])
+    for a in it:
+        if a in ("-o", "-g"):
+            next(it)
+        else:
+            args.append(a)
+    os.execv("/usr/bin/install", ["install"] + args)
+"""
+
+
+def unchecked(p, **changes):
+    """p with values set past Params' validation: the boot script must be safe on its own."""
+    import copy
+    q = copy.copy(p)
+    for k, v in changes.items():
+        object.__setattr__(q, k, v)
+    return q
+
+
+def run_boot_script(script: str, root) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    """Run the user data under bash in `root` (its absolute paths moved there), commands stubbed."""
+    import re
+    import sys
+    for path in BOOT_PATHS:  # absolute paths only (not .../amazon-cloudwatch-agent/etc/app.json)
+        script = re.sub(rf"(?<![\w./-]){re.escape(path)}", f"{root}{path}", script)
+        (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    stubs, log = root / "stubs", root / "commands.jsonl"
+    stubs.mkdir()
+    agent = root / "opt/aws/amazon-cloudwatch-agent"
+    (agent / "bin").mkdir(parents=True)
+    (agent / "etc").mkdir(parents=True)
+    for name in ("dnf", "id", "useradd", "install", "curl", "aws", "python3", "systemctl"):
+        (stubs / name).write_text(STUB.format(python=sys.executable, log=str(log)))
+        (stubs / name).chmod(0o755)
+    ctl = agent / "bin" / "amazon-cloudwatch-agent-ctl"
+    ctl.write_text(STUB.format(python=sys.executable, log=str(log)))
+    ctl.chmod(0o755)
+    path = root / "user-data.sh"
+    path.write_text(script)
+    syntax = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+    done = subprocess.run(["bash", str(path)], capture_output=True, text=True, cwd=root, timeout=60,
+                          env={"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"})
+    commands = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return done, commands
+
+
+def read_env_file(path, *keys: str) -> dict[str, str]:
+    """The values a shell (and systemd's EnvironmentFile, which reads single quotes alike) gets."""
+    out = subprocess.run(["bash", "-c", 'set -a; . "$1"; shift; for k in "$@"; do printf "%s\\0" "${!k}"; done',
+                          "_", str(path), *keys], capture_output=True, text=True, check=True).stdout
+    return dict(zip(keys, out.split("\0")[:-1]))
+
+
+HOSTILE = {
+    "heredoc terminator": {"health_check_path": "/h\nENV\ntouch\t{root}/PWNED-heredoc"},
+    "command substitution": {"health_check_path": "/$(touch${{IFS}}{root}/PWNED-subst)"},
+    "backticks": {"health_check_path": "/`touch {root}/PWNED-tick`"},
+    "quotes": {"health_check_path": "/a'b\"c\\d'$(touch${{IFS}}{root}/PWNED-quote)'\n"},
+    "database answers": {"db_host": "db.local$(touch${{IFS}}{root}/PWNED-host)",
+                         "db_name": "app`touch {root}/PWNED-name`",
+                         "db_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:rds!db-x;touch {root}/PWNED-arn"},
+    "artifact url": {"artifact_url": "https://example.com/app.whl?$(touch${{IFS}}{root}/PWNED-art)&`touch${{IFS}}"
+                                     "{root}/PWNED-art2`"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_values_stay_inert_in_the_boot_script(case, tmp_path):
+    values = {k: v.format(root=tmp_path) for k, v in HOSTILE[case].items()}
+    params = {k: v for k, v in values.items() if k == "health_check_path"}
+    p = unchecked(Params(stack_name="hostile"), **params)
+    kw = {k: v for k, v in values.items() if k != "health_check_path"}
+    script = compute.user_data(p, **{"db_host": "db.local", "db_name": "app", **kw})
+
+    done, commands = run_boot_script(script, tmp_path)
+    assert sorted(x.name for x in tmp_path.glob("PWNED*")) == [], "a value ran as a command"
+    assert done.returncode == 0, done.stderr
+    env = read_env_file(tmp_path / "etc/app/app.env", "HEALTH_CHECK_PATH", "DB_HOST", "DB_NAME", "DB_SECRET_ARN",
+                        "APP_PORT", "AWS_REGION")
+    assert env["HEALTH_CHECK_PATH"] == p.health_check_path
+    assert (env["DB_HOST"], env["DB_NAME"]) == (kw.get("db_host", "db.local"), kw.get("db_name", "app"))
+    assert env["DB_SECRET_ARN"] == kw.get("db_secret_arn", "")
+    assert (env["APP_PORT"], env["AWS_REGION"]) == (str(p.app_port), p.region)
+    pip = [c for c in commands if c[0] == "pip"]
+    assert pip and pip[-1][-1] == kw.get("artifact_url", "https://example.com/app-from-ssm.whl")
+    assert {c[0] for c in commands} <= {"dnf", "id", "useradd", "install", "curl", "aws", "python3", "pip",
+                                        "systemctl", "amazon-cloudwatch-agent-ctl"}
+    assert ["systemctl", "enable", "--now", "app.service"] in commands
