@@ -4,6 +4,8 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
+import shlex
 import subprocess
 
 import pytest
@@ -18,6 +20,7 @@ from workbook.steps import compute
 
 
 _stacks = itertools.count(1)
+AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/app.json"
 
 
 @pytest.fixture(scope="module")
@@ -116,18 +119,26 @@ def test_launch_template_is_locked_down(env):
     assert data["ImageId"] == ami
     assert {"instance", "volume"} <= {s["ResourceType"] for s in data["TagSpecifications"]}
     script = base64.b64decode(data["UserData"]).decode()
-    assert "dnf install -y python3" in script and "amazon-cloudwatch-agent" in script
-    assert names.app_log_group(p) in script and "app.service" in script
-    assert "@" not in script.replace("@stack", "")  # every placeholder filled
-
-
-def test_user_data_carries_no_secret_and_refuses_injection(env):
-    p = _ctx().params
-    script = compute.user_data(p, db_host="db.local", db_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:rds!db-x")
-    assert "DB_SECRET_ARN=arn:aws:secretsmanager" in script
-    assert "PASSWORD=" not in script.upper() and "MasterUserPassword" not in script
-    agent = json.loads(script.split("<<'AGENT'\n", 1)[1].split("\nAGENT", 1)[0])
+    assert "dnf install -y python3" in script and "amazon-cloudwatch-agent" in script and "app.service" in script
+    agent = json.loads(compute.user_data_files(script)[AGENT_CONFIG])
     assert agent["logs"]["logs_collected"]["files"]["collect_list"][0]["log_group_name"] == names.app_log_group(p)
+    assert "@" not in script  # every placeholder filled
+
+
+def test_user_data_carries_no_secret_and_no_parameter_in_its_text():
+    p = Params(stack_name="plain")
+    arn = "arn:aws:secretsmanager:us-east-1:1:secret:rds!db-x"
+    script = compute.user_data(p, db_host="db.local", db_secret_arn=arn)
+    files = compute.user_data_files(script)
+    assert set(files) == {"/etc/app/boot.env", "/etc/app/app.env", AGENT_CONFIG}
+    assert f"DB_SECRET_ARN={shlex.quote(arn)}" in files["/etc/app/app.env"]
+    everything = script + "".join(files.values())
+    assert "PASSWORD=" not in everything.upper() and "MasterUserPassword" not in everything
+    # The script's own text is the same whatever the values: they live only in the base64 blocks.
+    other = compute.user_data(Params(stack_name="other", health_check_path="/x';$(y)", app_port=9000),
+                              db_host="h$(z)", db_name="n`w`", artifact_url="https://example.com/a.whl")
+    blocks = re.compile(r"'[A-Za-z0-9+/=]*' \| base64")
+    assert blocks.sub("'' | base64", script) == blocks.sub("'' | base64", other)
     with pytest.raises(ValueError, match="artifact_url"):
         compute.user_data(p, artifact_url="x'; rm -rf /")
 
@@ -295,8 +306,9 @@ def test_database_appearing_later_makes_a_new_template_version_once(env):
     lt = compute.find_launch_template(ctx, p)
     data = ctx.client("ec2").describe_launch_template_versions(
         LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
-    script = base64.b64decode(data["UserData"]).decode()
-    assert f"DB_SECRET_ARN={db['MasterUserSecret']['SecretArn']}" in script and "DB_NAME=app" in script
+    env_file = compute.user_data_files(base64.b64decode(data["UserData"]).decode())["/etc/app/app.env"]
+    assert f"DB_SECRET_ARN={shlex.quote(db['MasterUserSecret']['SecretArn'])}" in env_file
+    assert "DB_NAME=app" in env_file
     assert compute.ensure_launch_template(ctx, p).action == "exists"
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+import shlex
 from dataclasses import dataclass, field
-from string import Template
 from typing import Any
 
 import pandas as pd
@@ -272,28 +273,33 @@ def ensure_instance_profile(ctx: Context, p: Params) -> Resource:
 
 
 # ---- launch template ------------------------------------------------------------------------------
-class _Script(Template):
-    delimiter = "@"  # bash uses $, so the template's placeholders are @name
-
-
-USER_DATA = _Script(r"""#!/bin/bash
-# 04_compute user data, stack @stack: install the backend and the CloudWatch agent, start both.
+# The boot script is constant text: no parameter is ever part of it. Each file that carries values
+# (the boot settings, the app's environment, the agent's configuration) reaches the instance
+# base64-encoded inside single quotes (an alphabet that cannot close a quote, end a heredoc or start a
+# command) and is decoded into place. In the two environment files every value is quoted for the shell
+# with shlex.quote, which systemd's EnvironmentFile reads the same way (single quotes, no expansion).
+USER_DATA = r"""#!/bin/bash
+# 04_compute user data: install the backend and the CloudWatch agent, start both.
 # Nothing secret lives here: the app reads the database password from Secrets Manager at start,
 # with the instance role (which may read only that one secret).
+# Parameters are not in this text: they arrive base64-encoded, decoded into the files below.
 set -euo pipefail
+install -d -m 0755 /etc/app
+printf '%s' '@boot_env' | base64 -d > /etc/app/boot.env
+printf '%s' '@app_env' | base64 -d > /etc/app/app.env
+. /etc/app/boot.env
+
 dnf install -y python3 python3-pip amazon-cloudwatch-agent
 id app >/dev/null 2>&1 || useradd --system --home-dir /opt/app --shell /sbin/nologin app
 install -d -o app -g app -m 0755 /opt/app /var/log/app
-install -d -m 0755 /etc/app
 
 # IMDSv2 only: every metadata read needs a session token first.
 IMDS_TOKEN=$(curl -sS -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")
 REGION=$(curl -sS -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/placement/region)
 
 # The app artifact (a wheel or sdist of the backend): given at template time, else from an SSM parameter.
-ARTIFACT='@artifact'
 if [ -z "$ARTIFACT" ]; then
-  ARTIFACT=$(aws ssm get-parameter --region "$REGION" --name '@artifact_parameter' --query Parameter.Value --output text)
+  ARTIFACT=$(aws ssm get-parameter --region "$REGION" --name "$ARTIFACT_PARAMETER" --query Parameter.Value --output text)
 fi
 case "$ARTIFACT" in
   s3://*) aws s3 cp --region "$REGION" "$ARTIFACT" /opt/app/ && ARTIFACT="/opt/app/$(basename "$ARTIFACT")" ;;
@@ -301,27 +307,16 @@ esac
 python3 -m venv /opt/app/venv
 /opt/app/venv/bin/pip install --quiet "$ARTIFACT"
 
-cat > /etc/app/app.env <<'ENV'
-APP_PORT=@app_port
-HEALTH_CHECK_PATH=@health_check_path
-DB_ENGINE=@db_engine
-DB_HOST=@db_host
-DB_PORT=@db_port
-DB_NAME=@db_name
-DB_SECRET_ARN=@db_secret_arn
-AWS_REGION=@region
-ENV
-
 cat > /etc/systemd/system/app.service <<'UNIT'
 [Unit]
-Description=@stack backend API
+Description=Backend API (workbook 04_compute)
 After=network-online.target
 Wants=network-online.target
 
 [Service]
 User=app
 EnvironmentFile=/etc/app/app.env
-ExecStart=/opt/app/venv/bin/python -m @app_module serve --host 0.0.0.0 --port @app_port
+ExecStart=/opt/app/venv/bin/python -m workbook.backend serve --host 0.0.0.0 --port ${APP_PORT}
 Restart=always
 RestartSec=2
 StandardOutput=append:/var/log/app/app.log
@@ -331,17 +326,14 @@ StandardError=append:/var/log/app/app.log
 WantedBy=multi-user.target
 UNIT
 
-cat > /opt/aws/amazon-cloudwatch-agent/etc/app.json <<'AGENT'
-@agent_config
-AGENT
+printf '%s' '@agent_config' | base64 -d > /opt/aws/amazon-cloudwatch-agent/etc/app.json
 
 /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
   -c file:/opt/aws/amazon-cloudwatch-agent/etc/app.json
 systemctl daemon-reload
 systemctl enable --now app.service
-""")
-
-APP_MODULE = "workbook.backend"
+"""
+ARTIFACT_RE = re.compile(r"^(s3|https)://[^\s\x00-\x1f\x7f]+$")
 
 
 def artifact_parameter(p: Params) -> str:
@@ -366,19 +358,46 @@ def agent_config(p: Params) -> dict[str, Any]:
     }
 
 
+def env_file(values: dict[str, Any]) -> str:
+    """KEY='value' lines, each value quoted for the shell: `.` in bash and systemd's EnvironmentFile
+    both read back exactly the value given, whatever it holds (quotes, $(...), newlines)."""
+    out = []
+    for key, value in values.items():
+        text = str(value)
+        if "\0" in text:  # neither a shell variable nor systemd can hold a NUL byte
+            raise ValueError(f"{key} must not contain a NUL byte")
+        out.append(f"{key}={shlex.quote(text)}\n")
+    return "".join(out)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def user_data(p: Params, *, db_host: str = "", db_port: int | None = None, db_name: str = "",
               db_secret_arn: str = "", artifact_url: str = "") -> str:
     """The boot script of every app server (plain text; the launch template carries it base64).
     The app (workbook/backend, `python -m workbook.backend serve`) reads the DB_* variables."""
-    for name, value in (("artifact_url", artifact_url), ("db_host", db_host), ("db_name", db_name),
-                        ("db_secret_arn", db_secret_arn)):
-        if "'" in value or "\n" in value:
-            raise ValueError(f"{name} must not contain quotes or newlines: {value!r}")
-    return USER_DATA.substitute(
-        stack=p.stack_name, artifact=artifact_url, artifact_parameter=artifact_parameter(p),
-        app_port=p.app_port, health_check_path=p.health_check_path, db_engine=p.db_engine,
-        db_host=db_host, db_port=db_port or p.db_port, db_name=db_name, db_secret_arn=db_secret_arn, region=p.region,
-        app_module=APP_MODULE, agent_config=json.dumps(agent_config(p), indent=2))
+    if artifact_url and not ARTIFACT_RE.match(artifact_url):
+        raise ValueError(f"artifact_url must be an s3:// or https:// URL without spaces or control characters, "
+                         f"got {artifact_url[:80]!r}")
+    boot = env_file({"ARTIFACT": artifact_url, "ARTIFACT_PARAMETER": artifact_parameter(p)})
+    app = env_file({"APP_PORT": p.app_port, "HEALTH_CHECK_PATH": p.health_check_path, "DB_ENGINE": p.db_engine,
+                    "DB_HOST": db_host, "DB_PORT": db_port or p.db_port, "DB_NAME": db_name,
+                    "DB_SECRET_ARN": db_secret_arn, "AWS_REGION": p.region})
+    agent = json.dumps(agent_config(p), indent=2) + "\n"
+    script = USER_DATA
+    for key, text in (("boot_env", boot), ("app_env", app), ("agent_config", agent)):
+        script = script.replace(f"@{key}", _b64(text))
+    return script
+
+
+_FILE_LINE = re.compile(r"^printf '%s' '([A-Za-z0-9+/=]*)' \| base64 -d > (\S+)$", re.M)
+
+
+def user_data_files(script: str) -> dict[str, str]:
+    """The files a boot script writes from its base64 blocks, decoded: path -> text (what a server gets)."""
+    return {path: base64.b64decode(blob).decode() for blob, path in _FILE_LINE.findall(script)}
 
 
 def latest_al2023_ami(ctx: Context) -> str:
