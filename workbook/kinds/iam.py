@@ -14,7 +14,10 @@ declare(
          waiter="role_exists", waiter_arg="RoleName", delete="delete_role",
          after=("instance_profile", "flow_log", "instance", "iam_policy"),
          extra_permissions=("iam:GetRole", "iam:TagRole", "iam:PassRole", "iam:PutRolePolicy", "iam:GetRolePolicy",
-                            "iam:AttachRolePolicy", "iam:ListRoleTags")),
+                            "iam:AttachRolePolicy", "iam:ListRoleTags",
+                            # the delete hook (iam_cleanup.delete_iam_role) empties the role first
+                            "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:DeleteRolePolicy",
+                            "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy")),
     Kind("instance_profile", "iam", "list_instance_profiles", "InstanceProfiles", "InstanceProfileName",
          title="instance profile", name_key="InstanceProfileName", arn_key="Arn", narrow="name-prefix",
          create="create_instance_profile", create_tags="list:Tags", created_key="InstanceProfile",
