@@ -34,6 +34,12 @@ BAD = [
     ({"backup_retention_days": 0}, "backup_retention_days", "outside 1..35"),
     ({"backup_retention_days": 36}, "backup_retention_days", "outside 1..35"),
     ({"health_check_path": "health"}, "health_check_path", "starting with /"),
+    ({"health_check_path": "/h\nENV\ntouch\t/tmp/x"}, "health_check_path", "no spaces or control characters"),
+    ({"health_check_path": "/`touch /tmp/x`"}, "health_check_path", "URL path starting with /"),
+    ({"health_check_path": "/he alth"}, "health_check_path", "URL path starting with /"),
+    ({"health_check_path": "/health#top"}, "health_check_path", "URL path starting with /"),
+    ({"health_check_path": "/100%"}, "health_check_path", "%XX escapes"),
+    ({"health_check_path": "/" + "a" * 1024}, "health_check_path", "1,025 characters"),
     ({"dev_instance_id": "i-xyz"}, "dev_instance_id", "instance id"),
     ({"hosted_zone_id": "Z123"}, "domain_name", "hosted_zone_id is set"),
     ({"hosted_zone_id": "z-12", "domain_name": "api.example.com"}, "hosted_zone_id", "zone id"),
@@ -102,3 +108,18 @@ def test_cli_reports_invalid_parameters(capsys):
     assert main(["params", "--set", "az_count=1", "--set", "region=nowhere"]) == 2
     err = capsys.readouterr().err
     assert "az_count" in err and "region" in err
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/api/v1/health?full=1&db=yes", "/status;v=1", "/a%20b",
+                                  "/~user/it's-(ok)*+,=:@$!", "/" + "a" * 1023])
+def test_health_check_paths_aws_accepts_are_accepted(path):
+    """Every URL path a target group takes passes, up to 1,024 characters; quoting keeps $ ' ( ) ;
+    harmless where the value goes (the boot script quotes it, tests/steps/test_compute.py)."""
+    assert Params.from_mapping({"health_check_path": path}).health_check_path == path
+
+
+def test_a_long_refused_value_is_not_echoed_whole():
+    with pytest.raises(ParameterError) as e:
+        Params.from_mapping({"health_check_path": "/x" + "y" * 100_000})
+    assert len(e.value.problems["health_check_path"]) < 300 and "100,002 characters" in e.value.problems[
+        "health_check_path"]

@@ -266,6 +266,9 @@ def tag_args(kind: K.Kind, p: Any, step: str, name: str, extra: dict[str, str] |
         return {where: [{"Key": k, "Value": v} for k, v in tags.items()]}
     if style == "dict":
         return {where: tags}
+    if style == "asg":  # Auto Scaling tags name their group and say whether its instances inherit them
+        return {where: [{"Key": k, "Value": v, "ResourceId": name, "ResourceType": "auto-scaling-group",
+                         "PropagateAtLaunch": k != "Name"} for k, v in tags.items()]}
     return {}
 
 

@@ -37,6 +37,11 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 ZONE_ID_RE = re.compile(r"^[A-Z0-9]{2,32}$")  # AWS ids start with Z; moto's do not always
+# A target group's HealthCheckPath: botocore's elbv2 model allows 1 to 1,024 characters (no pattern);
+# the load balancer requests it as the URL path of its health check, so it must be one: "/" then
+# RFC 3986 path and query characters, "%" only as a %XX escape. No spaces, no control characters.
+HEALTH_CHECK_PATH_MAX = 1024
+HEALTH_CHECK_PATH_RE = re.compile(r"^/(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*$")
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
@@ -241,8 +246,14 @@ class Params:
             check("db_instance_class", f"{self.db_instance_class!r} is not an RDS class such as db.t4g.micro")
         if not re.match(r"^\d+(\.\d+){0,2}$", self.db_engine_version):
             check("db_engine_version", f"{self.db_engine_version!r} is not a version such as 16.4 or 8.0.39")
-        if not self.health_check_path.startswith("/") or " " in self.health_check_path:
-            check("health_check_path", f"{self.health_check_path!r} must be a URL path starting with /")
+        path = self.health_check_path
+        if len(path) > HEALTH_CHECK_PATH_MAX:
+            check("health_check_path", f"{_shown(path)} is {len(path):,} characters; a target group's health "
+                                       f"check path takes at most {HEALTH_CHECK_PATH_MAX:,}")
+        elif not HEALTH_CHECK_PATH_RE.match(path):
+            check("health_check_path", f"{_shown(path)} must be a URL path starting with /, such as /health: "
+                                       "letters, digits, - . _ ~ ! $ & ' ( ) * + , ; = : @ / ? and %XX escapes, no "
+                                       "spaces or control characters (what a target group's health check requests)")
         if self.domain_name and not DOMAIN_RE.match(self.domain_name):
             check("domain_name", f"{self.domain_name!r} is not a lowercase DNS name such as api.example.com")
         if self.hosted_zone_id and not ZONE_ID_RE.match(self.hosted_zone_id):
@@ -271,6 +282,12 @@ class Params:
         if problems:
             raise ParameterError(problems)
         return self
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as a message quotes it: its repr, cut to `limit` characters (a 5 MB value is not echoed)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _subnet_bits(az_count: int) -> int:

@@ -159,8 +159,8 @@ def test_verify_after_apply_and_after_https(monkeypatch):
         ctx = make_ctx(domain_name="api.example.com")
         p = ctx.params
         build_network(ctx, p)
-        compute.apply(ctx, p)
-        found = compute.verify(ctx, p)
+        compute.apply(ctx)
+        found = compute.verify(ctx)
         assert set(found.group) == {"compute"}
         by_id = found.groupby("id").status.apply(set).to_dict()
         for id_ in ("ELB.4", "ELB.6", "ELB.13", "AutoScaling.1", "ARTICLE.SERVER_AUTOSCALING"):
@@ -169,6 +169,6 @@ def test_verify_after_apply_and_after_https(monkeypatch):
         assert "NOT_EMULATED" in by_id["AutoScaling.2"] and "FAIL" not in by_id["AutoScaling.2"]
         assert "FAIL" not in by_id["EC2.8"] | by_id["EC2.9"]
         issue_certificate(ctx, "api.example.com")
-        compute.ensure_listeners(ctx, p)
-        again = compute.verify(ctx, p)
+        compute.ensure_listeners(ctx)
+        again = compute.verify(ctx)
         assert set(again[again.id == "ELB.1"].status) == {"PASS"}

@@ -31,7 +31,7 @@ def two_stacks():
             for stack in ("prod", "other"):
                 ctx = make_ctx(stack_name=stack)
                 net = build_network(ctx, ctx.params)
-                compute.apply(ctx, ctx.params)
+                compute.apply(ctx)
                 out[stack] = (ctx, net)
             yield out
 

@@ -72,12 +72,15 @@ def test_notebook_builds_the_compute_tier(first_run):
         assert {i["MetadataOptions"]["HttpTokens"] for i in r["Instances"]} == {"required"}
 
     changed = outputs_of(nb, "resources")
-    for kind in ("load-balancer", "launch-template", "auto-scaling-group", "iam-role"):
+    for kind in ("load_balancer", "launch_template", "auto_scaling_group", "iam_role"):
         assert kind in changed
     findings = outputs_of(nb, "findings")
     assert "ELB.4" in findings and "AutoScaling.2" in findings and "NOT_EMULATED" in findings
     assert "HTTPS missing" in findings  # no certificate yet
-    assert "[sandbox workaround]" in json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    # moto's gap (instances launched without the template's settings) is corrected by the sandbox's seam,
+    # which says so once, labelled; the step itself prints nothing about the sandbox.
+    printed = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    assert printed.count("[sandbox] moto launches Auto Scaling instances without the launch template") == 1
     assert (ROOT / "diagrams" / "04_compute.png").stat().st_size > 0
 
 

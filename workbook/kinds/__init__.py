@@ -49,7 +49,8 @@ class Kind:
     gone_states: tuple[str, ...] = ()
     # Creating
     create: str = ""
-    create_tags: str = ""         # "spec:<ResourceType>" | "list:<Param>" | "dict:<Param>" | "" (tagged by a hook)
+    create_tags: str = ""         # "spec:<ResourceType>" | "list:<Param>" | "dict:<Param>" | "asg:<Param>"
+    #                               (Auto Scaling: all but Name propagate to the instances) | "" (tagged by a hook)
     token: str = ""               # client-token parameter of `create`
     created_key: str = ""         # where the new item is in the create response ("Vpc", "LoadBalancers.0")
     waiter: str = ""              # botocore waiter that makes it usable

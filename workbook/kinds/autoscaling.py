@@ -12,7 +12,7 @@ declare(
     Kind("auto_scaling_group", "autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups",
          "AutoScalingGroupName", title="Auto Scaling group", name_key="AutoScalingGroupName",
          find="asg", tags_key="Tags", by_name="AutoScalingGroupNames[]",
-         create="create_auto_scaling_group", create_tags="list:Tags",
+         create="create_auto_scaling_group", create_tags="asg:Tags",
          delete="delete_auto_scaling_group",
          extra_permissions=("autoscaling:UpdateAutoScalingGroup", "autoscaling:AttachLoadBalancerTargetGroups",
                             "autoscaling:CreateOrUpdateTags", "autoscaling:DescribePolicies",
