@@ -3,6 +3,10 @@
 State survives a stop and a start through moto's recorder journal: the first call ever made is
 `POST /moto-api/seed`, so replaying the journal on the next start recreates every resource with the
 same ID (measured in EMULATOR.md). Address, PID and seed live in the state folder, ignored by git.
+
+Every other process the sandbox starts on its own (the IAM drill's ephemeral moto server) is recorded
+in the state folder too (`track`), so `stop` finds and stops it even when whatever started it was
+killed before it could stop it.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ START_TIMEOUT_S = 30.0
 def _paths() -> dict[str, Path]:
     d = state_dir()
     return {"dir": d, "state": d / "moto.json", "journal": d / "journal.jsonl", "log": d / "moto.log",
-            "lock": d / "moto.lock"}
+            "lock": d / "moto.lock", "procs": d / "processes"}
 
 
 @contextlib.contextmanager
@@ -75,6 +79,75 @@ def _answers(endpoint: str, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
+
+
+# ---- other processes the sandbox starts ---------------------------------------------------------------
+def _start_ticks(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot): with the pid, it names one process for good,
+    so a recycled pid is never taken for the recorded one."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def track(pid: int, what: str, **info: Any) -> Path:
+    """Record a process the sandbox started in a session of its own; `mark_stopped(record)` once it has
+    been stopped. Until then `stop` stops it."""
+    d = _paths()["procs"]
+    d.mkdir(parents=True, exist_ok=True)
+    record = d / f"{what}-{pid}.json"
+    record.write_text(json.dumps({"pid": pid, "what": what, "start_ticks": _start_ticks(pid),
+                                  "started": time.time(), "stopped": None, **info}))
+    return record
+
+
+def mark_stopped(record: Path) -> None:
+    """Mark a tracked process as stopped by whoever started it (the record stays for `tracked` until
+    the next `stop`)."""
+    with contextlib.suppress(OSError, ValueError):
+        rec = json.loads(record.read_text())
+        record.write_text(json.dumps({**rec, "stopped": time.time()}))
+
+
+def tracked() -> list[dict[str, Any]]:
+    """Every recorded process since the last `stop`, with `running` read from /proc now."""
+    out = []
+    for f in sorted(_paths()["procs"].glob("*.json")):
+        with contextlib.suppress(OSError, ValueError):
+            rec = json.loads(f.read_text())
+            ticks = rec.get("start_ticks")
+            out.append({**rec, "running": ticks is not None and _start_ticks(rec["pid"]) == ticks})
+    return out
+
+
+def _stop_tracked() -> list[int]:
+    """Stop every recorded process still running (its process group, as it was started), then forget
+    the records; returns the pids stopped here."""
+    done = []
+    for f in sorted(_paths()["procs"].glob("*.json")):
+        try:
+            rec = json.loads(f.read_text())
+        except (OSError, ValueError):
+            f.unlink(missing_ok=True)
+            continue
+        pid, ticks = rec["pid"], rec.get("start_ticks")
+        if ticks is not None and _start_ticks(pid) == ticks:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+            for _ in range(50):
+                if _start_ticks(pid) != ticks:
+                    break
+                time.sleep(0.1)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            done.append(pid)
+        if rec.get("log"):
+            Path(rec["log"]).unlink(missing_ok=True)
+        f.unlink(missing_ok=True)
+    return done
 
 
 def _post(endpoint: str, path: str, timeout: float = 600.0) -> None:
@@ -163,10 +236,12 @@ def start() -> dict[str, Any]:
 
 
 def stop() -> dict[str, Any]:
-    """Stop the data plane, then the server by its own PID; the journal stays, so the next start
-    restores the state (the data plane's databases keep their data too)."""
+    """Stop the data plane, every other process the sandbox recorded (an IAM drill's server), then the
+    server by its own PID; the journal stays, so the next start restores the state (the data plane's
+    databases keep their data too)."""
     from . import dataplane
     plane = dataplane.stop()  # first: its last metrics still reach the server
+    others = _stop_tracked()
     with _locked():
         st = _read_state()
         stopped = False
@@ -184,7 +259,7 @@ def stop() -> dict[str, Any]:
                     os.killpg(st["pid"], signal.SIGKILL)
             stopped = True
         _paths()["state"].unlink(missing_ok=True)
-        return {"stopped": stopped, "dataplane": plane}
+        return {"stopped": stopped, "dataplane": plane, "other_processes": others}
 
 
 def reset() -> dict[str, Any]:
