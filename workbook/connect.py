@@ -215,6 +215,11 @@ class Target:
         """Why this target cannot show `name` ("" when it can)."""
         return self.gaps.get(name, "")
 
+    def drill_log(self) -> pd.DataFrame | None:
+        """The calls a stand-in made to answer what the target itself cannot (the sandbox's IAM drill
+        answering policy simulation); None on a real account, where IAM answers."""
+        return None
+
 
 TARGETS: dict[str, Callable[[Params], Target]] = {"aws": lambda p: Target()}
 

@@ -52,7 +52,7 @@ def test_step_07_policies_pass_every_access_check(ctx):
     iam.create_role(RoleName=names.app_role(ctx.params), AssumeRolePolicyDocument=TRUST)
     iam.put_role_policy(RoleName=names.app_role(ctx.params), PolicyName="db", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret}]}))
-    access.apply(ctx, ctx.params)
+    access.apply(ctx)
     f = run(ctx)
     statuses = {i: r.status for (i, _), r in f.items()}
     assert statuses == {"IAM.1": "PASS", "ARTICLE.DEV_NO_DB_SECRET": "PASS", "ARTICLE.NO_USER_INLINE_ADMIN": "PASS",

@@ -183,6 +183,16 @@ def subnet_group_modify_keeps_the_group(ctx: Context, params: dict[str, Any]) ->
     return {"DBSubnetGroup": groups["DBSubnetGroups"][0]}
 
 
+# ---- IAM ----------------------------------------------------------------------------------------------------
+@correct("iam", "SimulatePrincipalPolicy", when="before",
+         note="moto has no IAM policy simulation: the sandbox answers simulate_principal_policy from an IAM drill, a "
+              "second, ephemeral moto server with IAM enforcement on, where a copy of the group's policies is tried "
+              "with a member's keys (the server is stopped afterwards); what moto cannot evaluate (resource ARNs, "
+              "conditions, roles) comes back as not emulated")
+def simulation_from_the_iam_drill(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    return ctx.target.iam_drills.simulate(plain(ctx, "iam"), params, region=ctx.p.region)
+
+
 # ---- S3 -----------------------------------------------------------------------------------------------------
 @correct("s3", "PutBucketPolicy", when="before",
          note="no TLS-only bucket policy in the sandbox: its endpoint is plain HTTP and moto enforces the policy, "

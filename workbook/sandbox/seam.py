@@ -41,6 +41,19 @@ GAPS = {
     "secret_rotation": "not modelled by the sandbox (RDS rotates its managed secret every 7 days)",
     "sns_email_confirmation": "in the sandbox an e-mail subscription is confirmed at once and no mail is sent",
     "dns_resolution": "in the sandbox nothing resolves the zone (no delegation is needed)",
+    # What the IAM drill (iam_drill.py), which answers IAM policy simulation in the sandbox, cannot show.
+    "iam_drill_principal": "the sandbox's IAM drill tries a group's policies with a member's keys; a role or a "
+                           "user is not drilled",
+    "iam_drill_resources": "moto evaluates every request against Resource \"*\" only, so a statement on one ARN "
+                           "could change this decision on AWS and never applies in the sandbox's IAM drill",
+    "iam_drill_conditions": "moto counts a condition as met when the request lacks its keys (resource tags), so "
+                            "a conditional statement could change this decision on AWS",
+    "iam_drill_cloudwatch": "moto names CloudWatch actions after the signing name (monitoring:*), not "
+                            "cloudwatch:*",
+    "iam_drill_db_auth": "moto has no IAM database authentication (rds-db:connect)",
+    "iam_drill_no_call": "the sandbox's IAM drill has no call that exercises this action",
+    "iam_drill_controls": "the IAM drill's controls failed (enforcement was not on in its server), so nothing it "
+                          "saw counts",
 }
 
 
@@ -64,6 +77,7 @@ class SandboxTarget(Target):
         super().__init__()
         self.endpoint = endpoint
         self.clock = SandboxClock()
+        self._iam_drills: Any = None
 
     @classmethod
     def for_params(cls, p: Params) -> "SandboxTarget":
@@ -83,6 +97,18 @@ class SandboxTarget(Target):
 
     def where(self, ctx: Context) -> str:
         return f"sandbox at {self.endpoint}" if self.endpoint else "sandbox (in-process moto)"
+
+    @property
+    def iam_drills(self) -> Any:
+        """The IAM drills that answer policy simulation in this session (corrections.py asks them)."""
+        if self._iam_drills is None:
+            from .iam_drill import Drills
+            self._iam_drills = Drills()
+        return self._iam_drills
+
+    def drill_log(self) -> Any:
+        """The calls the IAM drills made, controls first (None before any drill ran)."""
+        return self._iam_drills.log() if self._iam_drills is not None else None
 
     @property
     def dataplane(self) -> Any:

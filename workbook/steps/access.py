@@ -1,10 +1,17 @@
 """07_access: least privilege for the people who work on production.
 
+Why (from "Architect your Dev Backend to Production on AWS", the article this workbook follows, in our
+words): a private network keeps strangers away from the servers and the database, but people need
+limits too: each person gets only the access their work needs, and developers in particular do not
+get into the production database.
+
 A developers group reads logs, metrics and descriptions and is explicitly denied the database (its
 secret, IAM database auth, shell sessions on production instances) and network changes. An operators
 role, assumed from within the account, deploys (instance refresh, launch template versions, target
-registration, SSM commands) on the stack's resources only. Verified by IAM policy simulation on AWS
-and, in the sandbox, by an IAM drill on an ephemeral enforcing moto server (workbook.sandbox.iam_drill).
+registration, SSM commands) on the stack's resources only. Both are made through workbook.engine: the
+role carries the stack's tags; an IAM group cannot, so the stack's ledger records it. Their inline
+policies are the step's own and converge in place. Whether IAM enforces them is asked of IAM's policy
+simulation (`verify_policies`).
 
 Names: the group and role come from names.py; their inline policies are named here with
 p.name("developers-read") and p.name("operators-deploy") (names.py has no entry for policy names).
@@ -20,32 +27,34 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .. import checks, inventory, names, tagging
+from .. import checks, engine, inventory, names, tagging
 from ..checks import access as access_checks
-from ..inventory import iam as iam_inventory
 from ..connect import Context, Resource
-from ..iam_cleanup import delete_iam_group, delete_iam_role
+from ..inventory import iam as iam_inventory
 from ..params import Params
-from . import Step, created, exists, frame, register, would_create
+from . import Step, destroy_kinds, register
 
-STEP = "07_access"
-register(Step(
-    id=STEP, title="Least privilege: developers read, operators deploy, nobody reads the database",
-    why="The article: \"Users should also have least privilege when accessing any infrastructure (Eg. "
-        "Developers not having direct access to production database)\". Developers get logs, metrics and "
-        "descriptions; the database secret, database logins and network changes are explicitly denied.",
+STEP_ID = "07_access"
+STEP = register(Step(
+    STEP_ID, "Least privilege: developers read, operators deploy, nobody reads the database",
+    why=("The article asks for least privilege for people as well as for networks; its example is that "
+         "developers should not reach the production database. Developers get logs, metrics and descriptions; "
+         "the database secret, database logins and network changes are explicitly denied."),
+    short="Access", module="access", kinds=("iam_group", "iam_role"),
     permissions=(
-        "iam:GetGroup", "iam:CreateGroup", "iam:GetGroupPolicy", "iam:PutGroupPolicy", "iam:ListGroupPolicies",
-        "iam:DeleteGroupPolicy", "iam:ListAttachedGroupPolicies", "iam:DetachGroupPolicy",
-        "iam:RemoveUserFromGroup", "iam:DeleteGroup",
-        "iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:ListRoleTags", "iam:UpdateAssumeRolePolicy",
-        "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:ListRolePolicies", "iam:DeleteRolePolicy",
-        "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy", "iam:DeleteRole", "iam:ListInstanceProfilesForRole",
-        "iam:RemoveRoleFromInstanceProfile",
-        "iam:ListRoles", "iam:ListGroups", "iam:ListUsers", "iam:ListUserTags", "iam:ListUserPolicies",
-        "iam:GetUserPolicy", "iam:ListAttachedUserPolicies", "iam:ListGroupsForUser", "iam:ListAccessKeys",
-        "iam:ListInstanceProfiles", "iam:GetPolicy", "iam:GetPolicyVersion",
-        "iam:SimulatePrincipalPolicy", "iam:SimulateCustomPolicy", "rds:DescribeDBInstances"),
+        # the stack's ledger, where the group is recorded (it cannot carry a tag)
+        "ssm:GetParameter", "ssm:PutParameter",
+        # inline policies: converge, read back, remove with their owner
+        "iam:ListGroupPolicies", "iam:DeleteGroupPolicy", "iam:ListAttachedGroupPolicies",
+        "iam:DetachGroupPolicy", "iam:RemoveUserFromGroup",
+        "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy",
+        "iam:ListInstanceProfilesForRole", "iam:RemoveRoleFromInstanceProfile",
+        # the access checks' inventory
+        "iam:ListUsers", "iam:ListUserTags", "iam:ListUserPolicies", "iam:GetUserPolicy",
+        "iam:ListAttachedUserPolicies", "iam:ListGroupsForUser", "iam:ListAccessKeys", "iam:ListInstanceProfiles",
+        "iam:GetPolicy", "iam:GetPolicyVersion",
+        # is it enforced, and the database secret the denies name
+        "iam:SimulatePrincipalPolicy", "rds:DescribeDBInstances"),
 ))
 
 DEVELOPERS_POLICY = "developers-read"      # p.name(...) gives the stack-specific policy name
@@ -116,11 +125,12 @@ def operators_policy(p: Params, account_id: str, secret_arn: str = "") -> dict[s
     ]}
 
 
-def _db_secret_arn(ctx: Context, p: Params) -> str:
+def _db_secret_arn(ctx: Context) -> str:
     try:
-        db = ctx.client("rds").describe_db_instances(DBInstanceIdentifier=names.db_instance(p))["DBInstances"][0]
+        db = ctx.client("rds").describe_db_instances(
+            DBInstanceIdentifier=names.db_instance(ctx.p))["DBInstances"][0]
     except ClientError as e:
-        if e.response["Error"]["Code"] == "DBInstanceNotFound":
+        if engine.code(e) == "DBInstanceNotFound":
             return ""
         raise
     return (db.get("MasterUserSecret") or {}).get("SecretArn", "")
@@ -131,78 +141,68 @@ def _get(call: Any, **kw: Any) -> dict[str, Any] | None:
     try:
         return call(**kw)
     except ClientError as e:
-        if e.response["Error"]["Code"] == "NoSuchEntity":
+        if engine.code(e) == "NoSuchEntity":
             return None
         raise
 
 
-def ensure_developers_group(ctx: Context, p: Params) -> Resource:
-    """IAM groups cannot carry tags, so the group is found by its exact name."""
-    iam, name = ctx.client("iam"), names.developers_group(p)
-    found = _get(iam.get_group, GroupName=name)
-    if found:
-        return exists(ctx, STEP, "iam_group", name, found["Group"]["Arn"])
-    if p.dry_run:
-        return would_create(ctx, STEP, "iam_group", name)
-    try:
-        arn = iam.create_group(GroupName=name)["Group"]["Arn"]
-    except ClientError as e:  # a parallel run created it between get and create
-        if e.response["Error"]["Code"] != "EntityAlreadyExists":
-            raise
-        return exists(ctx, STEP, "iam_group", name, iam.get_group(GroupName=name)["Group"]["Arn"])
-    return created(ctx, STEP, "iam_group", name, arn)
+def ensure_developers_group(ctx: Context) -> Resource:
+    """The developers group. IAM groups cannot carry tags: the stack's ledger records it, and a group
+    of that name the ledger does not know is someone else's (refused, never adopted)."""
+    name = names.developers_group(ctx.p)
+    return engine.ensure(ctx, "iam_group", name, step=STEP_ID, create={"GroupName": name})
 
 
-def _ensure_inline(ctx: Context, p: Params, kind: str, owner: str, policy: str,
-                   doc: dict[str, Any]) -> Resource:
-    """Put an inline policy unless the same document is already there (a second run changes nothing)."""
+def _ensure_inline(ctx: Context, owner_kind: str, owner: str, policy: str, doc: dict[str, Any]) -> Resource:
+    """Put an inline policy unless the same document is already there (a second run changes nothing; a
+    changed document, e.g. once the database's secret exists, is updated in place)."""
     iam = ctx.client("iam")
-    key = {"group": "GroupName", "role": "RoleName"}[kind]
-    get = {"group": iam.get_group_policy, "role": iam.get_role_policy}[kind]
-    put = {"group": iam.put_group_policy, "role": iam.put_role_policy}[kind]
+    key = {"group": "GroupName", "role": "RoleName"}[owner_kind]
+    get = {"group": iam.get_group_policy, "role": iam.get_role_policy}[owner_kind]
+    put = {"group": iam.put_group_policy, "role": iam.put_role_policy}[owner_kind]
+    type_ = f"iam_{owner_kind}_policy"
     current = _get(get, **{key: owner, "PolicyName": policy})
     if current and iam_inventory.policy_document(current["PolicyDocument"]) == doc:
-        return exists(ctx, STEP, f"iam_{kind}_policy", policy, f"{owner}/{policy}")
-    if p.dry_run:
-        return would_create(ctx, STEP, f"iam_{kind}_policy", policy)
+        return ctx.note(STEP_ID, type_, policy, f"{owner}/{policy}", "exists")
+    if ctx.dry_run:
+        return ctx.note(STEP_ID, type_, policy, f"{owner}/{policy}" if current else engine.placeholder(type_, policy),
+                        "would update" if current else "would create")
     put(**{key: owner, "PolicyName": policy, "PolicyDocument": json.dumps(doc)})
-    return ctx.note(STEP, f"iam_{kind}_policy", policy, f"{owner}/{policy}", "updated" if current else "created")
+    return ctx.note(STEP_ID, type_, policy, f"{owner}/{policy}", "updated" if current else "created")
 
 
-def ensure_developers_policy(ctx: Context, p: Params) -> Resource:
-    doc = developers_policy(p, ctx.account_id, _db_secret_arn(ctx, p))
-    return _ensure_inline(ctx, p, "group", names.developers_group(p), p.name(DEVELOPERS_POLICY), doc)
+def ensure_developers_policy(ctx: Context) -> Resource:
+    p = ctx.p
+    doc = developers_policy(p, ctx.account_id, _db_secret_arn(ctx))
+    return _ensure_inline(ctx, "group", names.developers_group(p), p.name(DEVELOPERS_POLICY), doc)
 
 
-def ensure_operators_role(ctx: Context, p: Params) -> Resource:
-    iam, name = ctx.client("iam"), names.operators_role(p)
-    found = _get(iam.get_role, RoleName=name)
-    if found:
-        tags = tagging.as_dict(found["Role"].get("Tags"))
-        if tags.get(tagging.STACK) != p.stack_name:
-            raise RuntimeError(f"IAM role {name} exists but is not tagged {tagging.STACK}={p.stack_name}; "
-                               "the workbook will not take over a role it did not create")
-        return exists(ctx, STEP, "iam_role", name, found["Role"]["Arn"])
-    if p.dry_run:
-        return would_create(ctx, STEP, "iam_role", name)
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(operators_trust(ctx.account_id)),
-                          Description=f"Deploys the {p.stack_name} stack (workbook 07_access)",
-                          MaxSessionDuration=3600, Tags=tagging.tags(p, STEP, name))["Role"]["Arn"]
-    return created(ctx, STEP, "iam_role", name, arn)
+def ensure_operators_role(ctx: Context) -> Resource:
+    """The operators role, assumable from within the account; a same-named role without the stack's tag
+    is refused (engine.ForeignResource)."""
+    p, name = ctx.p, names.operators_role(ctx.p)
+    return engine.ensure(ctx, "iam_role", name, step=STEP_ID, create=lambda: {
+        "RoleName": name, "AssumeRolePolicyDocument": json.dumps(operators_trust(ctx.account_id)),
+        "Description": f"Deploys the {p.stack_name} stack (workbook 07_access)", "MaxSessionDuration": 3600})
 
 
-def ensure_operators_policy(ctx: Context, p: Params) -> Resource:
-    doc = operators_policy(p, ctx.account_id, _db_secret_arn(ctx, p))
-    return _ensure_inline(ctx, p, "role", names.operators_role(p), p.name(OPERATORS_POLICY), doc)
+def ensure_operators_policy(ctx: Context) -> Resource:
+    p = ctx.p
+    doc = operators_policy(p, ctx.account_id, _db_secret_arn(ctx))
+    return _ensure_inline(ctx, "role", names.operators_role(p), p.name(OPERATORS_POLICY), doc)
 
 
-def plan(ctx: Context, p: Params) -> pd.DataFrame:
-    return apply(ctx, p.replace(dry_run=True))
+def plan(ctx: Context) -> pd.DataFrame:
+    return apply(ctx.replace(dry_run=True))
 
 
-def apply(ctx: Context, p: Params) -> pd.DataFrame:
-    return frame([ensure_developers_group(ctx, p), ensure_developers_policy(ctx, p),
-                  ensure_operators_role(ctx, p), ensure_operators_policy(ctx, p)])
+def apply(ctx: Context) -> pd.DataFrame:
+    mark = len(ctx.resources)
+    ensure_developers_group(ctx)
+    ensure_developers_policy(ctx)
+    ensure_operators_role(ctx)
+    ensure_operators_policy(ctx)
+    return ctx.resources_frame(mark)
 
 
 def workbook_policy(step_ids: list[str] | None = None) -> dict[str, Any]:
@@ -228,20 +228,23 @@ def policy_summary(doc: dict[str, Any]) -> pd.DataFrame:
 
 
 def workbook_policy_summary(step_ids: list[str] | None = None) -> pd.DataFrame:
-    """The workbook's own least-privilege policy by service, and which steps need each service."""
+    """The workbook's own least-privilege policy by service, and which steps need each service (their
+    kinds' operations included)."""
     from .. import steps
     doc = workbook_policy(step_ids)
     actions = doc["Statement"][0]["Action"]
     rows = []
     for service in sorted({a.split(":")[0] for a in actions}):
         mine = [a.split(":", 1)[1] for a in actions if a.startswith(service + ":")]
-        used_by = sorted(s.id for s in steps.REGISTRY.values() if any(a.startswith(service + ":") for a in s.permissions))
+        used_by = sorted(s.id for s in steps.ordered() if (step_ids is None or s.id in step_ids)
+                         and any(a.startswith(service + ":") for a in s.all_permissions()))
         rows.append({"service": service, "actions": len(mine), "steps": ", ".join(used_by), "which": ", ".join(mine)})
     return pd.DataFrame(rows, columns=["service", "actions", "steps", "which"])
 
 
-def policy_documents(ctx: Context, p: Params) -> dict[str, dict[str, Any]]:
+def policy_documents(ctx: Context) -> dict[str, dict[str, Any]]:
     """The developers group's inline policies as deployed; the planned one when there is no group yet."""
+    p = ctx.p
     iam, group = ctx.client("iam"), names.developers_group(p)
     docs: dict[str, dict[str, Any]] = {}
     if _get(iam.get_group, GroupName=group):
@@ -249,7 +252,7 @@ def policy_documents(ctx: Context, p: Params) -> dict[str, dict[str, Any]]:
             for pol in page["PolicyNames"]:
                 docs[pol] = iam_inventory.policy_document(
                     iam.get_group_policy(GroupName=group, PolicyName=pol)["PolicyDocument"])
-    return docs or {p.name(DEVELOPERS_POLICY): developers_policy(p, ctx.account_id, _db_secret_arn(ctx, p))}
+    return docs or {p.name(DEVELOPERS_POLICY): developers_policy(p, ctx.account_id, _db_secret_arn(ctx))}
 
 
 # ---- verification ------------------------------------------------------------------------------
@@ -262,160 +265,120 @@ class Case:
     resource: str
     expected: str                        # "allowed" | "denied"
     context: dict[str, str] = field(default_factory=dict)
-    extra_allow: tuple[str, ...] = ()    # simulate a broader grant held elsewhere (aws mode)
-    drill: Any = None                    # iam_drill.Attempt, or None when moto cannot show it
-    not_emulated: str = ""               # why the sandbox cannot show it
+    extra_allow: tuple[str, ...] = ()    # a broader grant the principal may hold elsewhere
 
 
-def cases(ctx: Context, p: Params) -> list[Case]:
-    from ..sandbox.iam_drill import Attempt
+def cases(ctx: Context) -> list[Case]:
+    p = ctx.p
     a, r = ctx.account_id, p.region
-    secret = _db_secret_arn(ctx, p) or access_checks.example_secret_arn(p, a)
+    secret = _db_secret_arn(ctx) or access_checks.example_secret_arn(p, a)
     instance = f"arn:aws:ec2:{r}:{a}:instance/i-0123456789abcdef0"
     own = {f"ssm:resourceTag/{tagging.STACK}": p.stack_name}
     own_rt = {f"aws:ResourceTag/{tagging.STACK}": p.stack_name}
-    moto_resource = "moto evaluates every request against Resource '*' only"
-    moto_cond = "moto does not evaluate policy conditions (resource tags)"
-    dev = "developer"
-    sg_rule = {"GroupId": "{group_id}", "IpPermissions": [
-        {"IpProtocol": "tcp", "FromPort": p.db_port, "ToPort": p.db_port, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}
+    dev, op = "developer", "operator"
     return [
-        Case(dev, "describe instances", "ec2:DescribeInstances", "*", "allowed",
-             drill=Attempt("describe instances", "ec2", "describe_instances", "allowed")),
-        Case(dev, "describe databases", "rds:DescribeDBInstances", "*", "allowed",
-             drill=Attempt("describe databases", "rds", "describe_db_instances", "allowed")),
-        Case(dev, "read log groups", "logs:DescribeLogGroups", "*", "allowed",
-             drill=Attempt("read log groups", "logs", "describe_log_groups", "allowed")),
-        Case(dev, "read metrics", "cloudwatch:GetMetricData", "*", "allowed",
-             not_emulated="moto names CloudWatch actions after the signing name (monitoring:*), not cloudwatch:*"),
-        Case(dev, "describe load balancers", "elasticloadbalancing:DescribeLoadBalancers", "*", "allowed",
-             drill=Attempt("describe load balancers", "elbv2", "describe_load_balancers", "allowed")),
-        Case(dev, "describe auto scaling groups", "autoscaling:DescribeAutoScalingGroups", "*", "allowed",
-             drill=Attempt("describe auto scaling groups", "autoscaling", "describe_auto_scaling_groups", "allowed")),
-        Case(dev, "read the DB secret", "secretsmanager:GetSecretValue", secret, "denied",
-             drill=Attempt("read the DB secret", "secretsmanager", "get_secret_value", "denied",
-                           {"SecretId": "{secret_arn}"})),
+        Case(dev, "describe instances", "ec2:DescribeInstances", "*", "allowed"),
+        Case(dev, "describe databases", "rds:DescribeDBInstances", "*", "allowed"),
+        Case(dev, "read log groups", "logs:DescribeLogGroups", "*", "allowed"),
+        Case(dev, "read metrics", "cloudwatch:GetMetricData", "*", "allowed"),
+        Case(dev, "describe load balancers", "elasticloadbalancing:DescribeLoadBalancers", "*", "allowed"),
+        Case(dev, "describe auto scaling groups", "autoscaling:DescribeAutoScalingGroups", "*", "allowed"),
+        Case(dev, "read the DB secret", "secretsmanager:GetSecretValue", secret, "denied"),
         Case(dev, "read the DB secret while another group grants secretsmanager:*",
-             "secretsmanager:GetSecretValue", secret, "denied", extra_allow=("secretsmanager:*",),
-             not_emulated=f"{moto_resource}, so a Deny on the secret's ARN never fires there"),
+             "secretsmanager:GetSecretValue", secret, "denied", extra_allow=("secretsmanager:*",)),
         Case(dev, "log in to the DB with IAM database auth", "rds-db:connect",
-             f"arn:aws:rds-db:{r}:{a}:dbuser:db-ABCDEFGHIJKL/postgres", "denied", extra_allow=("rds-db:*",),
-             not_emulated="moto has no IAM database authentication"),
+             f"arn:aws:rds-db:{r}:{a}:dbuser:db-ABCDEFGHIJKL/postgres", "denied", extra_allow=("rds-db:*",)),
         Case(dev, "open a shell on a production instance", "ssm:StartSession", instance, "denied",
-             context=own, extra_allow=("ssm:*",), not_emulated=moto_cond),
+             context=own, extra_allow=("ssm:*",)),
         Case(dev, "open the DB port in a security group", "ec2:AuthorizeSecurityGroupIngress", "*", "denied",
-             extra_allow=("ec2:*",),
-             drill=Attempt("open the DB port in a security group", "ec2", "authorize_security_group_ingress",
-                           "denied", sg_rule)),
+             extra_allow=("ec2:*",)),
         Case(dev, "attach AdministratorAccess to oneself", "iam:AttachUserPolicy", f"arn:aws:iam::{a}:user/x",
-             "denied", drill=Attempt("attach AdministratorAccess to oneself", "iam", "attach_user_policy", "denied",
-                                     {"UserName": "{user_name}",
-                                      "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})),
-        Case("operator", "start an instance refresh of the stack's group", "autoscaling:StartInstanceRefresh",
+             "denied"),
+        Case(op, "start an instance refresh of the stack's group", "autoscaling:StartInstanceRefresh",
              f"arn:aws:autoscaling:{r}:{a}:autoScalingGroup:00000000-0000-0000-0000-000000000000:"
-             f"autoScalingGroupName/{names.asg(p)}", "allowed", context=own_rt, not_emulated=moto_cond),
-        Case("operator", "run a command on a production instance", "ssm:SendCommand", instance, "allowed",
-             context=own, not_emulated=moto_cond),
-        Case("operator", "read the DB secret", "secretsmanager:GetSecretValue", secret, "denied",
-             not_emulated=f"{moto_resource}; the role is not drilled"),
-        Case("operator", "create an IAM user", "iam:CreateUser", f"arn:aws:iam::{a}:user/x", "denied",
-             not_emulated="the role is not drilled in the sandbox"),
+             f"autoScalingGroupName/{names.asg(p)}", "allowed", context=own_rt),
+        Case(op, "run a command on a production instance", "ssm:SendCommand", instance, "allowed", context=own),
+        Case(op, "read the DB secret", "secretsmanager:GetSecretValue", secret, "denied"),
+        Case(op, "create an IAM user", "iam:CreateUser", f"arn:aws:iam::{a}:user/x", "denied"),
     ]
 
 
 VERIFY_COLUMNS = ["principal", "attempt", "action", "expected", "decision", "status", "how"]
 
 
-def _simulate(ctx: Context, p: Params, c: Case, source_arn: str, docs: list[dict[str, Any]]) -> str:
-    """IAM's own evaluation: the principal's policies as deployed (simulate_principal_policy) or the
-    planned documents (simulate_custom_policy) when the principal does not exist yet."""
-    iam = ctx.client("iam")
-    ctx_entries = [{"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
-                   for k, v in c.context.items()]
-    kw: dict[str, Any] = {"ActionNames": [c.action], "ResourceArns": [c.resource], "ContextEntries": ctx_entries}
-    extra = [json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": list(c.extra_allow), "Resource": "*"}]})] if c.extra_allow else []
-    if source_arn and not extra:
-        pages = iam.get_paginator("simulate_principal_policy").paginate(PolicySourceArn=source_arn, **kw)
-    else:
-        # A broader grant held elsewhere is modelled as one more identity policy beside the real ones.
-        pages = iam.get_paginator("simulate_custom_policy").paginate(
-            PolicyInputList=[json.dumps(d) for d in docs] + extra, **kw)
-    results = [r for page in pages for r in page["EvaluationResults"]]
-    return results[0]["EvalDecision"] if results else "implicitDeny"
+def _simulate(ctx: Context, c: Case, source_arn: str) -> dict[str, Any]:
+    """IAM's own evaluation of the principal's policies as deployed; a broader grant held elsewhere goes
+    along as one more identity policy (PolicyInputList), to show that the explicit Deny wins."""
+    kw: dict[str, Any] = {"PolicySourceArn": source_arn, "ActionNames": [c.action], "ResourceArns": [c.resource]}
+    if c.context:
+        kw["ContextEntries"] = [{"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
+                                for k, v in c.context.items()]
+    if c.extra_allow:
+        kw["PolicyInputList"] = [json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": list(c.extra_allow), "Resource": "*"}]})]
+    results = ctx.client("iam").simulate_principal_policy(**kw)["EvaluationResults"]
+    return results[0] if results else {"EvalDecision": "implicitDeny"}
 
 
-def verify_policies(ctx: Context, p: Params, drill: bool = True) -> pd.DataFrame:
-    """Each case's decision: simulated by IAM on AWS; in the sandbox, enforced by moto on an ephemeral
-    server where moto can show it (drill), else NOT_EMULATED."""
-    all_cases = cases(ctx, p)
+def _not_shown(ctx: Context, result: dict[str, Any]) -> str:
+    """Why the target could not show this decision: a detail that names one of its gaps ("" on a real
+    account, whose simulator shows every decision)."""
+    for detail in (result.get("EvalDecisionDetails") or {}).values():
+        if ctx.gap(str(detail)):
+            return ctx.gap(str(detail))
+    return ""
+
+
+def verify_policies(ctx: Context) -> pd.DataFrame:
+    """Each case as IAM's policy simulation decides it for the deployed group and role. A decision the
+    target cannot show is NOT_EMULATED with the reason, never a PASS; a principal not created yet (a dry
+    run, or before apply) has nothing to simulate."""
+    p = ctx.p
+    group = engine.find_one(ctx, "iam_group", names.developers_group(p))
+    role = engine.find_one(ctx, "iam_role", names.operators_role(p))
+    sources = {"developer": (group.raw.get("Arn", "") if group else "", f"IAM group {names.developers_group(p)}"),
+               "operator": (role.raw.get("Arn", "") if role else "", f"IAM role {names.operators_role(p)}")}
     rows = []
-    if not ctx.sandbox:
-        iam = ctx.client("iam")
-        group = _get(iam.get_group, GroupName=names.developers_group(p))
-        role = _get(iam.get_role, RoleName=names.operators_role(p))
-        dev_docs = list(policy_documents(ctx, p).values())
-        op_docs = [operators_policy(p, ctx.account_id, _db_secret_arn(ctx, p))]
-        for c in all_cases:
-            is_dev = c.principal == "developer"
-            src = (group["Group"]["Arn"] if group else "") if is_dev else (role["Role"]["Arn"] if role else "")
-            got = _simulate(ctx, p, c, src, dev_docs if is_dev else op_docs)
-            ok = (got == "allowed") == (c.expected == "allowed")
-            rows.append({"principal": c.principal, "attempt": c.label, "action": c.action, "expected": c.expected,
-                         "decision": got, "status": "PASS" if ok else "FAIL",
-                         "how": "iam simulation" + (f" + extra grant {', '.join(c.extra_allow)}" if c.extra_allow else "")})
-        return pd.DataFrame(rows, columns=VERIFY_COLUMNS)
-
-    drilled: dict[str, Any] = {}
-    controls_ok = False
-    attempts = [c.drill for c in all_cases if c.drill is not None]
-    if drill and attempts:
-        from ..sandbox import iam_drill
-        ctx.workaround("moto has no IAM policy simulation: a second, ephemeral moto server with IAM enforcement "
-                       "on gets a copy of the developers group with the same policy documents and a developer "
-                       "user whose keys try each action; the server is stopped afterwards")
-        result = iam_drill.run(names.developers_group(p), policy_documents(ctx, p), attempts,
-                               user_name=p.name("drill-developer"), region=p.region)
-        ctx.drill_log = result  # type: ignore[attr-defined]  # the notebook shows it, controls included
-        drilled = {row.attempt: row for row in result.itertuples() if row.principal == p.name("drill-developer")}
-        controls_ok = bool((result[result.principal != p.name("drill-developer")].status == "PASS").all())
-    for c in all_cases:
-        row = drilled.get(c.drill.label) if c.drill is not None else None
-        if row is not None:
-            rows.append({"principal": c.principal, "attempt": c.label, "action": c.action, "expected": c.expected,
-                         "decision": f"{row.outcome} ({row.http_status}"
-                                     f"{' ' + row.error_code if row.error_code not in ('', str(row.http_status)) else ''})",
-                         "status": row.status if controls_ok else "FAIL",
-                         "how": "sandbox IAM drill (moto enforcement)" if controls_ok else
-                                "sandbox IAM drill, but its controls failed (enforcement was not on)"})
-        else:
-            rows.append({"principal": c.principal, "attempt": c.label, "action": c.action, "expected": c.expected,
-                         "decision": "", "status": "NOT_EMULATED",
-                         "how": c.not_emulated or "drill not run"})
+    for c in cases(ctx):
+        arn, what = sources[c.principal]
+        row = {"principal": c.principal, "attempt": c.label, "action": c.action, "expected": c.expected}
+        if not arn:
+            rows.append({**row, "decision": "", "status": "NOT_APPLICABLE",
+                         "how": f"no {what} yet: nothing to simulate (run apply)"})
+            continue
+        result = _simulate(ctx, c, arn)
+        gap = _not_shown(ctx, result)
+        how = "iam simulation" + (f" + extra grant {', '.join(c.extra_allow)}" if c.extra_allow else "")
+        if gap:
+            rows.append({**row, "decision": "", "status": "NOT_EMULATED", "how": gap})
+            continue
+        got = result["EvalDecision"]
+        ok = (got == "allowed") == (c.expected == "allowed")
+        rows.append({**row, "decision": got, "status": "PASS" if ok else "FAIL", "how": how})
     return pd.DataFrame(rows, columns=VERIFY_COLUMNS)
 
 
-def verify(ctx: Context, p: Params) -> pd.DataFrame:
+def verify(ctx: Context) -> pd.DataFrame:
     """Findings of the access checks on the stack."""
-    return checks.run(after_inventory(ctx, p), p, groups=["access"])
+    return checks.run(after_inventory(ctx), ctx.p, groups=["access"])
 
 
 # ---- before and after --------------------------------------------------------------------------
-def before_inventory(ctx: Context, p: Params) -> inventory.Inventory:
+def before_inventory(ctx: Context) -> inventory.Inventory:
     """The dev environment as step 01 sees it (workbook.inventory.ec2.discover_dev); an empty
     inventory when there is no dev server any more (e.g. after a teardown with teardown_dev)."""
     from ..inventory import ec2 as inv_ec2
     try:
-        return inv_ec2.discover_dev(ctx, p)
+        return inv_ec2.discover_dev(ctx, ctx.p)
     except inv_ec2.DevNotFound as e:
         print(f"before: {e}")
         return inv_ec2.DevInventory(ctx, {}, {"instance_ids": set(), "vpc_ids": set(), "public_ips": set()})
 
 
-def after_inventory(ctx: Context, p: Params) -> inventory.Inventory:
+def after_inventory(ctx: Context) -> inventory.Inventory:
     """The production stack without the dev environment (which shares the stack tag in the sandbox)."""
     from ..inventory import ec2 as inv_ec2
-    return inv_ec2.ProductionInventory(ctx, p.stack_name)
+    return inv_ec2.ProductionInventory(ctx, ctx.p.stack_name)
 
 
 def _rollup(findings: pd.DataFrame) -> pd.DataFrame:
@@ -428,11 +391,12 @@ def _rollup(findings: pd.DataFrame) -> pd.DataFrame:
                                            status=("status", "first"), detail=("detail", "first")).reset_index()
 
 
-def compare_before_after(ctx: Context, p: Params, groups: tuple[str, ...] = ("dev",)
+def compare_before_after(ctx: Context, groups: tuple[str, ...] = ("dev",)
                          ) -> tuple[pd.DataFrame, dict[str, float]]:
     """The same checks on the dev environment and on the new stack, side by side, with a score each."""
-    before = checks.run(before_inventory(ctx, p), p, groups=list(groups))
-    after = checks.run(after_inventory(ctx, p), p, groups=list(groups))
+    p = ctx.p
+    before = checks.run(before_inventory(ctx), p, groups=list(groups))
+    after = checks.run(after_inventory(ctx), p, groups=list(groups))
     b, a = _rollup(before), _rollup(after)
     table = b.merge(a, on=["id", "title", "severity"], how="outer", suffixes=("_before", "_after"))
     table = table[["id", "title", "severity", "status_before", "status_after", "detail_before", "detail_after"]]
@@ -441,23 +405,7 @@ def compare_before_after(ctx: Context, p: Params, groups: tuple[str, ...] = ("de
 
 
 # ---- destroy -----------------------------------------------------------------------------------
-def destroy(ctx: Context, p: Params) -> pd.DataFrame:
-    """Remove the developers group (members, policies) and the operators role; safe to run twice."""
-    iam = ctx.client("iam")
-    done: list[Resource] = []
-    group = names.developers_group(p)
-    if _get(iam.get_group, GroupName=group):
-        if p.dry_run:
-            done.append(ctx.note(STEP, "iam_group", group, group, "would delete"))
-        else:
-            delete_iam_group(ctx, group)
-            done.append(ctx.note(STEP, "iam_group", group, group, "deleted"))
-    role = names.operators_role(p)
-    found = _get(iam.get_role, RoleName=role)
-    if found and tagging.as_dict(found["Role"].get("Tags")).get(tagging.STACK) == p.stack_name:
-        if p.dry_run:
-            done.append(ctx.note(STEP, "iam_role", role, role, "would delete"))
-        else:
-            delete_iam_role(ctx, role)
-            done.append(ctx.note(STEP, "iam_role", role, role, "deleted"))
-    return frame(done)
+def destroy(ctx: Context) -> pd.DataFrame:
+    """The developers group (its members removed from it, its policies with it) and the operators role
+    this step created; people are never deleted. Safe to run twice."""
+    return destroy_kinds(ctx, STEP)
