@@ -44,11 +44,6 @@ STEP = register(Step(
     permissions=(
         # the stack's ledger, where the group is recorded (it cannot carry a tag)
         "ssm:GetParameter", "ssm:PutParameter",
-        # inline policies: converge, read back, remove with their owner
-        "iam:ListGroupPolicies", "iam:DeleteGroupPolicy", "iam:ListAttachedGroupPolicies",
-        "iam:DetachGroupPolicy", "iam:RemoveUserFromGroup",
-        "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy",
-        "iam:ListInstanceProfilesForRole", "iam:RemoveRoleFromInstanceProfile",
         # the access checks' inventory
         "iam:ListUsers", "iam:ListUserTags", "iam:ListUserPolicies", "iam:GetUserPolicy",
         "iam:ListAttachedUserPolicies", "iam:ListGroupsForUser", "iam:ListAccessKeys", "iam:ListInstanceProfiles",
