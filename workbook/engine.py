@@ -312,11 +312,17 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
         return ctx.note(step, kind.name, name, placeholder(kind.name, name), "would create")
     args = dict(create() if callable(create) else create)
     args.update(tag_args(kind, ctx.p, step, name, extra_tags))
+    if not kind.taggable:
+        # Written ahead: a crash between the create and a later write would leave the stack's own
+        # resource unknown to it, and a rerun would refuse it as foreign.
+        remember(ctx, kind.name, name, step)
     if kind.token:
         args.setdefault(kind.token, token or tagging.client_token(ctx.p, name))
     try:
         resp = getattr(ctx.client(kind.service), kind.create)(**args)
     except ClientError as e:
+        if not kind.taggable:
+            forget(ctx, kind.name, name)   # nothing was created: the entry must not claim a namesake
         c = code(e)
         if c.endswith(("AlreadyExists", "AlreadyExistsException", "AlreadyExistsFault")) or ".Duplicate" in c \
                 or c.startswith("Duplicate"):
@@ -326,8 +332,6 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
         raise
     raw = _dig(resp, kind.created_key) if kind.created_key else resp
     id_ = str(_dig(raw, kind.id) or name)   # some creates answer nothing (log groups): the name is the id
-    if not kind.taggable:
-        remember(ctx, kind.name, name, step)
     if wait_ready:
         wait(ctx, kind, id_, what=f"{kind.label} {name}")
     return ctx.note(step, kind.name, name, id_, "created", item=raw)

@@ -103,3 +103,24 @@ def test_step_keeps_its_contracts(aws, step):
     twice = ctx.calls.mark()
     assert "deleted" not in set(destroy(ctx).action)
     assert [c.operation for c in ctx.calls.calls[twice:] if c.operation.startswith(MUTATING)] == []
+
+
+def test_an_untaggable_resource_is_claimed_only_when_the_stack_created_it(aws):
+    """IAM groups cannot carry tags: the stack's ledger says which are its own. A namesake created by
+    someone else is refused and never written into the ledger (teardown would delete it); the stack's
+    own group, written ahead of its create, is found again after a crash right after the create."""
+    from workbook import engine
+    ctx = make_ctx(stack_name="led")
+    ctx.client("iam").create_group(GroupName="led-developers")
+    with pytest.raises(engine.ForeignResource):
+        engine.ensure(ctx, "iam_group", "led-developers", step="07_access", create={"GroupName": "led-developers"})
+    assert "led-developers" not in engine.ledger(ctx).get("iam_group", {})
+
+    def crash_after_create(http_response, model, **_):
+        if model.name == "CreateGroup":
+            raise Killed("killed right after CreateGroup answered")
+    ctx.client("iam").meta.events.register("after-call.iam.CreateGroup", crash_after_create)
+    with pytest.raises(Killed):
+        engine.ensure(ctx, "iam_group", "led-ops", step="07_access", create={"GroupName": "led-ops"})
+    again = make_ctx(stack_name="led")
+    assert engine.ensure(again, "iam_group", "led-ops", step="07_access", create={"GroupName": "led-ops"}).action == "exists"
