@@ -82,7 +82,7 @@ class Params:
         "One NAT gateway per AZ (survives an AZ loss; each one adds its hourly charge, priced in the plan) instead of a single one."))
     # compute
     instance_type: str = field(default="t3.micro", metadata=_meta("Instance type of the app servers."))
-    dev_instance_type: str = field(default="t3.small", metadata=_meta("Instance type of the dev server (sandbox)."))
+    dev_instance_type: str = field(default="t3.small", metadata=_meta("Instance type of the demo dev host."))
     app_port: int = field(default=8080, metadata=_meta("Port the backend listens on.", min=1024, max=65535))
     health_check_path: str = field(default="/health", metadata=_meta("Path the load balancer health-checks."))
     min_capacity: int = field(default=2, metadata=_meta("Auto Scaling group minimum size.", min=1, max=20))
@@ -105,13 +105,18 @@ class Params:
     alarm_email: str = field(default="", metadata=_meta("E-mail subscribed to alarms; empty for none."))
     log_retention_days: int = field(default=30, metadata=_meta("CloudWatch Logs retention.", min=1, max=3653))
     # the dev environment ("before")
-    dev_instance_id: str = field(default="", metadata=_meta("target=aws: the dev instance (i-...)."))
+    dev_instance_id: str = field(default="", metadata=_meta("Your dev instance (i-...); empty finds it by dev_tag."))
     dev_tag: str = field(default="Name=dev-backend", metadata=_meta("Tag Key=Value that finds the dev instance."))
+    demo_dev_host: Literal["auto", "yes", "no"] = field(default="auto", metadata=_meta(
+        "Whether 00_setup builds a demo dev host (one instance with its database, open to the internet) or "
+        "finds yours. auto: build it in the sandbox when dev_instance_id is empty, never on a real account. "
+        "yes: build it (on a real account too: it costs money and is open to the internet). no: only find "
+        "yours, by dev_instance_id or dev_tag."))
     dev_db_engine: Literal["postgres", "mysql"] = field(default="postgres", metadata=_meta(
-        "Database running on the dev instance (sandbox layout)."))
-    dev_elastic_ip: bool = field(default=False, metadata=_meta("Sandbox layout: dev instance has an Elastic IP."))
+        "Database running on the demo dev host."))
+    dev_elastic_ip: bool = field(default=False, metadata=_meta("Demo dev host layout: it has an Elastic IP."))
     dev_split_security_groups: bool = field(default=False, metadata=_meta(
-        "Sandbox layout: the dev rules are split over two security groups (web and database)."))
+        "Demo dev host layout: its rules are split over two security groups (web and database)."))
     # evidence
     probe_rate: int = field(default=40, metadata=_meta("Requests per second the probe sends.", min=1, max=500))
     probe_seconds: int = field(default=10, metadata=_meta("Seconds each probe run lasts.", min=2, max=600))
@@ -195,6 +200,15 @@ class Params:
     def dev_db_port(self) -> int:
         return DB_PORTS[self.dev_db_engine]
 
+    @property
+    def builds_demo_dev_host(self) -> bool:
+        """00_setup builds the demo dev host (True) or only finds the user's (False): decided here, once,
+        from demo_dev_host. "auto" builds it only in the sandbox and only when no dev_instance_id names
+        a host of the user's; on a real account the workbook never builds one unless told "yes"."""
+        if self.demo_dev_host == "auto":
+            return self.target == "sandbox" and not self.dev_instance_id
+        return self.demo_dev_host == "yes"
+
     def name(self, suffix: str) -> str:
         """Resource name: <stack>-<suffix>, e.g. demo-vpc."""
         return f"{self.stack_name}-{suffix}"
@@ -275,10 +289,15 @@ class Params:
             if not ACCOUNT_RE.match(self.aws_account_id):
                 check("aws_account_id", "target=aws needs the 12-digit id of the account to act on "
                                         "(the workbook refuses to act on any other)")
-            if not (self.dev_instance_id or self.dev_tag):
-                check("dev_instance_id", "target=aws needs dev_instance_id or dev_tag to find the dev instance")
         elif self.aws_account_id and not ACCOUNT_RE.match(self.aws_account_id):
             check("aws_account_id", f"{self.aws_account_id!r} is not a 12-digit account id")
+        if self.demo_dev_host == "yes" and self.dev_instance_id:
+            check("demo_dev_host", f"yes builds a demo dev host, but dev_instance_id={self.dev_instance_id} names "
+                                   "your own: empty dev_instance_id, or set demo_dev_host to no (or auto)")
+        if not self.builds_demo_dev_host and not (self.dev_instance_id or self.dev_tag):
+            why = "target=aws" if self.target == "aws" and self.demo_dev_host == "auto" else \
+                f"demo_dev_host={self.demo_dev_host}"
+            check("dev_instance_id", f"{why} needs dev_instance_id or dev_tag to find the dev instance")
         if problems:
             raise ParameterError(problems)
         return self
@@ -298,6 +317,8 @@ def _subnet_bits(az_count: int) -> int:
 def _coerce(value: Any, hint: Any) -> Any:
     """Accept what YAML, papermill, the CLI or a form gives; refuse silently lossy conversions."""
     origin = getattr(hint, "__origin__", None)
+    if origin is Literal and isinstance(value, bool) and {"yes", "no"} <= set(get_args(hint)):
+        return "yes" if value else "no"   # YAML 1.1 reads an unquoted yes / no as a boolean
     if origin is Literal or hint is str:
         if value is None:
             return ""
