@@ -311,7 +311,9 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
     if ctx.dry_run:
         return ctx.note(step, kind.name, name, placeholder(kind.name, name), "would create")
     args = dict(create() if callable(create) else create)
-    args.update(tag_args(kind, ctx.p, step, name, extra_tags))
+    for key, value in tag_args(kind, ctx.p, step, name, extra_tags).items():
+        # the caller's own TagSpecifications (e.g. an instance's root volume) are kept beside ours
+        args[key] = value + list(args[key]) if key == "TagSpecifications" and key in args else value
     if not kind.taggable:
         # Written ahead: a crash between the create and a later write would leave the stack's own
         # resource unknown to it, and a rerun would refuse it as foreign.
