@@ -1,10 +1,13 @@
-"""00_setup: the dev environment the article starts from.
+"""00_setup: the dev environment the article starts from (and 01_assess, which assesses it).
 
 One EC2 instance in the default VPC that runs the API and its database, with a public IP and a
-security group open to the whole internet on SSH, HTTP and the database port; no backups. In the
-sandbox this step creates it (the layout follows p.dev_db_engine, p.dev_elastic_ip,
-p.dev_split_security_groups); against a real account it creates nothing and only finds the dev
-instance by p.dev_instance_id or p.dev_tag.
+security group open to the whole internet on SSH, HTTP and the database port; no backups.
+
+Whether this step builds that host or finds yours is a parameter, decided once in Params
+(`demo_dev_host`, resolved as `p.builds_demo_dev_host`): the demo dev host is built (layout from
+p.dev_db_engine, p.dev_elastic_ip, p.dev_split_security_groups) through workbook.engine, tagged with the
+stack and this step; otherwise nothing is created and your dev instance is found by p.dev_instance_id or
+p.dev_tag. By default the demo host is built only in the sandbox; on a real account only when asked.
 """
 from __future__ import annotations
 
@@ -13,35 +16,43 @@ from typing import Any
 
 import pandas as pd
 
-from .. import checks, progress
+from .. import checks, engine
 from ..connect import Context, Resource
 from ..inventory import ec2 as inv_ec2
 from ..names import DEV_NAME, dev_sg
 from ..params import Params
-from ..tagging import client_token, ec2_filters, tag_spec, tags
-from . import Step, created, exists, frame, register, would_create
+from ..tagging import tag_spec
+from . import Step, destroy_kinds, register
 
-STEP = "00_setup"
+STEP_ID = "00_setup"
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 INTERNET = "0.0.0.0/0"
 
-register(Step(
-    STEP, "The dev environment",
+STEP = register(Step(
+    STEP_ID, "The dev environment",
     "A common development backend is one EC2 server that hosts both the API and the database, exposed "
     "to the internet. It is tempting to copy it to production; this is the starting point we assess "
     "and then move, step by step, to a production architecture.",
+    short="Dev environment", module="dev", migration=False,
+    kinds=("security_group", "instance", "elastic_ip"),
     permissions=(
-        "ssm:GetParameter",
-        "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances",
-        "ec2:DescribeAddresses", "ec2:DescribeVolumes", "ec2:DescribeSnapshots",
-        "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateTags", "ec2:RunInstances",
-        "ec2:AllocateAddress", "ec2:AssociateAddress",
-        "ec2:DisassociateAddress", "ec2:ReleaseAddress", "ec2:TerminateInstances", "ec2:DeleteSecurityGroup",
-        # verify: the assessment reads what other steps would have made around the dev server
+        "ssm:GetParameter",                                   # the AL2023 AMI id
+        "ec2:DescribeVpcs", "ec2:DescribeSubnets",            # the default VPC and subnet
+        "ec2:CreateTags",                                     # tags on create (instance, root volume)
+        # verify / discover: what the dev server uses, and what other steps would have made around it
+        "ec2:DescribeVolumes", "ec2:DescribeSnapshots",
         "rds:DescribeDBInstances", "elasticloadbalancing:DescribeLoadBalancers",
         "autoscaling:DescribeAutoScalingGroups", "cloudwatch:DescribeAlarms", "route53:ListHostedZones",
         "route53:ListResourceRecordSets",
     ),
+))
+
+ASSESS = register(Step(
+    "01_assess", "Assess the dev environment",
+    "Before moving anything, measure how far the dev server is from what the article asks of production: "
+    "backups, redundancy across availability zones, auto scaling, logging and monitoring, a private network "
+    "and least privilege. The same checks run again on the production stack, for a before and after.",
+    short="Assess", module="dev", migration=False,
 ))
 
 
@@ -130,25 +141,9 @@ def default_subnet(ctx: Context) -> tuple[str, str]:
     return vpc_id, subnet["SubnetId"]
 
 
-def _find_group(ctx: Context, p: Params, name: str) -> dict[str, Any] | None:
-    found = inv_ec2.paginate(ctx, "describe_security_groups", "SecurityGroups",
-                             Filters=ec2_filters(p, STEP, name))
-    return found[0] if found else None
-
-
-def _find_instance(ctx: Context, p: Params) -> dict[str, Any] | None:
-    found = inv_ec2.describe_instances(ctx, ec2_filters(p, STEP, DEV_NAME) + [
-        {"Name": "instance-state-name", "Values": inv_ec2.LIVE_STATES}])
-    return found[0] if found else None
-
-
-def _find_address(ctx: Context, p: Params) -> dict[str, Any] | None:
-    found = inv_ec2.describe_addresses(ctx, ec2_filters(p, STEP, DEV_NAME))
-    return found[0] if found else None
-
-
-def find_dev_instance(ctx: Context, p: Params) -> dict[str, Any]:
-    """aws mode: the user's dev instance (by dev_instance_id or dev_tag); exactly one must match."""
+def find_dev_instance(ctx: Context) -> dict[str, Any]:
+    """Your dev instance (by dev_instance_id or dev_tag); exactly one must match."""
+    p = ctx.p
     items = inv_ec2.find_dev_instances(ctx, p)
     how = f"dev_instance_id={p.dev_instance_id}" if p.dev_instance_id else f"dev_tag={p.dev_tag}"
     if not items:
@@ -158,6 +153,15 @@ def find_dev_instance(ctx: Context, p: Params) -> dict[str, Any]:
         raise inv_ec2.DevNotFound(f"{how} matches {len(items)} instances ({', '.join(i['InstanceId'] for i in items)}); "
                                   "set dev_instance_id to the one to assess")
     return items[0]
+
+
+def inst_name(inst: dict[str, Any]) -> str:
+    return next((t["Value"] for t in inst.get("Tags", []) if t["Key"] == "Name"), inst["InstanceId"])
+
+
+def _found(ctx: Context, type_: str, name: str, id_: str, item: dict[str, Any]) -> Resource:
+    """A resource of the user's dev environment: found, never the stack's (destroy never touches it)."""
+    return ctx.note(STEP_ID, type_, name, id_, "exists", item=item)
 
 
 def _missing_permissions(group: dict[str, Any], ports: list[int]) -> list[dict[str, Any]]:
@@ -170,36 +174,35 @@ def _missing_permissions(group: dict[str, Any], ports: list[int]) -> list[dict[s
 
 
 # ---- ensure_* ----------------------------------------------------------------------------------------
-def ensure_dev_security_groups(ctx: Context, p: Params) -> list[Resource]:
-    """The dev security group(s), open to 0.0.0.0/0 on 22, 80 and the database port."""
-    if not ctx.sandbox:
-        inst = find_dev_instance(ctx, p)
+def ensure_dev_security_groups(ctx: Context) -> list[Resource]:
+    """The dev security group(s), open to 0.0.0.0/0 on 22, 80 and the database port (demo host); or the
+    groups your dev instance uses."""
+    p = ctx.p
+    if not p.builds_demo_dev_host:
+        inst = find_dev_instance(ctx)
         groups = {g["GroupId"]: g.get("GroupName", "") for g in inst.get("SecurityGroups", [])
                   + [g for eni in inst.get("NetworkInterfaces", []) for g in eni.get("Groups", [])]}
-        return [exists(ctx, STEP, "security-group", name, gid) for gid, name in groups.items()]
-    ec2 = ctx.client("ec2")
+        return [_found(ctx, "security_group", name, gid, {}) for gid, name in groups.items()]
     records: list[Resource] = []
-    vpc_id = None
+    vpc_id = ""
     for name, ports in security_group_layout(p).items():
-        group = _find_group(ctx, p, name)
-        if group is None and p.dry_run:
-            records.append(would_create(ctx, STEP, "security-group", name))
-            continue
-        if group is None:
+        found = engine.find_one(ctx, "security_group", name)
+        if found is None and not ctx.dry_run:
             vpc_id = vpc_id or default_subnet(ctx)[0]
-            # GroupName is unique per VPC and every stack's dev server sits in the default VPC, so the
-            # group name carries the stack; the Name tag (how it is found) is names.dev_sg.
-            gid = ec2.create_security_group(GroupName=p.name(name), Description=f"{DEV_NAME}: open to the internet",
-                                            VpcId=vpc_id, TagSpecifications=tag_spec("security-group", p, STEP, name))["GroupId"]
-            progress.wait_for(ec2, "security_group_exists", name, GroupIds=[gid])
-            group = {"GroupId": gid, "IpPermissions": []}
-            record = created(ctx, STEP, "security-group", name, gid)
-        else:
-            record = exists(ctx, STEP, "security-group", name, group["GroupId"])
-        missing = _missing_permissions(group, ports)
-        if missing and not p.dry_run:
-            ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=missing)
-        records.append(record)
+        # GroupName is unique per VPC and every stack's dev server sits in the default VPC, so the group
+        # name carries the stack; the Name tag (how it is found) is names.dev_sg.
+        rec = engine.ensure(ctx, "security_group", name, step=STEP_ID, found=found, lookup=False,
+                            create=lambda name=name: {"GroupName": p.name(name), "VpcId": vpc_id,
+                                                      "Description": f"{DEV_NAME}: open to the internet"})
+        records.append(rec)
+        # A group made by a run that crashed before the authorize lacks some: added, never opened wider.
+        missing = _missing_permissions(rec.item, ports)
+        if missing:
+            if not (ctx.dry_run or engine.is_placeholder(rec.id)):
+                ctx.client("ec2").authorize_security_group_ingress(GroupId=rec.id, IpPermissions=missing)
+            ctx.note(STEP_ID, "security_group_rule",
+                     f"{name} ingress from {INTERNET} tcp:{', '.join(str(m['FromPort']) for m in missing)}", rec.id,
+                     "would create" if ctx.dry_run else "created")
     return records
 
 
@@ -208,113 +211,86 @@ def resolve_ami(ctx: Context) -> str:
     return ctx.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
 
 
-def ensure_dev_instance(ctx: Context, p: Params) -> Resource:
-    """The dev server: API and database on one host, public IP, in the default VPC."""
-    if not ctx.sandbox:
-        inst = find_dev_instance(ctx, p)
-        return exists(ctx, STEP, "instance", inst_name(inst), inst["InstanceId"])
-    found = _find_instance(ctx, p)
-    if found:
-        return exists(ctx, STEP, "instance", DEV_NAME, found["InstanceId"])
-    groups = [_find_group(ctx, p, name) for name in security_group_layout(p)]
-    if p.dry_run or any(g is None for g in groups):
-        if not p.dry_run:
+def ensure_dev_instance(ctx: Context) -> Resource:
+    """The dev server: API and database on one host, public IP, in the default VPC (demo host); or your
+    dev instance."""
+    p = ctx.p
+    if not p.builds_demo_dev_host:
+        inst = find_dev_instance(ctx)
+        return _found(ctx, "instance", inst_name(inst), inst["InstanceId"], inst)
+    found = engine.find_one(ctx, "instance", DEV_NAME)
+    groups: list[engine.Item | None] = []
+    if found is None and not ctx.dry_run:
+        groups = [engine.find_one(ctx, "security_group", name) for name in security_group_layout(p)]
+        if any(g is None for g in groups):
             raise RuntimeError("the dev security groups do not exist yet; run ensure_dev_security_groups first")
-        return would_create(ctx, STEP, "instance", DEV_NAME)
-    ec2 = ctx.client("ec2")
-    _, subnet_id = default_subnet(ctx)
-    instance_tags = tags(p, STEP, DEV_NAME) + [{"Key": inv_ec2.DEV_DB_TAG, "Value": p.dev_db_engine}]
-    resp = ec2.run_instances(
-        ImageId=resolve_ami(ctx), InstanceType=p.dev_instance_type, MinCount=1, MaxCount=1,
-        ClientToken=client_token(p, DEV_NAME), UserData=user_data(p),
-        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet_id, "AssociatePublicIpAddress": True,
-                            "Groups": [g["GroupId"] for g in groups if g]}],
-        TagSpecifications=[{"ResourceType": "instance", "Tags": instance_tags}]
-        + tag_spec("volume", p, STEP, f"{DEV_NAME}-root"))
-    iid = resp["Instances"][0]["InstanceId"]
-    progress.wait_for(ec2, "instance_running", f"{DEV_NAME} running", InstanceIds=[iid])
-    return created(ctx, STEP, "instance", DEV_NAME, iid)
+
+    def create() -> dict[str, Any]:
+        _, subnet_id = default_subnet(ctx)
+        return {"ImageId": resolve_ami(ctx), "InstanceType": p.dev_instance_type, "MinCount": 1, "MaxCount": 1,
+                "UserData": user_data(p),
+                "NetworkInterfaces": [{"DeviceIndex": 0, "SubnetId": subnet_id, "AssociatePublicIpAddress": True,
+                                       "Groups": [g.id for g in groups if g]}],
+                # the root volume carries the step's tags too (the engine adds the instance's)
+                "TagSpecifications": tag_spec("volume", p, STEP_ID, f"{DEV_NAME}-root")}
+    return engine.ensure(ctx, "instance", DEV_NAME, step=STEP_ID, found=found, lookup=False, create=create,
+                         extra_tags={inv_ec2.DEV_DB_TAG: p.dev_db_engine})
 
 
-def inst_name(inst: dict[str, Any]) -> str:
-    return next((t["Value"] for t in inst.get("Tags", []) if t["Key"] == "Name"), inst["InstanceId"])
-
-
-def ensure_dev_address(ctx: Context, p: Params) -> Resource | None:
-    """An Elastic IP on the dev server (layout p.dev_elastic_ip); None when the layout has none."""
-    if not ctx.sandbox:
-        inst = find_dev_instance(ctx, p)
+def ensure_dev_address(ctx: Context) -> Resource | None:
+    """An Elastic IP on the dev server (demo layout p.dev_elastic_ip; None when the layout has none), or
+    the one your dev instance has (None when it has none)."""
+    p = ctx.p
+    if not p.builds_demo_dev_host:
+        inst = find_dev_instance(ctx)
         found = inv_ec2.describe_addresses(ctx, [{"Name": "instance-id", "Values": [inst["InstanceId"]]}])
-        return exists(ctx, STEP, "elastic-ip", found[0]["PublicIp"], found[0]["AllocationId"]) if found else None
+        return _found(ctx, "elastic_ip", found[0]["PublicIp"], found[0]["AllocationId"], found[0]) if found else None
     if not p.dev_elastic_ip:
         return None
-    ec2 = ctx.client("ec2")
-    address = _find_address(ctx, p)
-    instance = _find_instance(ctx, p)
-    if address is None and p.dry_run:
-        return would_create(ctx, STEP, "elastic-ip", DEV_NAME)
-    if address is None:
-        address = ec2.allocate_address(Domain="vpc", TagSpecifications=tag_spec("elastic-ip", p, STEP, DEV_NAME))
-        record = created(ctx, STEP, "elastic-ip", DEV_NAME, address["AllocationId"])
-    else:
-        record = exists(ctx, STEP, "elastic-ip", DEV_NAME, address["AllocationId"])
-    if instance and address.get("InstanceId") != instance["InstanceId"] and not p.dry_run:
-        ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=instance["InstanceId"])
-    return record
+    # AllocateAddress takes no client token: finding it by tag first is what keeps a rerun from a twin.
+    rec = engine.ensure(ctx, "elastic_ip", DEV_NAME, step=STEP_ID, create={"Domain": "vpc"})
+    instance = engine.find_one(ctx, "instance", DEV_NAME)
+    if instance and rec.item.get("InstanceId") != instance.id:
+        if not ctx.dry_run:
+            ctx.client("ec2").associate_address(AllocationId=rec.id, InstanceId=instance.id)
+        ctx.note(STEP_ID, "address_association", f"{DEV_NAME} -> {instance.id}", rec.id,
+                 "would create" if ctx.dry_run else "created")
+    return rec
 
 
 # ---- plan / apply / verify / destroy -----------------------------------------------------------------
-def apply(ctx: Context, p: Params) -> pd.DataFrame:
-    records = ensure_dev_security_groups(ctx, p)
-    records.append(ensure_dev_instance(ctx, p))
-    address = ensure_dev_address(ctx, p)
-    return frame(records + ([address] if address else []))
+def apply(ctx: Context) -> pd.DataFrame:
+    mark = len(ctx.resources)
+    ensure_dev_security_groups(ctx)
+    ensure_dev_instance(ctx)
+    ensure_dev_address(ctx)
+    return ctx.resources_frame(mark)
 
 
-def plan(ctx: Context, p: Params) -> pd.DataFrame:
+def plan(ctx: Context) -> pd.DataFrame:
     """What apply would do: the same finds, with nothing created."""
-    return apply(ctx, p.replace(dry_run=True))
+    return apply(ctx.replace(dry_run=True))
 
 
-def discover(ctx: Context, p: Params) -> inv_ec2.DevInventory:
+def discover(ctx: Context) -> inv_ec2.DevInventory:
     """The dev environment as an Inventory (what 01_assess and 07_access assess); in a dry run before
     anything exists, an empty one."""
-    return inv_ec2.discover_dev(ctx, p, missing_ok=p.dry_run)
+    return inv_ec2.discover_dev(ctx, ctx.p, missing_ok=ctx.dry_run)
 
 
-def verify(ctx: Context, p: Params) -> pd.DataFrame:
+def verify(ctx: Context) -> pd.DataFrame:
     """The dev environment's findings (the checks of 01_assess); none while it does not exist (dry run)."""
-    inv = inv_ec2.discover_dev(ctx, p, missing_ok=p.dry_run)
+    inv = discover(ctx)
     if inv.instances.empty:
         return pd.DataFrame(columns=checks.COLUMNS)
-    return checks.run(inv, p, groups=["dev"])
+    return checks.run(inv, ctx.p, groups=["dev"])
 
 
-def destroy(ctx: Context, p: Params) -> pd.DataFrame:
-    """Remove what this step created, by tag only: a dev server found in aws mode is never ours.
-    Safe to run twice; with p.dry_run only notes "would delete"."""
-    ec2 = ctx.client("ec2")
-    records: list[Resource] = []
-    action = "would delete" if p.dry_run else "deleted"
-    for address in inv_ec2.describe_addresses(ctx, ec2_filters(p, STEP)):
-        if not p.dry_run:
-            if address.get("AssociationId"):
-                ec2.disassociate_address(AssociationId=address["AssociationId"])
-            ec2.release_address(AllocationId=address["AllocationId"])
-        records.append(ctx.note(STEP, "elastic-ip", address.get("PublicIp", ""), address["AllocationId"], action))
-    instances = [i for i in inv_ec2.describe_instances(ctx, ec2_filters(p, STEP))
-                 if i["State"]["Name"] in inv_ec2.LIVE_STATES]
-    ids = [i["InstanceId"] for i in instances]
-    if ids and not p.dry_run:
-        ec2.terminate_instances(InstanceIds=ids)
-        progress.wait_for(ec2, "instance_terminated", "dev instance terminated", InstanceIds=ids)
-    records += [ctx.note(STEP, "instance", inst_name(i), i["InstanceId"], action) for i in instances]
-    for group in inv_ec2.paginate(ctx, "describe_security_groups", "SecurityGroups", Filters=ec2_filters(p, STEP)):
-        if not p.dry_run:
-            ec2.delete_security_group(GroupId=group["GroupId"])
-        records.append(ctx.note(STEP, "security-group", group["GroupName"], group["GroupId"], action))
-    return frame(records)
+def destroy(ctx: Context) -> pd.DataFrame:
+    """Remove what this step created, by its tags only: a dev server that was found (yours) is never the
+    stack's. Safe to run twice; in a dry run only notes "would delete"."""
+    return destroy_kinds(ctx, STEP)
 
 
 __all__ = ["ensure_dev_security_groups", "ensure_dev_instance", "ensure_dev_address", "plan", "apply", "verify",
-           "destroy", "discover", "user_data", "security_group_layout", "resolve_ami"]
+           "destroy", "discover", "find_dev_instance", "user_data", "security_group_layout", "resolve_ami"]
