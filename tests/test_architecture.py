@@ -23,7 +23,7 @@ def is_png(path) -> bool:
 
 
 def test_before_draws_the_postgres_layout_with_its_open_ports(ctx, tmp_path):
-    dev.apply(ctx, ctx.params)
+    dev.apply(ctx)
     inv = inv_ec2.discover_dev(ctx, ctx.params)
     out = architecture.draw_before(inv, tmp_path / "before.png")
     assert out == tmp_path / "before.png" and is_png(out)
@@ -39,7 +39,7 @@ def test_before_draws_the_second_layout_eip_two_groups_mysql(tmp_path):
     from moto import mock_aws
     with mock_aws():
         ctx = make_ctx(stack_name="layout2", dev_db_engine="mysql", dev_elastic_ip=True, dev_split_security_groups=True)
-        dev.apply(ctx, ctx.params)
+        dev.apply(ctx)
         inv = inv_ec2.discover_dev(ctx, ctx.params)
         out = architecture.draw_before(inv, tmp_path / "layout2.png")
     assert is_png(out)
@@ -51,7 +51,7 @@ def test_before_draws_the_second_layout_eip_two_groups_mysql(tmp_path):
 
 def test_before_finds_the_engine_from_the_port_when_untagged(ctx, tmp_path):
     """aws mode: nothing carries the workbook's engine tag; an open 3306 says MySQL."""
-    dev.apply(ctx, ctx.params.replace(dev_db_engine="mysql"))
+    dev.apply(ctx.replace(dev_db_engine="mysql"))
     inv = inv_ec2.discover_dev(ctx, ctx.params)
     inv.instances["dev_db"] = ""
     architecture.draw_before(inv, tmp_path / "b.png")
@@ -94,7 +94,7 @@ def test_stack_with_missing_frames_draws_what_exists(tmp_path):
 
 
 def test_stack_leaves_the_dev_environment_out(ctx, tmp_path):
-    dev.apply(ctx, ctx.params)
+    dev.apply(ctx)
     architecture.draw_stack(inventory.Inventory(ctx, ctx.params.stack_name), tmp_path / "s.png", "After 00")
     assert "dev-backend" not in labels() and "nothing of the production stack exists yet" in labels()
 

@@ -30,7 +30,7 @@ def detail(findings: pd.DataFrame, check_id: str) -> str:
 
 @pytest.fixture
 def dev_env(ctx):
-    dev.apply(ctx, ctx.params)
+    dev.apply(ctx)
     return ctx
 
 
@@ -52,7 +52,7 @@ def test_split_layout_blames_the_right_group():
     from moto import mock_aws
     with mock_aws():
         ctx = make_ctx(stack_name="layout2", dev_db_engine="mysql", dev_elastic_ip=True, dev_split_security_groups=True)
-        dev.apply(ctx, ctx.params)
+        dev.apply(ctx)
         f = run(inv_ec2.discover_dev(ctx, ctx.params), ctx.params)
         ssh = f[f.id == "EC2.13"].set_index("resource").status
         assert ssh[ssh.index.str.contains("sg-web")].tolist() == ["FAIL"]

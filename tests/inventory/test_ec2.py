@@ -35,9 +35,8 @@ def test_every_frame_has_the_contract_columns_even_when_empty(ctx):
 
 def test_stack_frames_hold_only_that_stack(ctx):
     one = ctx.params
-    two = one.replace(stack_name="other", dev_elastic_ip=True)
-    dev.apply(ctx, one)
-    dev.apply(ctx, two)
+    dev.apply(ctx)
+    dev.apply(ctx.replace(stack_name="other", dev_elastic_ip=True))
     inv = inventory.Inventory(ctx, "other")
     (inst,) = inv.instances.itertuples()
     assert inst.stack == "other" and inst.step == "00_setup" and inst.name == "dev-backend"
@@ -88,7 +87,7 @@ def test_instances_read_every_page_of_describe_instances(ctx):
 
 
 def test_volumes_and_snapshots_of_the_stacks_instances_count_even_untagged(ctx):
-    dev.apply(ctx, ctx.params)
+    dev.apply(ctx)
     inv = inventory.Inventory(ctx, ctx.params.stack_name)
     vol = inv.volumes.id.iloc[0]
     ec2 = ctx.client("ec2")
@@ -127,8 +126,8 @@ def test_discover_dev_finds_an_untagged_server_and_what_it_uses():
 
 
 def test_discover_dev_prefers_this_stacks_server_when_several_carry_the_tag(ctx):
-    dev.apply(ctx, ctx.params.replace(stack_name="first"))
-    dev.apply(ctx, ctx.params.replace(stack_name="second", dev_db_engine="mysql"))
+    dev.apply(ctx.replace(stack_name="first"))
+    dev.apply(ctx.replace(stack_name="second", dev_db_engine="mysql"))
     inv = inv_ec2.discover_dev(ctx, ctx.params.replace(stack_name="second"))
     assert list(inv.instances["stack"]) == ["second"] and list(inv.instances.dev_db) == ["mysql"]
 
@@ -142,7 +141,7 @@ def test_discover_dev_raises_naming_the_parameters_and_dry_run_gets_an_empty_inv
 
 def test_other_frames_are_kept_only_where_they_touch_the_dev_environment(ctx, monkeypatch):
     """A frame another module provides (alarms here) is fetched region-wide and restricted."""
-    dev.apply(ctx, ctx.params)
+    dev.apply(ctx)
     inv = inv_ec2.discover_dev(ctx, ctx.params)
     iid = inv.instances.id.iloc[0]
     alarms = pd.DataFrame([{"id": "cpu-dev", "name": "", "stack": "", "step": "", "tags": {}, "dimensions": [iid]},
@@ -155,7 +154,7 @@ def test_other_frames_are_kept_only_where_they_touch_the_dev_environment(ctx, mo
 
 
 def test_production_inventory_leaves_the_dev_environment_out(ctx):
-    dev.apply(ctx, ctx.params.replace(dev_elastic_ip=True))
+    dev.apply(ctx.replace(dev_elastic_ip=True))
     ec2 = ctx.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=tagging.tag_spec(
         "vpc", ctx.params, "02_network", "demo-vpc"))["Vpc"]["VpcId"]
