@@ -27,7 +27,7 @@ S3 = {"HeadBucket": ("s3:ListBucket",), "ListObjectsV2": ("s3:ListBucket",), "Li
       "CreateMultipartUpload": ("s3:PutObject",), "UploadPart": ("s3:PutObject",),
       "CompleteMultipartUpload": ("s3:PutObject",), "AbortMultipartUpload": ("s3:AbortMultipartUpload",),
       "CopyObject": ("s3:GetObject", "s3:PutObject"), "GetBucketLocation": ("s3:GetBucketLocation",),
-      "PutBucketOwnershipControls": ("s3:PutBucketOwnershipControls",)}
+      "PutBucketOwnershipControls": ("s3:PutBucketOwnershipControls",), "ListBuckets": ("s3:ListAllMyBuckets",)}
 
 
 @lru_cache(maxsize=None)
