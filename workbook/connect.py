@@ -220,6 +220,13 @@ class Target:
         answering policy simulation); None on a real account, where IAM answers."""
         return None
 
+    @property
+    def dataplane(self) -> Any:
+        """What serves (instances, databases, the load balancer), behind one interface on every target
+        (workbook.dataplane): here AWS itself."""
+        from .dataplane import AwsDataPlane
+        return AwsDataPlane()
+
 
 TARGETS: dict[str, Callable[[Params], Target]] = {"aws": lambda p: Target()}
 

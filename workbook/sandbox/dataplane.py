@@ -13,7 +13,8 @@ should serve, this module runs a local stand-in and maps the AWS name to it:
 The processes publish AWS/EC2, AWS/ApplicationELB and AWS/RDS metrics to the sandbox's CloudWatch
 (see daemon.py). Everything listens on 127.0.0.1. State (ports, pids, data folders) lives under
 `<state_dir>/dataplane/`; `stop()` leaves no process behind and `resume()` brings the same layout
-back (the moto server calls both, see server.py), while `start(ctx, p)` re-reads the control plane.
+back (the moto server calls both, see server.py), while `start(ctx)` re-reads the control plane.
+The workbook reaches these stand-ins through the data-plane interface (`plane.py`, `ctx.target.dataplane`).
 """
 from __future__ import annotations
 
@@ -31,9 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import names
 from ..connect import Context
-from ..params import Params, state_dir
+from ..params import state_dir
 from . import pg
 
 WAIT_S = 30.0
@@ -131,67 +131,14 @@ def _admin(method: str, path: str, timeout: float = 10.0) -> Any:
     return body if status == 200 else None
 
 
-# ---- what the control plane says exists ------------------------------------------------------------
-def resolve(ctx: Context, p: Params) -> dict[str, Any]:
-    """Read the dev instance, the RDS instance, the ASG, its target group and the ALB from the
-    (sandbox) control plane. Missing pieces are None: the data plane runs what exists."""
-    ec2, rds, asg, elb = (ctx.client(s) for s in ("ec2", "rds", "autoscaling", "elbv2"))
-    out: dict[str, Any] = {"dev": None, "rds": None, "asg": None, "lb": None}
-
-    key, _, value = p.dev_tag.partition("=")
-    filters = [{"Name": "instance-state-name", "Values": ["running"]}]
-    filters += [{"Name": "instance-id", "Values": [p.dev_instance_id]}] if p.dev_instance_id else \
-        [{"Name": f"tag:{key}", "Values": [value]}]
-    for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
-        for res in page["Reservations"]:
-            for inst in res["Instances"]:
-                out["dev"] = out["dev"] or {"instance_id": inst["InstanceId"]}
-
-    try:
-        db = rds.describe_db_instances(DBInstanceIdentifier=names.db_instance(p))["DBInstances"][0]
-        ep = db.get("Endpoint") or {}
-        out["rds"] = {"id": db["DBInstanceIdentifier"], "endpoint": f"{ep.get('Address', '')}:{ep.get('Port', p.db_port)}",
-                      "db_name": db.get("DBName") or pg.DB_NAME, "status": db.get("DBInstanceStatus")}
-    except rds.exceptions.DBInstanceNotFoundFault:
-        pass
-
-    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"]
-    if groups:
-        g = groups[0]
-        out["asg"] = {"name": g["AutoScalingGroupName"], "desired": g["DesiredCapacity"],
-                      "instance_ids": sorted(i["InstanceId"] for i in g.get("Instances", [])
-                                             if i.get("LifecycleState") == "InService"),
-                      "target_group_arns": g.get("TargetGroupARNs", [])}
-    try:
-        lbs = elb.describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"]
-    except elb.exceptions.LoadBalancerNotFoundException:
-        lbs = []
-    if lbs:
-        lb = lbs[0]
-        tgs = [t for page in elb.get_paginator("describe_target_groups").paginate(LoadBalancerArn=lb["LoadBalancerArn"])
-               for t in page["TargetGroups"]]
-        tg = next((t for t in tgs if t["TargetGroupName"] == names.target_group(p)), tgs[0] if tgs else None)
-        out["lb"] = {"arn": lb["LoadBalancerArn"], "dns_name": lb.get("DNSName", ""),
-                     # CloudWatch's LoadBalancer / TargetGroup dimensions are the ARN suffixes.
-                     "lb_dimension": lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1],
-                     "tg_dimension": tg["TargetGroupArn"].split(":", 5)[5] if tg else "",
-                     "health": {"path": (tg or {}).get("HealthCheckPath") or p.health_check_path,
-                                "interval_s": float((tg or {}).get("HealthCheckIntervalSeconds", 30)),
-                                "timeout_s": float((tg or {}).get("HealthCheckTimeoutSeconds", 5)),
-                                "healthy_threshold": int((tg or {}).get("HealthyThresholdCount", 5)),
-                                "unhealthy_threshold": int((tg or {}).get("UnhealthyThresholdCount", 2))}}
-    return out
-
-
 # ---- lifecycle ------------------------------------------------------------------------------------
-def start(ctx: Context, p: Params, *, period_s: float = 60.0, publish_every_s: float = 300.0,
+def start(ctx: Context, *, period_s: float = 60.0, publish_every_s: float = 300.0,
           health_interval_s: float | None = 1.0, replace_after_s: float = 3.0, wait_s: float = WAIT_S) -> pd.DataFrame:
     """Run (or bring in line with the control plane) the stand-ins for what exists; wait until the
     dev app answers and the load balancer's targets are healthy. Safe to call again: it follows a
     changed desired capacity or a new RDS instance. Returns the status frame."""
-    if not ctx.sandbox:
-        raise RuntimeError("the local data plane runs in the sandbox only; in aws mode the instances serve")
-    found = resolve(ctx, p)
+    p = ctx.p
+    found = ctx.target.dataplane.resolve(ctx)   # the control plane, read as on a real account
     old = _read(_config_path()) or {}
     live = daemon_status()
     # What runs keeps its port (a port in use is not "free", but it is ours); the rest gets its
@@ -225,7 +172,7 @@ def start(ctx: Context, p: Params, *, period_s: float = 60.0, publish_every_s: f
         lb = found["lb"]
         health = dict(lb["health"])
         if health_interval_s and health["interval_s"] > health_interval_s:
-            ctx.workaround(f"load balancer health checks every {health_interval_s:g} s instead of the target "
+            ctx.say(f"load balancer health checks every {health_interval_s:g} s instead of the target "
                            f"group's {health['interval_s']:g} s (thresholds kept), so a short probe shows a failed "
                            "instance being taken out and back")
             health["interval_s"] = health_interval_s

@@ -14,7 +14,7 @@ that differs from a real account:
   report NOT_EMULATED with this text, never a PASS;
 - the clock: the sandbox answers at once, so code that waits on AWS (retries, polls) barely sleeps;
 - the local data plane (`dataplane.py`): the processes that stand in for instances, databases and
-  the load balancer.
+  the load balancer, behind the same interface as a real account's (`plane.py`, `workbook.dataplane`).
 
 When moto fixes a gap, its entry here or in corrections.py goes, and nothing else changes.
 """
@@ -112,5 +112,6 @@ class SandboxTarget(Target):
 
     @property
     def dataplane(self) -> Any:
-        from . import dataplane
-        return dataplane
+        """The data-plane interface answered by the local stand-ins (plane.py)."""
+        from .plane import SandboxDataPlane
+        return SandboxDataPlane()

@@ -1,0 +1,171 @@
+"""workbook/dataplane.py: one data-plane interface on both targets; the real account's side (AwsDataPlane)
+on in-process moto: what serves, endpoints, faults through the documented APIs, the move through SSM Run
+Command. (The sandbox's stand-ins run for real in tests/sandbox/test_dataplane.py.)"""
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from conftest import make_ctx
+from workbook import dbmove, names, probe, steps
+from workbook.connect import Target
+from workbook.dataplane import AwsDataPlane, DataPlane
+from workbook.iam_actions import actions_for_calls
+from workbook.sandbox.plane import SandboxDataPlane
+from workbook.sandbox.seam import SandboxTarget
+from workbook.steps import cutover
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
+from dataplane_stack import create_stack  # noqa: E402
+
+INTERFACE = ("resolve", "start", "endpoint_url", "fault", "flush", "database_identity", "move_database",
+             "dev_instance_id")
+
+
+def test_both_targets_answer_the_same_interface():
+    assert isinstance(Target().dataplane, AwsDataPlane) and isinstance(SandboxTarget().dataplane, SandboxDataPlane)
+    for cls in (AwsDataPlane, SandboxDataPlane):
+        for name in INTERFACE:
+            method = getattr(cls, name)
+            assert inspect.signature(method) == inspect.signature(getattr(DataPlane, name)), (cls, name)
+        # every target-specific part is the target's own, none is left to the base's NotImplementedError
+        for name in ("start", "endpoint_url", "_fault", "flush", "database_identity", "move_database"):
+            assert getattr(cls, name) is not getattr(DataPlane, name), (cls, name)
+
+
+def test_steps_dbmove_and_probe_never_ask_which_target():
+    root = Path(__file__).resolve().parents[1] / "workbook"
+    for path in (root / "steps" / "cutover.py", root / "steps" / "dev.py", root / "dbmove.py", root / "probe.py",
+                 root / "dataplane.py"):
+        text = path.read_text()
+        for asks in ("ctx.sandbox", "workaround(", 'target == "sandbox"', "from .sandbox", "from ..sandbox",
+                     "workbook.sandbox"):
+            assert asks not in text, (path.name, asks)
+
+
+@pytest.fixture
+def aws():
+    """A real-account context (no sandbox corrections) on in-process moto, with the stack 08 needs."""
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012")
+        yield ctx, create_stack(ctx, ctx.params, managed_secret=True)
+
+
+def test_resolve_reads_what_serves_from_the_control_plane(aws):
+    ctx, stack = aws
+    found = ctx.target.dataplane.resolve(ctx)
+    assert found["dev"] == {"instance_id": stack["dev"]}
+    assert found["rds"]["id"] == names.db_instance(ctx.p) and found["rds"]["endpoint"].endswith(":5432")
+    assert len(found["asg"]["instance_ids"]) == ctx.p.desired_capacity
+    assert found["lb"]["arn"] == stack["lb"] and found["lb"]["health"]["interval_s"] == 10.0
+    table = cutover.prerequisites(ctx)
+    assert "MISSING" not in set(table.found)
+
+
+def test_nothing_there_is_missing_not_an_error():
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012", dev_tag="Name=nobody")
+        assert ctx.target.dataplane.resolve(ctx) == {"dev": None, "rds": None, "asg": None, "lb": None}
+        assert set(cutover.prerequisites(ctx).found) == {"MISSING"}
+        with pytest.raises(LookupError, match="dev_tag"):
+            ctx.target.dataplane.dev_instance_id(ctx)
+
+
+def test_on_a_real_account_the_instances_serve_and_start_shows_their_health(aws):
+    ctx, _ = aws
+    health = cutover.data_plane(ctx)
+    assert list(health.columns) == ["instance", "port", "state", "reason"]
+    assert len(health) == ctx.p.desired_capacity and set(health.port) == {ctx.p.app_port}
+    assert ctx.target.dataplane.flush() == {"calls": 0, "datums": 0}       # AWS publishes its own metrics
+    assert ctx.target.dataplane.database_identity(ctx, "rds") == ""       # not reachable from here
+
+
+def test_endpoints_are_the_dev_hosts_address_and_the_load_balancer(aws):
+    ctx, stack = aws
+    inst = ctx.client("ec2").describe_instances(InstanceIds=[stack["dev"]])["Reservations"][0]["Instances"][0]
+    assert probe.endpoint_url(ctx, "dev") == f"http://{inst['PublicIpAddress']}:{ctx.p.app_port}"
+    dns = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(ctx.p)])["LoadBalancers"][0]["DNSName"]
+    assert probe.endpoint_url(ctx, "lb") == f"http://{dns}"
+    named = ctx.replace(domain_name="api.example.com")
+    assert probe.endpoint_url(named, "lb") == "https://api.example.com"
+
+
+def test_faults_use_the_documented_apis(aws):
+    ctx, stack = aws
+    mark = ctx.calls.mark()
+    stopped = probe.fault_action(ctx, "stop_dev")()
+    assert (stopped["stopped"], stopped["state"]) == (stack["dev"], "stopping")
+    killed = probe.fault_action(ctx, "kill_app_instance")()
+    assert killed["killed"].startswith("i-")
+    assert probe.fault_action(ctx, "db_failover")()["rebooted"] == names.db_instance(ctx.p)
+    ops = [c.operation for c in ctx.calls.calls[mark:] if not c.operation.startswith("Describe")]
+    assert ops == ["StopInstances", "TerminateInstanceInAutoScalingGroup", "RebootDBInstance"]
+
+
+@pytest.fixture
+def ssm_outputs(aws):
+    """What the instances would print: the commands sent are recorded; a fingerprint command gets the
+    rows a real psql prints; `fail` makes the command whose comment contains it fail with a stderr."""
+    ctx, stack = aws
+    sent: dict[str, dict] = {}
+    state = {"fail": ""}
+    ssm = ctx.client("ssm")
+
+    def record(params, **_):
+        state["last"] = params
+
+    def remember(parsed, **_):
+        sent[parsed["Command"]["CommandId"]] = state["last"]
+
+    def answer(parsed, **_):
+        cmd = sent.get(parsed.get("CommandId"), {})
+        text = " ".join(cmd.get("Parameters", {}).get("commands", []))
+        if state["fail"] and state["fail"] in cmd.get("Comment", ""):
+            parsed.update(Status="Failed", StandardErrorContent="pg_dump: error: connection refused")
+        elif "md5(" in text:
+            parsed["StandardOutputContent"] = "customers|3|abc\nitems|5|def\norders|2|0f\n"
+    ssm.meta.events.register("provide-client-params.ssm.SendCommand", record)
+    ssm.meta.events.register("after-call.ssm.SendCommand", remember)
+    ssm.meta.events.register("after-call.ssm.GetCommandInvocation", answer)
+    yield ctx, stack, sent, state
+
+
+def test_the_move_on_a_real_account_runs_on_the_instances_through_ssm(ssm_outputs):
+    ctx, stack, sent, _ = ssm_outputs
+    result = dbmove.move(ctx)
+    assert result.ok and result.verification["rows_rds"].sum() == 10
+    assert result.write_during_freeze.startswith("not tried in aws mode")
+    commands = list(sent.values())
+    assert [c["InstanceIds"][0] for c in commands][:2] == [stack["dev"], stack["dev"]]
+    assert all(c["DocumentName"] == "AWS-RunShellScript" for c in commands)
+    dump, restore = " ".join(commands[0]["Parameters"]["commands"]), " ".join(commands[2]["Parameters"]["commands"])
+    assert "default_transaction_read_only = on" in dump and "pg_dump -Fc" in dump and "--sse AES256" in dump
+    assert "pg_restore" in restore and "secretsmanager get-secret-value" in restore   # read on the instance
+    assert "PGPASSWORD=\"$(" in restore and result.bucket == names.dump_bucket(ctx.p, ctx.account_id)
+
+
+def test_a_failed_command_says_what_the_instance_printed(ssm_outputs):
+    ctx, _, _, state = ssm_outputs
+    state["fail"] = "freeze and dump"
+    with pytest.raises(RuntimeError, match="Failed on i-.*connection refused"):
+        dbmove.move(ctx)
+
+
+def test_declared_permissions_cover_every_call_08_makes_on_a_real_account(ssm_outputs):
+    ctx, _, _, _ = ssm_outputs
+    mark = ctx.calls.mark()
+    cutover.prerequisites(ctx)
+    cutover.data_plane(ctx)
+    dbmove.move(ctx)
+    probe.endpoint_url(ctx, "dev")
+    probe.endpoint_url(ctx, "lb")
+    for fault in ("stop_dev", "kill_app_instance", "db_failover"):
+        probe.fault_action(ctx, fault)()
+    cutover.destroy(ctx)
+    used = actions_for_calls(ctx.calls.calls[mark:])
+    declared = set(steps.get("08_cutover_compare").all_permissions())
+    assert used <= declared, used - declared

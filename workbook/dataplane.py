@@ -1,0 +1,192 @@
+"""The data plane: what serves requests and holds the data, reached the same way on both targets.
+
+The control plane (AWS, or moto in the sandbox) says what exists; the data plane is what answers: the dev
+instance's app and database, the RDS database, the group's app servers, the load balancer. On a real
+account AWS runs all of that; the sandbox runs local stand-ins (`workbook/sandbox/dataplane.py`). Steps,
+`dbmove` and `probe` reach it only through `ctx.target.dataplane`, which has the same methods on both:
+
+| method                         | what it gives                                                        |
+|--------------------------------|----------------------------------------------------------------------|
+| `resolve(ctx)`                 | what the control plane says serves: dev instance, RDS, group, ALB    |
+| `start(ctx, **options)`        | makes it serve (sandbox) or shows that it does (AWS): a frame        |
+| `endpoint_url(ctx, kind)`      | the URL a client uses: "dev" (the dev app) or "lb" (load balancer)   |
+| `fault(ctx, name)`             | the callable a probe calls mid-run to inject fault `name`            |
+| `flush()`                      | publishes the metrics gathered so far                                |
+| `database_identity(ctx, kind)` | which database server "dev" / "rds" is ("" when it cannot be read)   |
+| `move_database(ctx)`           | freeze, dump, stage in S3, restore into RDS, verify (`MoveResult`)   |
+| `dev_instance_id(ctx)`         | the dev instance's id                                                |
+
+`AwsDataPlane` is the real account's (`connect.Target.dataplane`); the sandbox's is `SandboxDataPlane`
+in sandbox/plane.py. Both read the control plane the same way (`DataPlane.resolve`).
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+import pandas as pd
+
+from . import names
+from .connect import Context
+
+if TYPE_CHECKING:
+    from .dbmove import MoveResult
+
+DB_NAME = "app"   # the app's database, on the dev host and in RDS
+
+
+class DataPlane:
+    """The interface (and what both targets share: reading the control plane)."""
+
+    def resolve(self, ctx: Context) -> dict[str, Any]:
+        """The dev instance, the RDS instance, the Auto Scaling group with its InService instances and the
+        load balancer with its target group's health check, as the control plane describes them; what
+        does not exist is None."""
+        p = ctx.p
+        ec2, rds, asg, elb = (ctx.client(s) for s in ("ec2", "rds", "autoscaling", "elbv2"))
+        out: dict[str, Any] = {"dev": None, "rds": None, "asg": None, "lb": None}
+
+        key, _, value = p.dev_tag.partition("=")
+        filters = [{"Name": "instance-state-name", "Values": ["running"]}]
+        filters += [{"Name": "instance-id", "Values": [p.dev_instance_id]}] if p.dev_instance_id else \
+            [{"Name": f"tag:{key}", "Values": [value]}]
+        for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
+            for res in page["Reservations"]:
+                for inst in res["Instances"]:
+                    out["dev"] = out["dev"] or {"instance_id": inst["InstanceId"]}
+
+        try:
+            db = rds.describe_db_instances(DBInstanceIdentifier=names.db_instance(p))["DBInstances"][0]
+            ep = db.get("Endpoint") or {}
+            out["rds"] = {"id": db["DBInstanceIdentifier"],
+                          "endpoint": f"{ep.get('Address', '')}:{ep.get('Port', p.db_port)}",
+                          "db_name": db.get("DBName") or DB_NAME, "status": db.get("DBInstanceStatus")}
+        except rds.exceptions.DBInstanceNotFoundFault:
+            pass
+
+        groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"]
+        if groups:
+            g = groups[0]
+            out["asg"] = {"name": g["AutoScalingGroupName"], "desired": g["DesiredCapacity"],
+                          "instance_ids": sorted(i["InstanceId"] for i in g.get("Instances", [])
+                                                 if i.get("LifecycleState") == "InService"),
+                          "target_group_arns": g.get("TargetGroupARNs", [])}
+        try:
+            lbs = elb.describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"]
+        except elb.exceptions.LoadBalancerNotFoundException:
+            lbs = []
+        if lbs:
+            lb = lbs[0]
+            tgs = [t for page in elb.get_paginator("describe_target_groups").paginate(
+                LoadBalancerArn=lb["LoadBalancerArn"]) for t in page["TargetGroups"]]
+            tg = next((t for t in tgs if t["TargetGroupName"] == names.target_group(p)), tgs[0] if tgs else None)
+            tg = tg or {}
+            out["lb"] = {"arn": lb["LoadBalancerArn"], "dns_name": lb.get("DNSName", ""),
+                         # CloudWatch's LoadBalancer / TargetGroup dimensions are the ARN suffixes.
+                         "lb_dimension": lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1],
+                         "tg_dimension": tg["TargetGroupArn"].split(":", 5)[5] if tg else "",
+                         "health": {"path": tg.get("HealthCheckPath") or p.health_check_path,
+                                    "interval_s": float(tg.get("HealthCheckIntervalSeconds", 30)),
+                                    "timeout_s": float(tg.get("HealthCheckTimeoutSeconds", 5)),
+                                    "healthy_threshold": int(tg.get("HealthyThresholdCount", 5)),
+                                    "unhealthy_threshold": int(tg.get("UnhealthyThresholdCount", 2))}}
+        return out
+
+    def dev_instance_id(self, ctx: Context) -> str:
+        """dev_instance_id, else the first running instance tagged dev_tag (LookupError when none)."""
+        p = ctx.p
+        if p.dev_instance_id:
+            return p.dev_instance_id
+        key, _, value = p.dev_tag.partition("=")
+        for page in ctx.client("ec2").get_paginator("describe_instances").paginate(
+                Filters=[{"Name": f"tag:{key}", "Values": [value]},
+                         {"Name": "instance-state-name", "Values": ["running"]}]):
+            for r in page["Reservations"]:
+                return r["Instances"][0]["InstanceId"]
+        raise LookupError(f"no running instance tagged {p.dev_tag} (dev_tag)")
+
+    def fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]] | None:
+        """What injecting fault `name` does (None for "none"); `probe.fault_action` validates the name."""
+        return None if name == "none" else self._fault(ctx, name)
+
+    # ---- what each target does its own way --------------------------------------------------------------
+    def _fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]]:
+        raise NotImplementedError
+
+    def start(self, ctx: Context, **options: Any) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def endpoint_url(self, ctx: Context, kind: str) -> str:
+        raise NotImplementedError
+
+    def flush(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def database_identity(self, ctx: Context, kind: str) -> str:
+        raise NotImplementedError
+
+    def move_database(self, ctx: Context) -> "MoveResult":
+        raise NotImplementedError
+
+
+class AwsDataPlane(DataPlane):
+    """A real account: AWS runs what the workbook created; the workbook only looks and, for the faults
+    and the move, uses the documented APIs that cause the same thing."""
+
+    def start(self, ctx: Context, **options: Any) -> pd.DataFrame:
+        """The instances serve by themselves: the target group's health as the load balancer sees it.
+        (`options` are the sandbox stand-ins' settings; nothing here to set.)"""
+        elb = ctx.client("elbv2")
+        tg = elb.describe_target_groups(Names=[names.target_group(ctx.p)])["TargetGroups"][0]
+        health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+        return pd.DataFrame([{"instance": h["Target"]["Id"], "port": h["Target"].get("Port"),
+                              "state": h["TargetHealth"]["State"], "reason": h["TargetHealth"].get("Reason", "")}
+                             for h in health], columns=["instance", "port", "state", "reason"])
+
+    def endpoint_url(self, ctx: Context, kind: str) -> str:
+        """The dev instance's public address on the app port, or the load balancer (its domain when set)."""
+        p = ctx.p
+        if kind == "dev":
+            iid = self.dev_instance_id(ctx)
+            inst = ctx.client("ec2").describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+            return f"http://{inst['PublicIpAddress']}:{p.app_port}"
+        lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
+        return f"{'https' if p.domain_name else 'http'}://{p.domain_name or lb['DNSName']}"
+
+    def _fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]]:
+        """The documented API that causes the same thing: stop the dev instance; terminate one InService
+        group instance and let the group replace it; reboot the database with failover (Multi-AZ)."""
+        p = ctx.p
+        if name == "stop_dev":
+            iid = self.dev_instance_id(ctx)   # found before the probe starts, not during the fault
+            return lambda: {"stopped": iid, "at": time.time(),
+                            "state": ctx.client("ec2").stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
+                            ["CurrentState"]["Name"]}
+        if name == "kill_app_instance":
+            def kill() -> dict[str, Any]:
+                g = ctx.client("autoscaling").describe_auto_scaling_groups(
+                    AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
+                iid = next(i["InstanceId"] for i in g["Instances"] if i["LifecycleState"] == "InService")
+                ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(
+                    InstanceId=iid, ShouldDecrementDesiredCapacity=False)
+                return {"killed": iid, "at": time.time()}
+            return kill
+        if name == "db_failover":
+            return lambda: {"rebooted": ctx.client("rds").reboot_db_instance(
+                DBInstanceIdentifier=names.db_instance(p), ForceFailover=True)["DBInstance"]["DBInstanceIdentifier"],
+                "at": time.time()}
+        raise KeyError(name)
+
+    def flush(self) -> dict[str, int]:
+        """AWS publishes its own metrics: nothing is held back here."""
+        return {"calls": 0, "datums": 0}
+
+    def database_identity(self, ctx: Context, kind: str) -> str:
+        """Neither database is reachable from the workbook's machine (private subnet, the dev host's
+        firewall): "" - the cutover then shows what the app itself reports."""
+        return ""
+
+    def move_database(self, ctx: Context) -> "MoveResult":
+        """On the instances through SSM Run Command (dbmove.move_with_ssm)."""
+        from . import dbmove
+        return dbmove.move_with_ssm(ctx)
