@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from workbook import dbmove, names
+from workbook import dbmove, engine, names
 from workbook.backend import app
 from workbook.sandbox import pg
 
@@ -31,9 +31,9 @@ def two_databases():
 def moved(two_databases, tmp_path_factory):
     dev, rds = two_databases
     path = tmp_path_factory.mktemp("dump") / "app.dump"
-    size = dbmove.dump(dev, path)
+    size = dbmove.dump(dev, path, pg.bin_path("pg_dump"))
     app.ensure_schema(rds)  # an app instance may have created empty tables first: restore replaces them
-    dbmove.restore(rds, path)
+    dbmove.restore(rds, path, pg.bin_path("pg_restore"))
     return dev, rds, size
 
 
@@ -100,12 +100,13 @@ def _bucket_checks(ctx, p, first, second):
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
     assert tags == {"workbook:stack": p.stack_name, "workbook:step": dbmove.STEP, "Name": name}
+    assert first.type == "s3_bucket" and [it.id for it in engine.find(ctx, "s3_bucket")] == [name]  # teardown finds it
     return s3, name
 
 
 def test_dump_bucket_is_private_encrypted_tagged_and_found_again(ctx, capsys):
     p = ctx.params
-    first, second = dbmove.ensure_dump_bucket(ctx, p), dbmove.ensure_dump_bucket(ctx, p)
+    first, second = dbmove.ensure_dump_bucket(ctx), dbmove.ensure_dump_bucket(ctx)
     s3, name = _bucket_checks(ctx, p, first, second)
     assert "TLS-only" in capsys.readouterr().out   # the sandbox says what it leaves out
     s3.put_object(Bucket=name, Key="k", Body=b"x")   # and uploads over its plain-HTTP endpoint work
@@ -117,7 +118,7 @@ def test_dump_bucket_in_aws_mode_refuses_plain_http():
     with mock_aws():
         ctx = make_ctx(target="aws", aws_account_id="123456789012")
         p = ctx.params
-        first, second = dbmove.ensure_dump_bucket(ctx, p), dbmove.ensure_dump_bucket(ctx, p)
+        first, second = dbmove.ensure_dump_bucket(ctx), dbmove.ensure_dump_bucket(ctx)
         s3, name = _bucket_checks(ctx, p, first, second)
         policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
         assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -128,7 +129,7 @@ def test_dry_run_creates_no_bucket():
     from tests.conftest import make_ctx
     with mock_aws():
         ctx = make_ctx(dry_run=True)
-        r = dbmove.ensure_dump_bucket(ctx, ctx.params)
+        r = dbmove.ensure_dump_bucket(ctx)
         assert r.action == "would create"
         assert ctx.client("s3").list_buckets()["Buckets"] == []
 
@@ -137,3 +138,16 @@ def test_fingerprint_output_of_psql_parses():
     df = dbmove._parse_fingerprints("customers|3|abc\nitems|5|def\n")
     assert df.to_dict("records") == [{"table": "customers", "rows": 3, "md5": "abc"},
                                      {"table": "items", "rows": 5, "md5": "def"}]
+
+
+def test_the_step_destroys_its_bucket_with_the_dumps_in_it_and_leaves_others(ctx):
+    from workbook.steps import cutover
+    name = dbmove.ensure_dump_bucket(ctx).id
+    s3 = ctx.client("s3")
+    s3.put_object(Bucket=name, Key="dumps/x/app.dump", Body=b"x")
+    s3.create_bucket(Bucket=f"{ctx.params.stack_name}-someone-elses")   # same prefix, no tag: not ours
+    assert cutover.destroy(ctx.replace(dry_run=True)).action.tolist() == ["would delete"]
+    gone = cutover.destroy(ctx)
+    assert (gone.type.tolist(), gone.id.tolist(), gone.action.tolist()) == (["s3_bucket"], [name], ["deleted"])
+    assert cutover.destroy(ctx).empty
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [f"{ctx.params.stack_name}-someone-elses"]

@@ -85,4 +85,12 @@ def test_bad_rate_is_refused_before_sending():
 
 def test_unknown_fault_is_refused(ctx):
     with pytest.raises(ParameterError, match="fault"):
-        probe.fault_action(ctx, ctx.params, "meteor")
+        probe.fault_action(ctx, "meteor")
+
+
+def test_no_fault_injects_nothing_on_either_target():
+    from moto import mock_aws
+    from conftest import make_ctx
+    with mock_aws():
+        for ctx in (make_ctx(), make_ctx(target="aws", aws_account_id="123456789012")):
+            assert probe.fault_action(ctx, "none") is None

@@ -10,10 +10,11 @@ after the move: from the cutover on, the RDS database takes the writes, so no wr
 old database and be lost (no catch-up replication is attempted). `unfreeze_writes` is the rollback.
 The frame returned by `move` gives the freeze's length and what a write during it got.
 
-Sandbox: the dump and restore run here against the data plane's two PostgreSQL servers. aws mode:
-they run on the instances through SSM Run Command (AWS-RunShellScript), since neither database is
-reachable from the workbook's machine; that path uses documented APIs and the command_executed
-waiter and cannot be tested here.
+Where the dump and the restore run is the data plane's choice (`ctx.target.dataplane.move_database`):
+on a real account on the instances through SSM Run Command (AWS-RunShellScript, `move_with_ssm`), since
+neither database is reachable from the workbook's machine; that path uses documented APIs and the
+command_executed waiter and cannot be run here. Where both databases are reachable from this machine
+(the sandbox's stand-ins), `move_between` runs the same procedure with PostgreSQL's own tools.
 """
 from __future__ import annotations
 
@@ -28,14 +29,14 @@ from typing import Any
 
 import pandas as pd
 import psycopg
+from botocore.exceptions import WaiterError
 from psycopg import sql
 
-from . import names, steps, tagging
+from . import engine, names, progress, tagging
 from .backend.app import TABLES
 from .connect import Context, Resource
-from .params import Params
 
-from .steps.cutover import STEP  # registers the step and its IAM actions
+STEP = "08_cutover_compare"   # the step that owns the staging bucket (steps/cutover.py declares its kind)
 DB_NAME = "app"
 
 # One row per table: row count and an md5 over the md5 of every row in primary-key order. A changed
@@ -107,51 +108,39 @@ def unfreeze_writes(uri: str) -> None:
 
 
 # ---- dump, restore --------------------------------------------------------------------------------
-def dump(uri: str, path: Path) -> int:
-    from .sandbox import pg
-    subprocess.run([pg.bin_path("pg_dump"), "-Fc", "--no-owner", "--no-acl", "-f", str(path), "-d", uri],
+def dump(uri: str, path: Path, pg_dump: str = "pg_dump") -> int:
+    subprocess.run([pg_dump, "-Fc", "--no-owner", "--no-acl", "-f", str(path), "-d", uri],
                    check=True, capture_output=True, timeout=600)
     return path.stat().st_size
 
 
-def restore(uri: str, path: Path) -> None:
+def restore(uri: str, path: Path, pg_restore: str = "pg_restore") -> None:
     """Into the target database, replacing what tables of the same name hold, all or nothing."""
-    from .sandbox import pg
-    subprocess.run([pg.bin_path("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-acl",
+    subprocess.run([pg_restore, "--clean", "--if-exists", "--no-owner", "--no-acl",
                     "--single-transaction", "--exit-on-error", "-d", uri, str(path)],
                    check=True, capture_output=True, timeout=600)
 
 
 # ---- staging bucket -------------------------------------------------------------------------------
-def ensure_dump_bucket(ctx: Context, p: Params) -> Resource:
-    """Private, encrypted (SSE-S3), TLS-only, tagged bucket for the dump. Found by its exact name
-    (S3 has no tag filter on list), created when absent."""
-    s3 = ctx.client("s3")
+def ensure_dump_bucket(ctx: Context) -> Resource:
+    """Private, encrypted (SSE-S3), TLS-only bucket for the dump, found by the stack's tag (engine).
+    Tagged right after it is made, before anything else: a run that stops there leaves a bucket that
+    teardown finds."""
+    p = ctx.p
     name = names.dump_bucket(p, ctx.account_id)
-    try:
-        s3.head_bucket(Bucket=name)
-        return steps.exists(ctx, STEP, "s3 bucket", name, name)
-    except s3.exceptions.ClientError as e:
-        if e.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
-            raise
-    if p.dry_run:
-        return steps.would_create(ctx, STEP, "s3 bucket", name)
-    kw: dict[str, Any] = {"Bucket": name}
-    if p.region != "us-east-1":
-        kw["CreateBucketConfiguration"] = {"LocationConstraint": p.region}
-    s3.create_bucket(**kw)
-    s3.get_waiter("bucket_exists").wait(Bucket=name)
+    config = {} if p.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": p.region}}
+    rec = engine.ensure(ctx, "s3_bucket", name, step=STEP, create={"Bucket": name, **config})
+    if rec.action != "created":
+        return rec
+    s3 = ctx.client("s3")
+    progress.wait_for(s3, "bucket_exists", name, sleep=ctx.clock.sleep, Bucket=name)
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tagging.tags(p, STEP, name)})
     s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
     s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
         {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]})
-    if ctx.sandbox:
-        ctx.workaround("no TLS-only bucket policy: the sandbox endpoint is plain HTTP and moto enforces the "
-                       "policy, so every upload would be refused")
-    else:
-        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_only_policy(name)))
-    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tagging.tags(p, STEP, name)})
-    return steps.created(ctx, STEP, "s3 bucket", name, name)
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_only_policy(name)))
+    return rec
 
 
 def tls_only_policy(bucket: str) -> dict[str, Any]:
@@ -166,24 +155,26 @@ def _key() -> str:
 
 
 # ---- the move -------------------------------------------------------------------------------------
-def move(ctx: Context, p: Params) -> MoveResult:
-    """Freeze writes on dev, dump, stage in S3, restore into RDS, verify. See the module docstring."""
-    if not ctx.sandbox:
-        return move_with_ssm(ctx, p)
-    from .sandbox import dataplane
-    ctx.workaround("dump and restore run on this machine against the data plane's PostgreSQL servers "
-                   "(SSM Run Command runs nothing in the sandbox)")
-    dev_uri, rds_uri = dataplane.database_uri("dev"), dataplane.database_uri("rds")
-    bucket = ensure_dump_bucket(ctx, p).id
+def move(ctx: Context) -> MoveResult:
+    """Freeze writes on dev, dump, stage in S3, restore into RDS, verify (see the module docstring). The
+    target's data plane runs it where the databases are reachable."""
+    return ctx.target.dataplane.move_database(ctx)
+
+
+def move_between(ctx: Context, dev_uri: str, rds_uri: str, *, dev_url: str, pg_dump: str = "pg_dump",
+                 pg_restore: str = "pg_restore") -> MoveResult:
+    """The move between two databases this machine reaches (`dev_url`: the dev app, for the write that
+    proves the freeze holds)."""
+    bucket = ensure_dump_bucket(ctx).id
     s3 = ctx.client("s3")
     t: dict[str, float] = {}
     key = _key()
     with tempfile.TemporaryDirectory() as tmp:
         local, back = Path(tmp) / "app.dump", Path(tmp) / "restored.dump"
         t_freeze = freeze_writes(dev_uri)
-        write = _try_write(dataplane)
+        write = _try_write(dev_url)
         t0 = time.perf_counter()
-        size = dump(dev_uri, local)
+        size = dump(dev_uri, local, pg_dump)
         t["dump_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         s3.upload_file(str(local), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
@@ -192,7 +183,7 @@ def move(ctx: Context, p: Params) -> MoveResult:
         s3.download_file(bucket, key, str(back))
         t["stage_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        restore(rds_uri, back)
+        restore(rds_uri, back, pg_restore)
         t["restore_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     table = verify(dev_uri, rds_uri)
@@ -201,12 +192,12 @@ def move(ctx: Context, p: Params) -> MoveResult:
     return MoveResult(table, {k: round(v, 3) for k, v in t.items()}, bucket, key, size, write)
 
 
-def _try_write(dataplane: Any) -> str:
+def _try_write(dev_url: str) -> str:
     """One write through the dev app during the freeze: the evidence that the freeze holds."""
     import urllib.error
     import urllib.request
     try:
-        req = urllib.request.Request(dataplane.endpoint("dev") + "/items", method="POST",
+        req = urllib.request.Request(dev_url + "/items", method="POST",
                                      data=b'{"name": "during-freeze", "price_cents": 1}',
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=5) as r:
@@ -224,11 +215,15 @@ def _run_ssm(ctx: Context, instance_id: str, commands: list[str], comment: str) 
     cmd = ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Comment=comment[:100],
                            Parameters={"commands": ["set -euo pipefail", *commands], "executionTimeout": ["3600"]},
                            TimeoutSeconds=600)["Command"]
-    ssm.get_waiter("command_executed").wait(CommandId=cmd["CommandId"], InstanceId=instance_id,
-                                            WaiterConfig={"Delay": 5, "MaxAttempts": 720})
+    try:
+        progress.wait_for(ssm, "command_executed", comment, delay=5, max_attempts=720, sleep=ctx.clock.sleep,
+                          CommandId=cmd["CommandId"], InstanceId=instance_id)
+    except WaiterError:
+        pass  # the waiter raises on a failed command before its output is read: it is read below
     inv = ssm.get_command_invocation(CommandId=cmd["CommandId"], InstanceId=instance_id)
     if inv["Status"] != "Success":
-        raise RuntimeError(f"{comment} failed on {instance_id}: {inv.get('StandardErrorContent', '')[-500:]}")
+        raise RuntimeError(f"{comment}: {inv['Status']} on {instance_id}: "
+                           f"{inv.get('StandardErrorContent', '')[-500:]}")
     return inv.get("StandardOutputContent", "")
 
 
@@ -237,15 +232,15 @@ def _parse_fingerprints(text: str) -> pd.DataFrame:
     return pd.DataFrame([(t, int(n), h) for t, n, h in rows], columns=["table", "rows", "md5"])
 
 
-def move_with_ssm(ctx: Context, p: Params) -> MoveResult:
-    """aws mode. On the dev instance (PostgreSQL local, database `app`, OS user postgres): freeze,
-    pg_dump, upload with SSE. On one Auto Scaling instance (in the VPC, allowed to the database):
-    download, read the master password from the RDS-managed secret at run time (it never passes
-    through the command text or this process), pg_restore into RDS, fingerprint both sides."""
-    from .probe import _dev_instance_id
-    bucket = ensure_dump_bucket(ctx, p).id
+def move_with_ssm(ctx: Context) -> MoveResult:
+    """On the dev instance (PostgreSQL local, database `app`, OS user postgres): freeze, pg_dump, upload
+    with SSE. On one Auto Scaling instance (in the VPC, allowed to the database): download, read the
+    master password from the RDS-managed secret at run time (it never passes through the command text
+    or this process), pg_restore into RDS, fingerprint both sides."""
+    p = ctx.p
+    bucket = ensure_dump_bucket(ctx).id
     key = _key()
-    dev = p.dev_instance_id or _dev_instance_id(ctx, p)
+    dev = ctx.target.dataplane.dev_instance_id(ctx)
     db = ctx.client("rds").describe_db_instances(DBInstanceIdentifier=names.db_instance(p))["DBInstances"][0]
     secret = db.get("MasterUserSecret", {}).get("SecretArn", "")
     if not secret:

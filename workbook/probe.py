@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from .connect import Context
-from .params import FAULTS, ParameterError, Params
+from .params import FAULTS, ParameterError
 
 NAMESPACE = "Workbook/Probe"
 COLUMNS = ["seq", "due_s", "sent_at", "latency_ms", "status", "ok", "error", "instance", "path", "phase", "endpoint"]
@@ -187,70 +187,30 @@ def publish(ctx: Context, run_: ProbeRun) -> int:
     return calls
 
 
-# ---- faults and endpoints, per target -----------------------------------------------------------------
-def fault_action(ctx: Context, p: Params, fault: str) -> Callable[[], dict[str, Any]] | None:
-    """What injecting `fault` does: in the sandbox, to the local stand-ins; in aws mode, with the
-    documented API that causes the same thing (stop the instance, terminate one group instance and
-    let the group replace it, reboot the database with failover)."""
+# ---- faults and endpoints: the target's data plane ------------------------------------------------------
+def fault_action(ctx: Context, fault: str) -> Callable[[], dict[str, Any]] | None:
+    """What injecting `fault` does, from the target's data plane (`ctx.target.dataplane.fault`): on a real
+    account the documented API that causes it (stop the instance, terminate one group instance and let
+    the group replace it, reboot the database with failover); in the sandbox, the same to the stand-ins."""
     if fault not in FAULTS:
         raise ParameterError({"fault": f"{fault!r} is not one of {', '.join(FAULTS)}"})
-    if fault == "none":
-        return None
-    if ctx.sandbox:
-        from .sandbox import dataplane
-        return {"stop_dev": dataplane.stop_dev, "kill_app_instance": dataplane.kill_app_instance,
-                "db_failover": dataplane.db_failover}[fault]
-    from . import names
-    if fault == "stop_dev":
-        iid = p.dev_instance_id or _dev_instance_id(ctx, p)
-        return lambda: {"stopped": iid, "at": time.time(),
-                        **{"state": ctx.client("ec2").stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
-                           ["CurrentState"]["Name"]}}
-    if fault == "kill_app_instance":
-        def kill() -> dict[str, Any]:
-            g = ctx.client("autoscaling").describe_auto_scaling_groups(
-                AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
-            iid = next(i["InstanceId"] for i in g["Instances"] if i["LifecycleState"] == "InService")
-            ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(
-                InstanceId=iid, ShouldDecrementDesiredCapacity=False)
-            return {"killed": iid, "at": time.time()}
-        return kill
-    return lambda: {"rebooted": ctx.client("rds").reboot_db_instance(
-        DBInstanceIdentifier=names.db_instance(p), ForceFailover=True)["DBInstance"]["DBInstanceIdentifier"],
-        "at": time.time()}
+    return ctx.target.dataplane.fault(ctx, fault)
 
 
-def _dev_instance_id(ctx: Context, p: Params) -> str:
-    key, _, value = p.dev_tag.partition("=")
-    for page in ctx.client("ec2").get_paginator("describe_instances").paginate(
-            Filters=[{"Name": f"tag:{key}", "Values": [value]}, {"Name": "instance-state-name", "Values": ["running"]}]):
-        for r in page["Reservations"]:
-            return r["Instances"][0]["InstanceId"]
-    raise LookupError(f"no running instance tagged {p.dev_tag} (dev_tag)")
-
-
-def endpoint_url(ctx: Context, p: Params, kind: str) -> str:
+def endpoint_url(ctx: Context, kind: str) -> str:
     """The URL to probe: "dev" (the dev instance's app) or "lb" (the load balancer)."""
-    if ctx.sandbox:
-        from .sandbox import dataplane
-        return dataplane.endpoint(kind)
-    if kind == "dev":
-        iid = p.dev_instance_id or _dev_instance_id(ctx, p)
-        inst = ctx.client("ec2").describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
-        return f"http://{inst['PublicIpAddress']}:{p.app_port}"
-    from . import names
-    lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
-    return f"{'https' if p.domain_name else 'http'}://{p.domain_name or lb['DNSName']}"
+    return ctx.target.dataplane.endpoint_url(ctx, kind)
 
 
-def probe(ctx: Context, p: Params, kind: str, phase: str, fault: str | None = None,
+def probe(ctx: Context, kind: str, phase: str, fault: str | None = None,
           max_item_id: int | None = None) -> ProbeRun:
     """The notebook's call: probe the dev app or the load balancer at p.probe_rate for p.probe_seconds,
     inject `fault` (default p.fault) a third of the way in, publish per-second aggregates."""
+    p = ctx.p
     fault = p.fault if fault is None else fault
-    url = endpoint_url(ctx, p, kind)
+    url = endpoint_url(ctx, kind)
     items = max_item_id or max(1, p.sample_rows // 2)
     r = run(url, p.probe_rate, p.probe_seconds, phase=phase, endpoint=kind, paths=default_paths(items),
-            fault=fault_action(ctx, p, fault), fault_name=fault)
+            fault=fault_action(ctx, fault), fault_name=fault)
     publish(ctx, r)
     return r

@@ -8,7 +8,10 @@ from workbook import names
 from workbook.params import Params
 
 
-def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg: bool = True) -> dict[str, Any]:
+def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg: bool = True,
+                 managed_secret: bool = False) -> dict[str, Any]:
+    """managed_secret: the RDS master password in an RDS-managed secret, as step 03 makes it (what the
+    move on a real account reads on the instance)."""
     ec2, out = ctx.client("ec2"), {}
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
@@ -21,7 +24,8 @@ def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg
     if rds:
         ctx.client("rds").create_db_instance(
             DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro",
-            AllocatedStorage=20, DBName="app", MasterUsername="app", MasterUserPassword="not-a-secret-123")
+            AllocatedStorage=20, DBName="app", MasterUsername="app",
+            **({"ManageMasterUserPassword": True} if managed_secret else {"MasterUserPassword": "not-a-secret-123"}))
         out["rds"] = names.db_instance(p)
     if asg:
         elb = ctx.client("elbv2")

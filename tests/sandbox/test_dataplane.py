@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dataplane_stack import create_stack  # noqa: E402
 
 from workbook import dbmove, metrics, names, probe  # noqa: E402
+from workbook.steps import cutover  # noqa: E402
 from workbook.params import Params  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
@@ -35,7 +36,7 @@ def plane(tmp_path_factory):
         p = Params.from_mapping({"sample_rows": 400, "probe_rate": 20, "probe_seconds": 3})
         ctx = connect(p)
         stack = create_stack(ctx, p)
-        dataplane.start(ctx, p, period_s=3600, publish_every_s=3600)  # publish only when flushed
+        ctx.target.dataplane.start(ctx, period_s=3600, publish_every_s=3600)  # publish only when flushed
         yield {"ctx": ctx, "p": p, "stack": stack, "dp": dataplane, "dir": d}
     finally:
         from workbook.sandbox import dataplane as dp
@@ -83,7 +84,7 @@ def test_stand_ins_follow_the_control_plane(plane):
 
 def test_move_then_a_request_through_the_lb_reaches_an_app_reading_the_rds_stand_in(plane):
     dp, ctx, p = plane["dp"], plane["ctx"], plane["p"]
-    result = dbmove.move(ctx, p)
+    result = dbmove.move(ctx)
     assert result.ok and result.verification["rows_rds"].sum() == 400
     assert result.write_during_freeze.startswith("HTTP 503")
     rds_id, dev_id = system_id(dp.database_uri("rds")), system_id(dp.database_uri("dev"))
@@ -95,12 +96,17 @@ def test_move_then_a_request_through_the_lb_reaches_an_app_reading_the_rds_stand
     status, item = get(lb + "/items/5")
     assert (status, item["name"]) == (200, "item-5")      # the row came from dev, through S3, into RDS
     assert get(dp.endpoint("dev") + "/health")[1]["database"] == dev_id
+    # the same, as the cutover shows it through the data-plane interface
+    assert (ctx.target.dataplane.database_identity(ctx, "rds"), ctx.target.dataplane.database_identity(ctx, "dev")) \
+        == (rds_id, dev_id)
+    shown = cutover.cutover(ctx)
+    assert shown.database.tolist() == ["dev (on the instance)"] + ["RDS"] * max(2, p.desired_capacity)
 
 
 def test_starting_again_changes_nothing_that_runs(plane):
     dp = plane["dp"]
     pids = sorted(dp.status()["pid"].dropna().astype(int))
-    dp.start(plane["ctx"], plane["p"])           # after the move the dev database is frozen: still fine
+    plane["ctx"].target.dataplane.start(plane["ctx"])   # after the move the dev database is frozen: still fine
     assert sorted(dp.status()["pid"].dropna().astype(int)) == pids
 
 
@@ -120,8 +126,9 @@ def test_killing_one_app_fails_no_request_once_the_health_check_noticed(plane):
 
 def test_probe_through_lb_with_a_killed_instance_ends_fully_served(plane):
     # 5 s at 20 req/s, the kill at 1.7 s: the checks (every 1 s, 2 failures) take it out well before the end.
-    ctx, p = plane["ctx"], plane["p"].replace(probe_seconds=5)
-    run = probe.probe(ctx, p, "lb", "after", fault="kill_app_instance", max_item_id=200)
+    ctx = plane["ctx"].replace(probe_seconds=5)
+    p = ctx.p
+    run = probe.probe(ctx, "lb", "after", fault="kill_app_instance", max_item_id=200)
     s = run.summary()
     assert s["requests"] == p.probe_rate * p.probe_seconds
     assert s["ok_in_last_second"] == 1.0

@@ -1,30 +1,41 @@
 """08_cutover_compare: move the data, cut over, and measure before against after.
 
-The logic lives in workbook/dbmove.py (the move and its verification), workbook/probe.py (client-side
-evidence with a fault) and workbook/metrics.py (CloudWatch -> pandas, the comparison); this module
-declares the step and the IAM actions those modules call, so the workbook's least-privilege policy
-covers them.
+The work is in workbook/dbmove.py (the move and its verification), workbook/probe.py (client-side
+evidence with a fault) and workbook/metrics.py (CloudWatch -> pandas, the comparison); what serves is
+reached through the target's data plane (`ctx.target.dataplane`, workbook/dataplane.py), the same calls
+on a real account and in the sandbox. This module declares the step (its one kind: the S3 bucket that
+stages the dump) and the IAM actions those modules call, so the workbook's least-privilege policy
+covers them, and holds the notebook's thin calls.
 """
 from __future__ import annotations
 
-from . import Step, register
+import json
+import urllib.request
+from typing import Any
 
-STEP = "08_cutover_compare"
+import pandas as pd
 
-STEP_INFO = register(Step(
-    STEP, "Move the database, cut over, compare before and after",
-    "The article: a development server that hosts the database makes backups, redundancy and independent "
-    "scaling hard, and production must stay available. The data moves into the managed database with a "
-    "checked copy, traffic moves to the load balancer, and the same fault is measured on both: the dev "
-    "server going down takes the service with it; one app server of two going down does not.",
+from .. import names
+from ..connect import Context
+from . import Step, destroy_kinds, register
+
+STEP_ID = "08_cutover_compare"
+
+STEP = register(Step(
+    STEP_ID, "Move the database, cut over, compare before and after",
+    "The article: a database on the development server makes backups, redundancy and scaling each tier on "
+    "its own hard, and production has to stay up. The data moves into the managed database with a checked "
+    "copy, traffic moves to the load balancer, and the same fault is measured on both: the dev server going "
+    "down takes the service with it; one app server of two going down does not.",
+    short="Cutover", module="cutover",
+    kinds=("s3_bucket",),          # the staging bucket of the dump (dbmove.ensure_dump_bucket)
     permissions=(
-        # staging bucket for the dump (dbmove.ensure_dump_bucket, upload/download)
-        "s3:CreateBucket", "s3:ListBucket", "s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration",
-        "s3:PutBucketPolicy", "s3:PutBucketTagging", "s3:PutObject", "s3:GetObject",
-        # dump/restore on the instances (aws mode) and what finds them
+        # the dump through the bucket, and its wait (HeadBucket is s3:ListBucket)
+        "s3:PutObject", "s3:GetObject", "s3:ListBucket",
+        # dump/restore on the instances (aws) and what finds them (data plane: resolve, endpoints)
         "ssm:SendCommand", "ssm:GetCommandInvocation", "ec2:DescribeInstances", "rds:DescribeDBInstances",
         "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeLoadBalancers",
-        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
         # faults the probe injects (only the one chosen by the `fault` parameter is called)
         "ec2:StopInstances", "autoscaling:TerminateInstanceInAutoScalingGroup", "rds:RebootDBInstance",
         # evidence
@@ -32,20 +43,10 @@ STEP_INFO = register(Step(
     )))
 
 
-# ---- what the notebook calls (thin: the work is in dataplane, dbmove, probe, metrics) --------------
-from typing import Any  # noqa: E402
-
-import pandas as pd  # noqa: E402
-
-from .. import names  # noqa: E402
-from ..connect import Context  # noqa: E402
-from ..params import Params  # noqa: E402
-
-
-def prerequisites(ctx: Context, p: Params) -> pd.DataFrame:
+def prerequisites(ctx: Context) -> pd.DataFrame:
     """What the move and the comparison need, found in the account (never created here)."""
-    from ..sandbox.dataplane import resolve
-    found = resolve(ctx, p)
+    p = ctx.p
+    found = ctx.target.dataplane.resolve(ctx)
     rows = [("dev instance (00_setup)", p.dev_tag, (found["dev"] or {}).get("instance_id", "")),
             ("RDS instance (03_database)", names.db_instance(p), (found["rds"] or {}).get("endpoint", "")),
             ("Auto Scaling group (04_compute)", names.asg(p),
@@ -54,37 +55,18 @@ def prerequisites(ctx: Context, p: Params) -> pd.DataFrame:
     return pd.DataFrame([{"needs": n, "name": k, "found": v or "MISSING"} for n, k, v in rows])
 
 
-def data_plane(ctx: Context, p: Params) -> pd.DataFrame:
-    """Sandbox: start the local stand-ins (processes, databases, load balancer). aws: the instances
-    serve by themselves; show the target group's health as the ALB sees it."""
-    if ctx.sandbox:
-        from ..sandbox import dataplane
-        ctx.workaround("moto runs nothing: local processes stand in for the dev instance, the RDS instance, "
-                       "the group's instances and the load balancer (workbook.sandbox.dataplane)")
-        return dataplane.start(ctx, p)
-    elb = ctx.client("elbv2")
-    tg = elb.describe_target_groups(Names=[names.target_group(p)])["TargetGroups"][0]
-    health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
-    return pd.DataFrame([{"instance": h["Target"]["Id"], "port": h["Target"].get("Port"),
-                          "state": h["TargetHealth"]["State"], "reason": h["TargetHealth"].get("Reason", "")}
-                         for h in health])
+def data_plane(ctx: Context) -> pd.DataFrame:
+    """Make what exists serve, and show it: on a real account the instances serve by themselves (the
+    target group's health as the load balancer sees it); the sandbox starts its local stand-ins."""
+    return ctx.target.dataplane.start(ctx)
 
 
-def cutover(ctx: Context, p: Params) -> pd.DataFrame:
+def cutover(ctx: Context) -> pd.DataFrame:
     """Where clients went before and go now, and which database each answer came from: every app
     server behind the load balancer must answer from the RDS database, none from the dev one."""
-    from .. import probe
-    import json
-    import urllib.request
-    dev_url, lb_url = probe.endpoint_url(ctx, p, "dev"), probe.endpoint_url(ctx, p, "lb")
-    rds_db = dev_db = ""
-    if ctx.sandbox:
-        from ..sandbox import dataplane
-        import psycopg
-        for kind in ("rds", "dev"):
-            with psycopg.connect(dataplane.database_uri(kind)) as conn:
-                sysid = str(conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
-            rds_db, dev_db = (sysid, dev_db) if kind == "rds" else (rds_db, sysid)
+    p, plane = ctx.p, ctx.target.dataplane
+    dev_url, lb_url = plane.endpoint_url(ctx, "dev"), plane.endpoint_url(ctx, "lb")
+    rds_db, dev_db = plane.database_identity(ctx, "rds"), plane.database_identity(ctx, "dev")
     rows = []
     for who, url in (("before: dev instance", dev_url), *[(f"after: load balancer #{i + 1}", lb_url)
                                                          for i in range(max(2, p.desired_capacity))]):
@@ -100,20 +82,18 @@ def cutover(ctx: Context, p: Params) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cloudwatch_evidence(ctx: Context, p: Params, before: Any, after: Any) -> pd.DataFrame:
+def cloudwatch_evidence(ctx: Context, before: Any, after: Any) -> pd.DataFrame:
     """AWS/EC2, AWS/ApplicationELB, AWS/RDS of the stack over both probe runs, one tidy frame; the
     dev instance's rows are phase "before", the production resources' rows phase "after"."""
     from .. import metrics
-    from ..probe import _dev_instance_id
-    if ctx.sandbox:
-        from ..sandbox import dataplane
-        dataplane.flush()  # publish the partial minute now instead of at the next period
+    plane = ctx.target.dataplane
+    plane.flush()   # what the data plane still holds is published now, not at its next period
     start, end = metrics.window(before, after, pad_s=120)
     try:
-        dev_id = p.dev_instance_id or _dev_instance_id(ctx, p)
+        dev_id = plane.dev_instance_id(ctx)
     except LookupError:
         dev_id = ""
-    df = metrics.read_aws(ctx, p, start, end)
+    df = metrics.read_aws(ctx, ctx.p, start, end)
     df["phase"] = df["dimensions"].eq(f"InstanceId={dev_id}").map({True: "before", False: "after"})
     return df
 
@@ -135,3 +115,8 @@ def verify(move: Any, before: Any, after: Any) -> pd.DataFrame:
     ]
     return pd.DataFrame([{"id": i, "title": t, "status": "PASS" if ok else "FAIL", "detail": d}
                          for i, t, ok, d in rows], columns=["id", "title", "status", "detail"])
+
+
+def destroy(ctx: Context) -> pd.DataFrame:
+    """The staging bucket (with the dumps in it), by the stack's and the step's tags."""
+    return destroy_kinds(ctx, STEP)
