@@ -1,4 +1,5 @@
-"""python -m workbook sandbox start|status|stop|reset · run · report · params."""
+"""python -m workbook sandbox start [--rehearse [--time-scale N] [--throttle SHARE]]|status|stop|reset · run ·
+report · params."""
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     sb = sub.add_parser("sandbox", help="the local moto server")
     sb.add_argument("action", choices=["start", "status", "stop", "reset"])
+    sb.add_argument("--rehearse", action="store_true",
+                    help="start: rehearse real AWS (its timings, eventual consistency, refusals, throttling) for "
+                         "every process that connects; without it, start turns the rehearsal off")
+    sb.add_argument("--time-scale", type=float, default=None, metavar="N",
+                    help="with --rehearse: AWS seconds per sandbox second (default 60: 1 AWS minute = 1 s)")
+    sb.add_argument("--throttle", type=float, default=None, metavar="SHARE",
+                    help="with --rehearse: share of calls answered with the service's throttling error, e.g. 0.1")
     run = sub.add_parser("run", help="run the notebooks headless with papermill")
     run.add_argument("--params", help="YAML file of parameters")
     run.add_argument("--set", action="append", metavar="NAME=VALUE", help="one parameter (repeatable)")
@@ -48,8 +56,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.cmd == "sandbox":
-            from .sandbox import server
-            result = getattr(server, args.action)()
+            from .sandbox import rehearsal, server
+            if (args.time_scale is not None or args.throttle is not None) and not args.rehearse:
+                raise ParameterError({"--time-scale/--throttle": "only with sandbox start --rehearse"})
+            if args.action == "start":
+                try:
+                    # Every start says the whole switch: what is not given takes its default.
+                    result = server.start(args.rehearse, time_scale=args.time_scale or rehearsal.DEFAULT_SCALE,
+                                          throttle=args.throttle or 0.0)
+                except ValueError as e:
+                    raise ParameterError({"--time-scale/--throttle": str(e)}) from None
+            elif args.rehearse:
+                raise ParameterError({"--rehearse": "only with sandbox start"})
+            else:
+                result = getattr(server, args.action)()
             print(json.dumps(result, indent=2, default=str))
             return 0
         if args.cmd == "params":

@@ -13,6 +13,8 @@ that differs from a real account:
 - the gaps that cannot be corrected (moto never evaluates an alarm ...): checks ask `ctx.gap(name)` and
   report NOT_EMULATED with this text, never a PASS;
 - the clock: the sandbox answers at once, so code that waits on AWS (retries, polls) barely sleeps;
+- the rehearsal (`rehearsal.py`), when `sandbox start --rehearse` switched it on: AWS's timings,
+  eventual consistency, refusals and throttling, and a clock that sleeps AWS time scaled;
 - the local data plane (`dataplane.py`): the processes that stand in for instances, databases and
   the load balancer, behind the same interface as a real account's (`plane.py`, `workbook.dataplane`).
 
@@ -27,6 +29,7 @@ import boto3
 
 from ..connect import Clock, Context, Target
 from ..params import Params
+from . import rehearsal
 
 ACCOUNT = "123456789012"   # moto's account
 
@@ -73,17 +76,23 @@ class SandboxTarget(Target):
     name = "sandbox"
     gaps = GAPS
 
-    def __init__(self, endpoint: str | None = None) -> None:
+    def __init__(self, endpoint: str | None = None, rehearse: rehearsal.Settings | None = None) -> None:
         super().__init__()
         self.endpoint = endpoint
-        self.clock = SandboxClock()
         self._iam_drills: Any = None
+        # Rehearsing: AWS's behaviour modelled on the clients, waits slept in scaled AWS time, and the
+        # gaps the model shows are gaps no more.
+        self.rehearsal = rehearsal.Rehearsal(rehearse) if rehearse is not None and rehearse.on else None
+        self.clock = self.rehearsal.clock if self.rehearsal else SandboxClock()
+        if self.rehearsal:
+            self.gaps = {k: v for k, v in GAPS.items() if k not in rehearsal.MODELLED_GAPS}
 
     @classmethod
     def for_params(cls, p: Params) -> "SandboxTarget":
-        """The sandbox's moto server, started when it is not running."""
+        """The sandbox's moto server, started when it is not running; rehearsing if it was started so."""
         from . import server
-        return cls(server.ensure_running())
+        endpoint = server.ensure_running()
+        return cls(endpoint, rehearsal.load())
 
     def session(self, p: Params) -> boto3.Session:
         return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=p.region)
@@ -91,12 +100,17 @@ class SandboxTarget(Target):
     def install(self, client: Any, ctx: Context) -> None:
         from . import corrections
         corrections.install(client, ctx)
+        if self.rehearsal:
+            rehearsal.install(client, ctx, self.rehearsal)
 
     def account(self, ctx: Context) -> str:
         return ACCOUNT
 
     def where(self, ctx: Context) -> str:
-        return f"sandbox at {self.endpoint}" if self.endpoint else "sandbox (in-process moto)"
+        where = f"sandbox at {self.endpoint}" if self.endpoint else "sandbox (in-process moto)"
+        if self.rehearsal:
+            where += f", rehearsing AWS (1 AWS minute = {60 / self.rehearsal.settings.time_scale:g} s)"
+        return where
 
     @property
     def iam_drills(self) -> Any:

@@ -7,6 +7,11 @@ same ID (measured in EMULATOR.md). Address, PID and seed live in the state folde
 Every other process the sandbox starts on its own (the IAM drill's ephemeral moto server) is recorded
 in the state folder too (`track`), so `stop` finds and stops it even when whatever started it was
 killed before it could stop it.
+
+`start(rehearse=True)` also switches the rehearsal of real AWS on (rehearsal.py) for every process
+that connects afterwards; `start(rehearse=False)` switches it off; `start()` leaves it as it is (what
+connecting does). The switch lives in the same state folder: the model runs on the clients, so the
+server itself is the same either way.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..params import state_dir
+from . import rehearsal
 
 SEED = 4242
 START_TIMEOUT_S = 30.0
@@ -174,17 +180,29 @@ def _free_port() -> int:
 
 
 def status() -> dict[str, Any]:
-    """running, endpoint, pid, journal size; a stale state file reads as not running."""
+    """running, endpoint, pid, journal size, rehearsal; a stale state file reads as not running."""
     st = _read_state()
     journal = _paths()["journal"]
     calls = sum(1 for _ in journal.open()) if journal.exists() else 0
+    rehearse = rehearsal.describe()
     if st and _alive(st["pid"]) and _answers(st["endpoint"]):
-        return {"running": True, **st, "journal_calls": calls}
-    return {"running": False, "stale_state": bool(st), "journal_calls": calls, "state_dir": str(state_dir())}
+        return {"running": True, **st, "journal_calls": calls, "rehearse": rehearse}
+    return {"running": False, "stale_state": bool(st), "journal_calls": calls, "state_dir": str(state_dir()),
+            "rehearse": rehearse}
 
 
-def start() -> dict[str, Any]:
-    """Start the server unless it runs; replay the journal so earlier resources come back."""
+def start(rehearse: bool | None = None, *, time_scale: float | None = None,
+          throttle: float | None = None) -> dict[str, Any]:
+    """Start the server unless it runs; replay the journal so earlier resources come back.
+    `rehearse` True/False switches the rehearsal on/off (with its time scale and throttle share);
+    None leaves the switch as it is."""
+    if rehearse is not None:
+        rehearsal.switch(rehearse, time_scale=time_scale, throttle=throttle)
+    info = _start()
+    return {**info, "rehearse": rehearsal.describe()}
+
+
+def _start() -> dict[str, Any]:
     with _locked():
         st = _read_state()
         if st and _alive(st["pid"]) and _answers(st["endpoint"]):
@@ -263,12 +281,14 @@ def stop() -> dict[str, Any]:
 
 
 def reset() -> dict[str, Any]:
-    """Forget everything: stop, drop the journal, start empty if it was running."""
+    """Forget everything: stop, drop the journal (and the rehearsal's timeline), start empty if it was
+    running."""
     from . import dataplane
     was_running = status()["running"]
     dataplane.forget()
     stop()
     _paths()["journal"].unlink(missing_ok=True)
+    rehearsal.forget()
     return start() if was_running else {"running": False, "journal": "removed"}
 
 
