@@ -356,7 +356,9 @@ def _load_model() -> None:
 
 
 def install(client: Any, ctx: Context, rh: Rehearsal) -> None:
-    """Hook one client of a rehearsing sandbox: the behaviours of its service."""
+    """Hook one client of a rehearsing sandbox: the behaviours of its service, throttling, and
+    botocore's retry backoff slept on the rehearsal clock (it is AWS time too)."""
+    from . import rehearsal_throttle
     _load_model()
     service = client.meta.service_model.service_name
     sid = client.meta.service_model.service_id.hyphenize()
@@ -385,3 +387,4 @@ def install(client: Any, ctx: Context, rh: Rehearsal) -> None:
                                                   "ResponseMetadata": {"HTTPStatusCode": answer.status}}
                 return _Http(), answer
             events.register(f"before-call.{sid}.{b.operation}", before)
+    rehearsal_throttle.install(client, ctx, rh)
