@@ -122,3 +122,23 @@ def test_email_subscription_stays_pending(rctx):
     full = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="dev@example.com", ReturnSubscriptionArn=True)
     attrs = sns.get_subscription_attributes(SubscriptionArn=full["SubscriptionArn"])["Attributes"]
     assert attrs["PendingConfirmation"] == "true"
+
+
+def test_deleted_vpc_link_leaves_interfaces_for_tens_of_minutes(rctx):
+    from rehearsal_fixtures import vpc_with_subnets
+
+    from workbook import engine
+    vpc, subnets = vpc_with_subnets(rctx)
+    sg = plain(rctx, "ec2").create_security_group(GroupName="link", Description="link", VpcId=vpc)["GroupId"]
+    gw, ec2 = rctx.client("apigatewayv2"), rctx.client("ec2")
+    link = gw.create_vpc_link(Name="api", SubnetIds=subnets, SecurityGroupIds=[sg])["VpcLinkId"]
+    gw.delete_vpc_link(VpcLinkId=link)
+    with pytest.raises(ClientError) as e:                  # naive: the subnets go right after the link
+        ec2.delete_subnet(SubnetId=subnets[0])
+    assert error_code(e) == "DependencyViolation"
+    with pytest.raises(ClientError) as e:                  # the engine's 10-minute budget is not enough
+        engine.retrying(rctx, lambda: ec2.delete_security_group(GroupId=sg), sg)
+    assert error_code(e) == "DependencyViolation"
+    # patient: a budget that covers the 20-40 AWS minutes these interfaces can stay
+    engine.retrying(rctx, lambda: ec2.delete_security_group(GroupId=sg), sg, attempts=200)
+    engine.retrying(rctx, lambda: ec2.delete_subnet(SubnetId=subnets[0]), subnets[0])

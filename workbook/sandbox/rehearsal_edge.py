@@ -5,7 +5,8 @@
 - ACM: a DNS-validated certificate requested through the sandbox stays PENDING_VALIDATION until its
   validation CNAME exists in a hosted zone, then becomes ISSUED 2-30 AWS minutes later.
 - API Gateway: a custom domain cannot be created with a certificate that is not issued yet
-  (BadRequestException; the code is the API's, the message is the sandbox's wording).
+  (BadRequestException; the code is the API's, the message is the sandbox's wording); a deleted VPC
+  link's interfaces stay in its subnets and security groups for 20-40 AWS minutes.
 Figures and sources: rehearsal_facts.py.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..connect import Context
 from . import rehearsal_facts as F
 from .corrections import plain
 from .rehearsal import Refusal, Rehearsal, model, note
+from .rehearsal_consistency import linger
 
 
 def _fqdn(name: str) -> str:
@@ -141,3 +143,27 @@ def domain_needs_an_issued_certificate(rh: Rehearsal, ctx: Context, params: dict
             return Refusal("BadRequestException", f"Certificate {arn} is not issued yet (its status is "
                                                   f"PENDING_VALIDATION): a custom domain needs an ISSUED certificate.")
     return None
+
+
+@model("apigatewayv2", "DeleteVpcLink", when="before")
+def vpc_link_interfaces_seen(rh: Rehearsal, ctx: Context, params: dict[str, Any]) -> None:
+    link_id = params.get("VpcLinkId", "")
+    try:
+        link = plain(ctx, "apigatewayv2").get_vpc_link(VpcLinkId=link_id)
+        subnets = link.get("SubnetIds", [])
+        vpc = plain(ctx, "ec2").describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"] if subnets else ""
+    except (ClientError, IndexError):
+        return None
+    rh.pending[("vpc_link", link_id)] = (link, vpc)
+    return None
+
+
+@model("apigatewayv2", "DeleteVpcLink")
+def vpc_link_interfaces_linger(rh: Rehearsal, ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> None:
+    link_id = params.get("VpcLinkId", "")
+    seen = rh.pending.pop(("vpc_link", link_id), None)
+    if seen:
+        link, vpc = seen
+        linger(rh, f"vpc_link:{link_id}", f"VPC link {link.get('Name', link_id)}", subnets=link.get("SubnetIds", []),
+               groups=link.get("SecurityGroupIds", []), vpc=vpc, seconds=F.point("eni_vpc_link", link_id),
+               fact="eni_vpc_link")
