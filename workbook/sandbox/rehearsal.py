@@ -14,8 +14,10 @@ How it works, like `corrections.py`: botocore event handlers on the sandbox's cl
 - throttling answers a share of HTTP requests with the service's own throttling error
   (rehearsal_throttle.py), so botocore's retry mode really retries.
 The model lives in rehearsal_facts.py (the figures and their sources), rehearsal_states.py (durations
-of states users wait on) and rehearsal_consistency.py (eventual consistency, lingering dependencies,
-CloudWatch delivery, SNS, RDS engine versions).
+of the states users wait on: RDS, NAT, load balancers, instances, targets), rehearsal_groups.py (Auto
+Scaling launches and drained terminations), rehearsal_edge.py (Route 53, ACM, API Gateway) and
+rehearsal_consistency.py (IAM propagation, EC2 NotFound, lingering interfaces, CloudWatch delivery,
+SNS e-mail, RDS engine versions from rds_engine_versions.yaml).
 
 Time: a time scale maps AWS time to sandbox time (default 60: one AWS minute is one sandbox second).
 AWS time is wall time since an origin kept in the state folder, times the scale, so every process

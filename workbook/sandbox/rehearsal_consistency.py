@@ -151,8 +151,10 @@ def _ids(obj: Any, path: str) -> list[str]:
 
 def _born(op: str, path: str) -> None:
     def record(rh: Rehearsal, ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> None:
-        now = rh.now()
+        now, window = rh.now(), F.point("ec2_not_found", "ec2")
         with rh.timeline.change() as data:
+            for key in [k for k, e in data.items() if k.startswith("born:") and e["at"] + window <= now]:
+                del data[key]   # visible everywhere by now: nothing left to model
             for id_ in _ids(parsed, path):
                 data[f"born:{id_}"] = {"at": round(now, 3)}
     model("ec2", op)(record)
@@ -160,7 +162,7 @@ def _born(op: str, path: str) -> None:
 
 def _not_yet_visible(op: str, param: str, code: str, message: str) -> None:
     def refuse(rh: Rehearsal, ctx: Context, params: dict[str, Any]) -> Refusal | None:
-        now, window = rh.now(), F.point("ec2_not_found", op)
+        now, window = rh.now(), F.point("ec2_not_found", "ec2")
         for id_ in params.get(param) or []:
             born = rh.timeline.get(f"born:{id_}").get("at")
             if born is not None and now < born + window:
