@@ -81,6 +81,11 @@ def test_restore_with_backups_stays_backing_up_for_hours(rctx):
     progress.poll(lambda: _status(rctx, "drill") not in ("creating",), "drill usable", delay=30, max_attempts=80,
                   sleep=rctx.clock.sleep)
     assert _status(rctx, "drill") == "backing-up"
+    # or restore a throwaway copy without automated backups: available once created
+    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="drill2", DBSnapshotIdentifier="s1",
+                                             BackupRetentionPeriod=0)
+    _wait(rctx, "db_instance_available", DBInstanceIdentifier="drill2")
+    assert _status(rctx, "drill2") == "available"
 
 
 def test_modify_to_multi_az_and_reboot_with_failover(rctx):

@@ -45,10 +45,12 @@ def _db_view(rh: Rehearsal, ctx: Context, db: dict[str, Any]) -> None:
                   "its state meanwhile")
 
 
-def _start_db(rh: Rehearsal, ctx: Context, db: dict[str, Any], fact: str) -> None:
+def _start_db(rh: Rehearsal, ctx: Context, db: dict[str, Any], fact: str, retention: int | None = None) -> None:
     ident = db.get("DBInstanceIdentifier", "")
     end = rh.timeline.begin(_db(ident), "creating", rh.now(), F.point(fact, ident), fact, reset=True)
-    if fact == "rds_restore" and (db.get("BackupRetentionPeriod") or 0) > 0:
+    if retention is None:
+        retention = db.get("BackupRetentionPeriod") or 0
+    if fact == "rds_restore" and retention > 0:
         rh.timeline.begin(_db(ident), "backing-up", end, F.point("rds_restore_backing_up", ident), "rds_restore_backing_up")
     _db_view(rh, ctx, db)
 
@@ -65,7 +67,8 @@ def replica_creating(rh: Rehearsal, ctx: Context, params: dict[str, Any], parsed
 
 
 def _restoring(rh: Rehearsal, ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> None:
-    _start_db(rh, ctx, parsed.get("DBInstance", {}), "rds_restore")
+    # The retention asked for decides the hours of backing-up (moto 5.2.5 answers the source's instead).
+    _start_db(rh, ctx, parsed.get("DBInstance", {}), "rds_restore", params.get("BackupRetentionPeriod"))
 
 
 model("rds", "RestoreDBInstanceFromDBSnapshot")(_restoring)
