@@ -333,6 +333,9 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
                                   f"yourself.") from None
         raise
     raw = _dig(resp, kind.created_key) if kind.created_key else resp
+    made = K.HOOKS.get((kind.name, "created"))
+    if made:  # what the create call cannot do itself (a Route 53 zone: tags, its bare id)
+        raw = made(ctx, kind, raw, {**tagging.tag_dict(ctx.p, step, name), **(extra_tags or {})})
     id_ = str(_dig(raw, kind.id) or name)   # some creates answer nothing (log groups): the name is the id
     if wait_ready:
         wait(ctx, kind, id_, what=f"{kind.label} {name}")

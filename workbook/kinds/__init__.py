@@ -86,7 +86,8 @@ def declare(*kinds: Kind) -> None:
 
 def hook(kind: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register behaviour a declaration cannot express: "delete" (replaces the declared delete),
-    "before_delete", "find" (replaces the declared listing), "tags" (reads an item's tags)."""
+    "before_delete", "find" (replaces the declared listing), "tags" (reads an item's tags), "created"
+    (after the create call: `(ctx, kind, raw, tags) -> raw`, e.g. tags where the create takes none)."""
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         HOOKS[(kind, what)] = fn
         return fn

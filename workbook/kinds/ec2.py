@@ -140,13 +140,15 @@ def _security_groups(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list
     return [g for g in _pages(ctx, "ec2", kind.describe, kind.items, **args) if g.get("GroupName") != "default"]
 
 
-def revoke_references(ctx: Any, group_id: str) -> None:
-    """Rules that reference other groups block those groups' deletion (and theirs block this one)."""
+def revoke_references(ctx: Any, group_id: str, to: str | None = None) -> None:
+    """Rules that reference other groups block those groups' deletion (and theirs block this one).
+    With `to`, only the rules that reference that one group (another group's other rules stay)."""
     from ..engine import _pages
     ec2 = ctx.client("ec2")
     rules = _pages(ctx, "ec2", "describe_security_group_rules", "SecurityGroupRules",
                    Filters=[{"Name": "group-id", "Values": [group_id]}])
-    refs = [r for r in rules if r.get("ReferencedGroupInfo", {}).get("GroupId")]
+    peer = [r.get("ReferencedGroupInfo", {}).get("GroupId", "") for r in rules]
+    refs = [r for r, g in zip(rules, peer) if g and (to is None or g == to)]
     ingress = [r["SecurityGroupRuleId"] for r in refs if not r["IsEgress"]]
     egress = [r["SecurityGroupRuleId"] for r in refs if r["IsEgress"]]
     if ingress:
@@ -168,7 +170,7 @@ def _revoke_group_references(ctx: Any, kind: Kind, it: Any) -> None:
         if g["GroupId"] != it.id and any(pair.get("GroupId") == it.id for perm in
                                          g.get("IpPermissions", []) + g.get("IpPermissionsEgress", [])
                                          for pair in perm.get("UserIdGroupPairs", [])):
-            revoke_references(ctx, g["GroupId"])
+            revoke_references(ctx, g["GroupId"], to=it.id)
 
 
 @hook("network_interface", "before_delete")

@@ -1,18 +1,21 @@
 """Edge kinds: Route 53 hosted zones and records, ACM certificates, API Gateway v2 HTTP APIs, VPC links
 and custom domains. Zones and certificates have their tags read per item; API Gateway v2 items carry
-theirs. A record cannot carry a tag: the ones the stack wrote into a zone it does not own are found
-through the stack's ledger (see engine)."""
+theirs. A record cannot carry a tag: every record the stack writes is written down in the stack's
+ledger (engine.remember) with the zone, the type and the record it replaced, if any; teardown deletes
+exactly those (or puts back what they replaced), never records that merely look like the stack's."""
 from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from . import Kind, declare, hook
 
 declare(
-    Kind("dns_record", "route53", "list_resource_record_sets", "ResourceRecordSets", "Name", title="DNS record",
-         name_key="Name", taggable=False,
+    Kind("dns_record", "route53", "list_resource_record_sets", "ResourceRecordSets", "RecordId", title="DNS record",
+         name_key="RecordId", taggable=False,
          extra_permissions=("route53:ChangeResourceRecordSets", "route53:GetChange")),
-    Kind("hosted_zone", "route53", "list_hosted_zones", "HostedZones", "ZoneId", title="hosted zone", name_key="Name",
+    Kind("hosted_zone", "route53", "list_hosted_zones", "HostedZones", "ZoneId", title="hosted zone", name_key="ZoneName",
          create="create_hosted_zone", token="CallerReference", created_key="HostedZone",
          delete="delete_hosted_zone", after=("dns_record", "api_domain"),
          extra_permissions=("route53:ChangeTagsForResource", "route53:ListTagsForResource", "route53:GetHostedZone",
@@ -36,12 +39,25 @@ declare(
 
 @hook("hosted_zone", "find")
 def _zones(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
-    """Zone ids without the /hostedzone/ prefix. The user's own zone (hosted_zone_id) is never the
-    stack's, whatever its tags say: only the records the stack wrote into it are."""
+    """Zone ids without the /hostedzone/ prefix, names without the final dot. The user's own zone
+    (hosted_zone_id) is never the stack's, whatever its tags say: only the records the stack wrote into
+    it are."""
     from ..engine import _pages
-    zones = [{**z, "ZoneId": z["Id"].rsplit("/", 1)[-1]} for z in _pages(ctx, "route53", "list_hosted_zones",
-                                                                           "HostedZones")]
+    zones = [_bare(z) for z in _pages(ctx, "route53", "list_hosted_zones", "HostedZones")]
     return [z for z in zones if z["ZoneId"] != ctx.p.hosted_zone_id]
+
+
+def _bare(zone: dict[str, Any]) -> dict[str, Any]:
+    return {**zone, "ZoneId": zone["Id"].rsplit("/", 1)[-1], "ZoneName": zone["Name"].rstrip(".")}
+
+
+@hook("hosted_zone", "created")
+def _zone_created(ctx: Any, kind: Kind, raw: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    """CreateHostedZone takes no tags and answers the id as /hostedzone/Z...: tag it, give the bare id."""
+    zone = _bare(raw)
+    ctx.client("route53").change_tags_for_resource(
+        ResourceType="hostedzone", ResourceId=zone["ZoneId"], AddTags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    return zone
 
 
 @hook("hosted_zone", "tags")
@@ -75,3 +91,56 @@ def _delete_zone(ctx: Any, kind: Kind, it: Any) -> None:
     if changes:
         change_and_wait(ctx, it.id, changes, f"records of zone {it.name} deleted")
     ctx.client("route53").delete_hosted_zone(Id=it.id)
+
+
+# ---- records: found through the stack's ledger -------------------------------------------------------
+def record_key(name: str) -> str:
+    """A record's name as the workbook compares it: lower case, no final dot."""
+    return name.lower().rstrip(".")
+
+
+def record_id(zone_id: str, name: str, type_: str) -> str:
+    """What the ledger keys a record by: `<zone id>/<name>/<type>` (one name may hold several types)."""
+    return f"{zone_id}/{record_key(name)}/{type_}"
+
+
+@hook("dns_record", "find")
+def _records(ctx: Any, kind: Kind, stack: str | None, entries: dict[str, Any] | None = None,
+             **kw: Any) -> list[dict[str, Any]]:
+    """The records the ledger names, as they are now (one read each); gone ones are not returned."""
+    r53, out = ctx.client("route53"), []
+    for rid, e in sorted((entries or {}).items()):
+        zone, rest = rid.split("/", 1)
+        name, type_ = rest.rsplit("/", 1)
+        try:
+            got = r53.list_resource_record_sets(HostedZoneId=zone, StartRecordName=name, StartRecordType=type_,
+                                                MaxItems="1")["ResourceRecordSets"]
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "NoSuchHostedZone":
+                continue
+            raise
+        rec = next((r for r in got if record_key(r["Name"]) == name and r["Type"] == type_), None)
+        if rec:
+            out.append({"RecordId": rid, "Name": name, "Type": type_, "ZoneId": zone, "Record": rec,
+                        "Previous": e.get("previous")})
+    return out
+
+
+@hook("dns_record", "delete")
+def _delete_record(ctx: Any, kind: Kind, it: Any) -> None:
+    """What the stack replaced goes back; a record it added is deleted."""
+    raw = it.raw
+    if raw.get("Previous"):
+        change = {"Action": "UPSERT", "ResourceRecordSet": raw["Previous"]}
+    else:
+        change = {"Action": "DELETE", "ResourceRecordSet": raw["Record"]}
+    change_and_wait(ctx, raw["ZoneId"], [change], f"{raw['Name']} {raw['Type']} "
+                    f"{'put back' if raw.get('Previous') else 'deleted'}")
+
+
+@hook("api_domain", "before_delete")
+def _delete_api_mappings(ctx: Any, kind: Kind, it: Any) -> None:
+    """A custom domain with API mappings is refused (and breaks moto): the mappings go first."""
+    gw = ctx.client("apigatewayv2")
+    for m in gw.get_api_mappings(DomainName=it.id).get("Items", []):
+        gw.delete_api_mapping(ApiMappingId=m["ApiMappingId"], DomainName=it.id)
