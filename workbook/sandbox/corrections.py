@@ -200,3 +200,145 @@ def simulation_from_the_iam_drill(ctx: Context, params: dict[str, Any]) -> dict[
 def no_tls_only_policy_over_http(ctx: Context, params: dict[str, Any]) -> dict[str, Any] | None:
     policy = str(params.get("Policy", ""))
     return {} if "aws:SecureTransport" in policy else None
+
+
+# ---- ACM -------------------------------------------------------------------------------------------------
+_IN_USE_NOTE = ("moto keeps a certificate in use after the listener that used it is gone: the sandbox counts only "
+                "listeners that still exist")
+
+
+def _live_users(ctx: Context, users: list[str]) -> list[str]:
+    from botocore.exceptions import ClientError
+    elb, live = plain(ctx, "elbv2"), []
+    for arn in users:
+        if ":listener/" not in arn:
+            live.append(arn)
+            continue
+        try:
+            elb.describe_listeners(ListenerArns=[arn])
+            live.append(arn)
+        except ClientError:
+            pass    # ListenerNotFound: it is gone
+    return live
+
+
+@correct("acm", "DescribeCertificate", note=_IN_USE_NOTE)
+def certificate_in_use_by_live_listeners(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    cert = parsed.get("Certificate", {})
+    users = cert.get("InUseBy", [])
+    live = _live_users(ctx, users)
+    cert["InUseBy"] = live
+    return live != users
+
+
+@correct("acm", "ListCertificates", note=_IN_USE_NOTE)
+def certificate_summary_in_use_by_live_listeners(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    acted = False
+    for c in parsed.get("CertificateSummaryList", []):
+        if c.get("InUse"):
+            users = plain(ctx, "acm").describe_certificate(CertificateArn=c["CertificateArn"])["Certificate"]["InUseBy"]
+            if not _live_users(ctx, users):
+                c["InUse"], acted = False, True
+    return acted
+
+
+# ---- API Gateway v2 ----------------------------------------------------------------------------------------
+# Route 53's alias hosted zone id of API Gateway's regional endpoints (AWS General Reference, "Amazon API
+# Gateway endpoints and quotas").
+APIGW_REGIONAL_ZONES = {
+    "us-east-1": "Z1UJRXOUMOOFQ8", "us-east-2": "ZOJJZC49E0EPZ", "us-west-1": "Z2MUQ32089INYE",
+    "us-west-2": "Z2OJLYMUO9EFXC", "ca-central-1": "Z19DQILCV0OWEC", "eu-west-1": "ZLY8HYME6SFDD",
+    "eu-west-2": "ZJ5UAJN8Y3Z2Q", "eu-west-3": "Z3KY65QIEKYHQQ", "eu-central-1": "Z1U9ULNL0V5AJ3",
+    "eu-north-1": "Z3UWIKFBOOGXPP", "eu-south-1": "Z3BT4WSQ9TDYZV", "ap-south-1": "Z3VO1THU9YC4UR",
+    "ap-southeast-1": "ZL327KTPIQFUL", "ap-southeast-2": "Z2RPCDW04V8134", "ap-northeast-1": "Z1YSHQZHG15GKL",
+    "ap-northeast-2": "Z20JF4UZKIW1U8", "sa-east-1": "ZCMLWB8V5SYIT",
+}
+_DOMAIN_NOTE = ("moto gives an API custom domain no regional target: the sandbox fills in ApiGatewayDomainName "
+                "(d-<id>.execute-api.<region>.amazonaws.com, as AWS names it) and API Gateway's regional zone id")
+
+
+def _regional_target(ctx: Context, domain: dict[str, Any]) -> bool:
+    import hashlib
+    region = ctx.p.region
+    # AWS's id is d- and 10 lower-case letters or digits; one per domain name, so every answer agrees
+    ident = "d-" + hashlib.sha256(domain.get("DomainName", "").encode()).hexdigest()[:10]
+    acted = False
+    for conf in domain.get("DomainNameConfigurations", []):
+        if not conf.get("ApiGatewayDomainName"):
+            conf["ApiGatewayDomainName"] = f"{ident}.execute-api.{region}.amazonaws.com"
+            acted = True
+        if not conf.get("HostedZoneId"):
+            conf["HostedZoneId"] = APIGW_REGIONAL_ZONES.get(region, APIGW_REGIONAL_ZONES["us-east-1"])
+            acted = True
+    return acted
+
+
+@correct("apigatewayv2", "CreateDomainName", note=_DOMAIN_NOTE)
+def created_domain_has_a_regional_target(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    return _regional_target(ctx, parsed)
+
+
+@correct("apigatewayv2", "GetDomainName", note=_DOMAIN_NOTE)
+def domain_has_a_regional_target(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    return _regional_target(ctx, parsed)
+
+
+# ---- CloudWatch ----------------------------------------------------------------------------------------------
+# CloudWatch notifies an alarm's actions when its state changes, SetAlarmState included; moto changes the
+# state and notifies nobody. The state before the call is read first (kept with the call's parameters,
+# which the "before" and "after" handlers of one call share), so only a change notifies, as on AWS.
+_BEFORE = "_sandbox_alarm_before"
+_STATE_ACTIONS = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}
+
+
+@correct("cloudwatch", "SetAlarmState", when="before")
+def alarm_state_before_the_change(ctx: Context, params: dict[str, Any]) -> None:
+    found = plain(ctx, "cloudwatch").describe_alarms(AlarmNames=[params.get("AlarmName", "")])["MetricAlarms"]
+    params[_BEFORE] = found[0] if found else None
+    return None   # moto answers the call itself
+
+
+def _region_title(region: str) -> str:
+    """us-east-1 -> "US East (N. Virginia)", as CloudWatch writes it in a notification."""
+    import botocore.session
+    for part in botocore.session.get_session().get_data("endpoints")["partitions"]:
+        if region in part["regions"]:
+            return part["regions"][region].get("description", region)
+    return region
+
+
+def alarm_notification(alarm: dict[str, Any], new: str, reason: str, region: str, account: str) -> dict[str, Any]:
+    """The JSON message CloudWatch publishes to an alarm's SNS topic on a state change."""
+    import datetime as dt
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000" if t else None  # noqa: E731
+    return {
+        "AlarmName": alarm["AlarmName"], "AlarmDescription": alarm.get("AlarmDescription"), "AWSAccountId": account,
+        "AlarmConfigurationUpdatedTimestamp": stamp(alarm.get("AlarmConfigurationUpdatedTimestamp")),
+        "NewStateValue": new, "NewStateReason": reason, "StateChangeTime": stamp(dt.datetime.now(dt.timezone.utc)),
+        "Region": _region_title(region), "AlarmArn": alarm["AlarmArn"], "OldStateValue": alarm["StateValue"],
+        "OKActions": alarm.get("OKActions", []), "AlarmActions": alarm.get("AlarmActions", []),
+        "InsufficientDataActions": alarm.get("InsufficientDataActions", []),
+        "Trigger": {"MetricName": alarm.get("MetricName"), "Namespace": alarm.get("Namespace"),
+                    "StatisticType": "Statistic", "Statistic": str(alarm.get("Statistic", "")).upper(), "Unit": None,
+                    "Dimensions": [{"value": d["Value"], "name": d["Name"]} for d in alarm.get("Dimensions", [])],
+                    "Period": alarm.get("Period"), "EvaluationPeriods": alarm.get("EvaluationPeriods"),
+                    "DatapointsToAlarm": alarm.get("DatapointsToAlarm"),
+                    "ComparisonOperator": alarm.get("ComparisonOperator"), "Threshold": alarm.get("Threshold"),
+                    "TreatMissingData": alarm.get("TreatMissingData"), "EvaluateLowSampleCountPercentile": ""},
+    }
+
+
+@correct("cloudwatch", "SetAlarmState",
+         note="moto never notifies an alarm's actions: on a state change the sandbox publishes to the alarm's SNS "
+              "topics the message CloudWatch sends")
+def alarm_state_change_notifies(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    import json
+    alarm, new = params.get(_BEFORE), params.get("StateValue", "")
+    if not alarm or alarm["StateValue"] == new or not alarm.get("ActionsEnabled"):
+        return False
+    topics = [a for a in alarm.get(_STATE_ACTIONS.get(new, ""), []) if a.startswith("arn:aws:sns:")]
+    message = alarm_notification(alarm, new, params.get("StateReason", ""), ctx.p.region, ctx.account_id)
+    subject = f'{new}: "{alarm["AlarmName"]}" in {message["Region"]}'[:100]
+    for topic in topics:
+        plain(ctx, "sns").publish(TopicArn=topic, Subject=subject, Message=json.dumps(message))
+    return bool(topics)
