@@ -5,11 +5,11 @@ import pandas as pd
 
 from fake_inventory import FakeContext
 from workbook import names
+from workbook.alarms import alarm_specs
 from workbook.checks import observability as c
 from workbook.inventory import BASE_COLUMNS
 from workbook.inventory.observability import COLUMNS
 from workbook.params import Params
-from workbook.steps.observability import alarm_specs
 
 P = Params()
 TOPIC = "arn:aws:sns:us-east-1:123456789012:demo-alarms"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import names
+from ..alarms import alarm_specs
 from ..params import Params
-from ..steps.observability import alarm_specs
 from . import Finding, check, not_emulated
 
 GROUP = "observability"
