@@ -13,7 +13,7 @@ from workbook.steps import observability as obs
 def test_frames_after_06(ctx):
     c = make_ctx(alarm_email="ops@example.com")
     build_stack(c, c.params)
-    obs.apply(c, c.params)
+    obs.apply(c)
     c.client("logs").create_log_group(logGroupName="/untagged/forever")
     inv = inventory.Inventory(c, "demo")
     for name, cols in COLUMNS.items():
