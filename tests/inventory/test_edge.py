@@ -13,7 +13,7 @@ from workbook.steps import edge
 def test_frames_of_a_stack_with_api_gateway_and_a_domain(ctx):
     c = make_ctx(domain_name="api.example.com", entry="api_gateway")
     build_stack(c, c.params, scheme="internal", asg=False, rds=False)
-    edge.apply(c, c.params)
+    edge.apply(c)
     other = c.client("route53").create_hosted_zone(Name="other.org", CallerReference="o")["HostedZone"]["Id"]
     inv = inventory.Inventory(c, "demo")
     for name, cols in COLUMNS.items():
@@ -38,9 +38,14 @@ def test_in_a_zone_the_stack_does_not_own_only_its_own_records_are_listed(ctx):
     r53 = c.client("route53")
     zid = r53.create_hosted_zone(Name="example.com", CallerReference="owner")["HostedZone"]["Id"].rsplit("/", 1)[-1]
     r53.change_resource_record_sets(HostedZoneId=zid, ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": {
-        "Name": "www.example.com", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "example.org"}]}}]})
-    edge.apply(c, c.params)
+        "Name": "www.example.com", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "example.org"}]}}, {
+        "Action": "CREATE", "ResourceRecordSet": {   # looks like a validation record of the domain; is not ours
+            "Name": "_0123.api.example.com", "Type": "CNAME", "TTL": 60,
+            "ResourceRecords": [{"Value": "_x.acm-validations.aws."}]}}]})
+    edge.apply(c)
     inv = inventory.Inventory(c, "demo")
     assert inv.hosted_zones.empty  # used, not owned
     assert set(inv.records.type) == {"A", "CNAME"} and "www.example.com" not in set(inv.records.name)
+    assert len(inv.records) == 2 and "_0123.api.example.com" not in set(inv.records.name)   # the ledger's two
+    assert set(inv.records.step) == {"05_edge"}
     assert "www.example.com" in set(inventory.Inventory(c, None).records.name)

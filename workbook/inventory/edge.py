@@ -3,9 +3,9 @@
 - `hosted_zones` (id = zone id without /hostedzone/): domain, private, record_count.
   With a stack: only zones tagged with it (a zone the stack merely uses is not the stack's).
 - `records`: zone_id, type, target (alias DNS name, or the values joined by ","), alias (bool),
-  alias_zone_id. With a stack: every record of the stack's zones, plus, in the zone the stack's
-  parameters point at (hosted_zone_id or the closest parent zone of domain_name), the records the
-  stack wrote there: the alias A of domain_name and ACM validation CNAMEs under it.
+  alias_zone_id. With a stack: every record of the stack's zones, plus the records the stack wrote
+  into zones it does not own, as its ledger names them (a record carries no tag; a name that looks
+  like the stack's proves nothing).
 - `certificates` (id = ARN): domain, status, in_use (bool), in_use_by (list), not_after, type.
 - `apis` (id = api id): protocol, endpoint, vpc_link_id (of its VPC_LINK integration or ""),
   integration_uri, access_log_arn (of the $default stage or ""), execute_api_disabled (bool).
@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import engine
 from ..connect import Context
 from ..tagging import STACK, as_dict
 from . import BASE_COLUMNS, fetcher, tag_columns
@@ -62,54 +63,28 @@ def hosted_zones(ctx: Context, stack: str | None) -> pd.DataFrame:
     return _frame("hosted_zones", rows)
 
 
-def _used_zone_id(ctx: Context, stack: str, zones: list[tuple[dict[str, Any], dict[str, str]]]) -> str:
-    """The zone the stack's parameters name (hosted_zone_id, else the closest parent of domain_name)."""
-    p = ctx.params
-    if p.stack_name != stack or not p.domain_name:
-        return ""
-    if p.hosted_zone_id:
-        return p.hosted_zone_id
-    labels = p.domain_name.split(".")
-    for name in (".".join(labels[i:]) for i in range(len(labels) - 1)):
-        match = [z for z, _ in zones if _norm(z["Name"]) == name and not z.get("Config", {}).get("PrivateZone")]
-        if match:
-            return match[0]["Id"].rsplit("/", 1)[-1]
-    return ""
-
-
-def _is_stack_record(r: dict[str, Any], domain: str) -> bool:
-    name = _norm(r["Name"])
-    if name == domain and r["Type"] == "A" and "AliasTarget" in r:
-        return True
-    return (r["Type"] == "CNAME" and name.startswith("_") and name.endswith("." + domain)
-            and any(_norm(v["Value"]).endswith("acm-validations.aws") for v in r.get("ResourceRecords", [])))
+def _record_row(zone_id: str, r: dict[str, Any], stack: str, step: str) -> dict[str, Any]:
+    alias = r.get("AliasTarget")
+    target = _norm(alias["DNSName"]) if alias else ",".join(v["Value"] for v in r.get("ResourceRecords", []))
+    return {"id": f"{zone_id}/{_norm(r['Name'])}/{r['Type']}", "name": _norm(r["Name"]), "stack": stack,
+            "step": step, "tags": {}, "zone_id": zone_id, "type": r["Type"], "target": target,
+            "alias": bool(alias), "alias_zone_id": alias["HostedZoneId"] if alias else ""}
 
 
 @fetcher("records")
 def records(ctx: Context, stack: str | None) -> pd.DataFrame:
     r53 = ctx.client("route53")
-    zones = _all_zones(ctx)
-    wanted: dict[str, tuple[str, bool]] = {}  # zone id -> (stack value, whole zone?)
-    for z, t in zones:
-        zid = z["Id"].rsplit("/", 1)[-1]
-        if stack is None or t.get(STACK) == stack:
-            wanted[zid] = (t.get(STACK, ""), True)
-    if stack:
-        used = _used_zone_id(ctx, stack, zones)
-        if used and used not in wanted:
-            wanted[used] = (stack, False)
     rows = []
-    for zid, (zone_stack, whole) in wanted.items():
+    whole = {}   # zone id -> the stack tag of a zone listed in full
+    for z, t in _all_zones(ctx):
+        if stack is None or t.get(STACK) == stack:
+            whole[z["Id"].rsplit("/", 1)[-1]] = (t.get(STACK, ""), t.get("workbook:step", ""))
+    for zid, (zone_stack, step) in whole.items():
         pages = r53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zid)
-        for r in (r for page in pages for r in page["ResourceRecordSets"]):
-            if not whole and not _is_stack_record(r, ctx.params.domain_name):
-                continue
-            alias = r.get("AliasTarget")
-            target = _norm(alias["DNSName"]) if alias else ",".join(v["Value"] for v in r.get("ResourceRecords", []))
-            rows.append({"id": f"{zid}/{_norm(r['Name'])}/{r['Type']}", "name": _norm(r["Name"]),
-                         "stack": zone_stack, "step": "05_edge" if zone_stack else "", "tags": {},
-                         "zone_id": zid, "type": r["Type"], "target": target, "alias": bool(alias),
-                         "alias_zone_id": alias["HostedZoneId"] if alias else ""})
+        rows += [_record_row(zid, r, zone_stack, step) for page in pages for r in page["ResourceRecordSets"]]
+    if stack:
+        rows += [_record_row(it.raw["ZoneId"], it.raw["Record"], stack, it.step)
+                 for it in engine.find(ctx, "dns_record", stack=stack) if it.raw["ZoneId"] not in whole]
     return _frame("records", rows)
 
 

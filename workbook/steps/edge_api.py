@@ -1,0 +1,386 @@
+"""Step 05_edge, API Gateway as the only way in (entry="api_gateway"), and what both halves look up.
+
+An HTTP API with a VPC link into the private app subnets, an HTTP_PROXY integration to the ALB's
+listener, a `$default` route and an auto-deployed `$default` stage with access logs, and, with a
+domain, a regional custom domain that the alias record points at. The ALB must then be internal,
+else the gateway is not the only way in (the checks say so).
+
+Each unit takes `ctx` and finds what it builds on by the stack's tag; in a dry run, what does not
+exist yet is a placeholder and everything after it "would create".
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .. import engine, names, tagging
+from ..connect import Context, Resource
+from ..params import Params
+
+STEP_ID = "05_edge"
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "time": "$context.requestTime",
+    "method": "$context.httpMethod", "path": "$context.path", "status": "$context.status",
+    "latencyMs": "$context.responseLatency", "integrationStatus": "$context.integrationStatus",
+    "integrationError": "$context.integrationErrorMessage",
+})
+VPC_LINK_POLL_DELAY_S = 10
+VPC_LINK_POLL_ATTEMPTS = 60       # Terraform waits up to 10 minutes for a VPC link (AWS-FACTS.md)
+LINK_PORTS = (80, 443)
+
+
+def vpc_link_sg_name(p: Params) -> str: return p.name("vpclink-sg")
+def api_access_log_group(p: Params) -> str: return p.name("api-access-logs")
+
+
+def not_needed(ctx: Context, type_: str, name: str, why: str) -> Resource:
+    """A resource these parameters do not call for (no domain_name, or entry=alb)."""
+    return ctx.note(STEP_ID, type_, name, "", f"not needed: {why}")
+
+
+def would(ctx: Context, type_: str, name: str, action: str = "would create") -> Resource:
+    return ctx.note(STEP_ID, type_, name, engine.placeholder(type_, name), action)
+
+
+def missing(*ids: str | None) -> bool:
+    """Something a unit builds on does not exist (yet): None or a dry run's placeholder."""
+    return any(i is None or engine.is_placeholder(i) for i in ids)
+
+
+# ---- what the edge builds on ------------------------------------------------------------------------
+def find_alb(ctx: Context) -> dict[str, Any] | None:
+    """04_compute's load balancer (names.alb), or None when 04 has not run."""
+    it = engine.find_one(ctx, "load_balancer", names.alb(ctx.p))
+    return it.raw if it else None
+
+
+def alb_listeners(ctx: Context, alb_arn: str) -> list[dict[str, Any]]:
+    return engine._pages(ctx, "elbv2", "describe_listeners", "Listeners", LoadBalancerArn=alb_arn)
+
+
+def forwarding_listener(ctx: Context, alb_arn: str) -> dict[str, Any] | None:
+    """The listener the API integrates with: HTTPS when 04 has one, else the forwarding HTTP one."""
+    listeners = alb_listeners(ctx, alb_arn)
+    https = [l for l in listeners if l["Protocol"] == "HTTPS"]
+    forwarding = [l for l in listeners if any(a["Type"] == "forward" for a in l.get("DefaultActions", []))]
+    return (https or forwarding or listeners or [None])[0]
+
+
+def stack_certificate(ctx: Context) -> engine.Item | None:
+    """This stack's certificate for domain_name (raw = describe_certificate's record): ISSUED first,
+    then the newest; failed, expired and revoked ones do not count. 04_compute's HTTPS listener and the
+    API custom domain use it."""
+    p = ctx.p
+    if not p.domain_name:
+        return None
+    acm, found = ctx.client("acm"), []
+    for it in engine.find(ctx, "certificate", name=p.domain_name):
+        cert = acm.describe_certificate(CertificateArn=it.id)["Certificate"]
+        if cert["Status"] in ("PENDING_VALIDATION", "ISSUED", "INACTIVE"):
+            found.append(engine.Item(it.kind, it.id, it.name, it.tags, cert))
+    found.sort(key=lambda i: (i.raw["Status"] == "ISSUED", i.raw.get("CreatedAt") or 0), reverse=True)
+    return found[0] if found else None
+
+
+def find_certificate(ctx: Context) -> dict[str, Any] | None:
+    it = stack_certificate(ctx)
+    return it.raw if it else None
+
+
+# ---- the VPC link and its security group ------------------------------------------------------------
+def _rule_permissions(peer: str, ports: list[int]) -> list[dict[str, Any]]:
+    return [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+             "UserIdGroupPairs": [{"GroupId": peer, "Description": "API Gateway VPC link <-> ALB"}]} for port in ports]
+
+
+def _ensure_link_rules(ctx: Context, group_id: str, peer_id: str, *, egress: bool, label: str) -> None:
+    """80/443 between the link's group and the ALB's, tagged 05_edge; only what is missing is added."""
+    ec2 = ctx.client("ec2")
+    rules = [] if missing(group_id, peer_id) else engine._pages(
+        ctx, "ec2", "describe_security_group_rules", "SecurityGroupRules",
+        Filters=[{"Name": "group-id", "Values": [group_id]}])
+    have = {r["FromPort"] for r in rules
+            if r["IsEgress"] == egress and r.get("ReferencedGroupInfo", {}).get("GroupId") == peer_id}
+    want = [port for port in LINK_PORTS if port not in have]
+    if not want:
+        return
+    name = f"{label} {'egress to' if egress else 'ingress from'} {'ALB' if egress else 'VPC link'} " \
+           f"{'/'.join(map(str, want))}"
+    if ctx.dry_run or missing(group_id, peer_id):
+        ctx.note(STEP_ID, "security_group_rule", name, group_id, "would create")
+        return
+    spec = tagging.tag_spec("security-group-rule", ctx.p, STEP_ID, vpc_link_sg_name(ctx.p))
+    authorize = ec2.authorize_security_group_egress if egress else ec2.authorize_security_group_ingress
+    authorize(GroupId=group_id, IpPermissions=_rule_permissions(peer_id, want), TagSpecifications=spec)
+    ctx.note(STEP_ID, "security_group_rule", name, group_id, "created")
+
+
+def ensure_vpc_link_sg(ctx: Context) -> Resource:
+    """The VPC link's own security group: egress only to the ALB's group on 80/443, and the ALB's group
+    lets it in on those ports (rules tagged 05_edge; deleting the link's group removes exactly these)."""
+    p, name = ctx.p, vpc_link_sg_name(ctx.p)
+    if p.entry != "api_gateway":
+        return not_needed(ctx, "security_group", name, "entry=alb")
+    vpc = engine.find_one(ctx, "vpc", names.vpc(p))
+    alb_sg = engine.find_one(ctx, "security_group", names.alb_sg(p))
+    if (vpc is None or alb_sg is None) and not ctx.dry_run:
+        raise RuntimeError("entry=api_gateway needs the VPC and the ALB's security group: run 02_network "
+                           "(and 04_compute) first")
+    rec = engine.ensure(ctx, "security_group", name, step=STEP_ID, create=lambda: {
+        "GroupName": name, "Description": "API Gateway VPC link to the ALB", "VpcId": vpc.id})
+    allow_all = [r for r in rec.item.get("IpPermissionsEgress", [])
+                 if r.get("IpProtocol") == "-1" and any(c.get("CidrIp") == "0.0.0.0/0" for c in r.get("IpRanges", []))]
+    if allow_all or rec.action == "created":
+        # AWS gives a new group allow-all egress: it goes, only the ALB's listener ports stay reachable.
+        label = f"{name} egress to 0.0.0.0/0"
+        if ctx.dry_run or engine.is_placeholder(rec.id):
+            ctx.note(STEP_ID, "security_group_rule", label, rec.id, "would delete")
+        else:
+            ctx.client("ec2").revoke_security_group_egress(GroupId=rec.id, IpPermissions=[
+                {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+            ctx.note(STEP_ID, "security_group_rule", label, rec.id, "deleted")
+    alb_id = alb_sg.id if alb_sg else engine.placeholder("security_group", names.alb_sg(p))
+    _ensure_link_rules(ctx, rec.id, alb_id, egress=True, label=name)
+    _ensure_link_rules(ctx, alb_id, rec.id, egress=False, label=names.alb_sg(p))
+    return rec
+
+
+def app_subnets(ctx: Context) -> list[engine.Item]:
+    return sorted((s for s in engine.find(ctx, "subnet") if s.tags.get(names.TIER) == "app"),
+                  key=lambda s: s.raw["AvailabilityZone"])
+
+
+def find_vpc_link(ctx: Context) -> dict[str, Any] | None:
+    it = engine.find_one(ctx, "vpc_link", names.vpc_link(ctx.p))
+    return it.raw if it else None
+
+
+def ensure_vpc_link(ctx: Context) -> Resource:
+    """A VPC link (V2) with an interface in each private app subnet, so the API reaches an internal ALB.
+    No botocore waiter exists for VPC links: it is polled until AVAILABLE."""
+    p, name = ctx.p, names.vpc_link(ctx.p)
+    if p.entry != "api_gateway":
+        return not_needed(ctx, "vpc_link", name, "entry=alb")
+    sg = engine.find_one(ctx, "security_group", vpc_link_sg_name(p))
+
+    def create() -> dict[str, Any]:
+        subnets = app_subnets(ctx)
+        if not subnets or sg is None:
+            raise RuntimeError("no app subnets or no VPC link security group in this stack: run 02_network, "
+                               "then ensure_vpc_link_sg")
+        return {"Name": name, "SubnetIds": [s.id for s in subnets], "SecurityGroupIds": [sg.id]}
+    rec = engine.ensure(ctx, "vpc_link", name, step=STEP_ID, create=create)
+    if engine.is_placeholder(rec.id) or rec.item.get("VpcLinkStatus") == "AVAILABLE":
+        return rec
+    gw = ctx.client("apigatewayv2")
+
+    def available() -> bool:
+        status = gw.get_vpc_link(VpcLinkId=rec.id)["VpcLinkStatus"]
+        if status in ("FAILED", "DELETING", "INACTIVE"):
+            raise RuntimeError(f"VPC link {rec.id} is {status}")
+        return status == "AVAILABLE"
+    from .. import progress
+    progress.poll(available, f"VPC link {name}", delay=VPC_LINK_POLL_DELAY_S, max_attempts=VPC_LINK_POLL_ATTEMPTS,
+                  sleep=ctx.clock.sleep)
+    return rec
+
+
+# ---- the HTTP API -----------------------------------------------------------------------------------
+def find_api(ctx: Context) -> dict[str, Any] | None:
+    it = engine.find_one(ctx, "http_api", names.api(ctx.p))
+    return it.raw if it else None
+
+
+def _api_id(ctx: Context) -> str | None:
+    api = find_api(ctx)
+    return api["ApiId"] if api else (engine.placeholder("http_api", names.api(ctx.p)) if ctx.dry_run else None)
+
+
+def ensure_api(ctx: Context) -> Resource:
+    """The HTTP API that becomes the one way in."""
+    p, name = ctx.p, names.api(ctx.p)
+    if p.entry != "api_gateway":
+        return not_needed(ctx, "http_api", name, "entry=alb")
+    return engine.ensure(ctx, "http_api", name, step=STEP_ID, create={
+        "Name": name, "ProtocolType": "HTTP", "Description": f"{p.stack_name}: the only way in (workbook 05_edge)"})
+
+
+def _link_integration(ctx: Context, api_id: str) -> dict[str, Any] | None:
+    if engine.is_placeholder(api_id):
+        return None
+    return next((i for i in engine._pages(ctx, "apigatewayv2", "get_integrations", "Items", ApiId=api_id)
+                 if i.get("ConnectionType") == "VPC_LINK"), None)
+
+
+def ensure_integration(ctx: Context) -> Resource | None:
+    """HTTP_PROXY through the VPC link to the ALB's listener (HTTPS when 04 has one); an integration
+    that still points at an older listener is updated."""
+    p = ctx.p
+    if p.entry != "api_gateway":
+        return None
+    label = f"{names.api(p)} -> {names.alb(p)}"
+    api_id = _api_id(ctx)
+    link = find_vpc_link(ctx)
+    alb = find_alb(ctx)
+    listener = forwarding_listener(ctx, alb["LoadBalancerArn"]) if alb else None
+    if missing(api_id) or link is None or listener is None:
+        if not ctx.dry_run:
+            raise RuntimeError(f"the integration needs the API, the VPC link and a listener on {names.alb(p)}: "
+                               "run 04_compute, then ensure_vpc_link and ensure_api")
+        return would(ctx, "integration", label)
+    label = f"{label}:{listener['Port']}"
+    want: dict[str, Any] = {"IntegrationType": "HTTP_PROXY", "IntegrationMethod": "ANY",
+                            "IntegrationUri": listener["ListenerArn"], "ConnectionType": "VPC_LINK",
+                            "ConnectionId": link["VpcLinkId"], "PayloadFormatVersion": "1.0"}
+    if listener["Protocol"] == "HTTPS" and p.domain_name:
+        want["TlsConfig"] = {"ServerNameToVerify": p.domain_name}
+    gw, have = ctx.client("apigatewayv2"), _link_integration(ctx, api_id)
+    if have and have.get("IntegrationUri") == want["IntegrationUri"] and have.get("ConnectionId") == link["VpcLinkId"]:
+        return ctx.note(STEP_ID, "integration", label, have["IntegrationId"], "exists")
+    if ctx.dry_run:
+        return would(ctx, "integration", label, "would update" if have else "would create")
+    if have:
+        gw.update_integration(ApiId=api_id, IntegrationId=have["IntegrationId"], **want)
+        return ctx.note(STEP_ID, "integration", label, have["IntegrationId"], "updated")
+    made = gw.create_integration(ApiId=api_id, **want)
+    return ctx.note(STEP_ID, "integration", label, made["IntegrationId"], "created")
+
+
+def ensure_default_route(ctx: Context) -> Resource | None:
+    """$default: every method and path goes to the ALB."""
+    if ctx.p.entry != "api_gateway":
+        return None
+    api_id = _api_id(ctx)
+    integration = None if missing(api_id) else _link_integration(ctx, api_id)
+    if integration is None:
+        if not ctx.dry_run:
+            raise RuntimeError("the $default route needs the API's integration: run ensure_integration first")
+        return would(ctx, "route", "$default")
+    gw, target = ctx.client("apigatewayv2"), f"integrations/{integration['IntegrationId']}"
+    route = next((r for r in engine._pages(ctx, "apigatewayv2", "get_routes", "Items", ApiId=api_id)
+                  if r["RouteKey"] == "$default"), None)
+    if route and route.get("Target") == target:
+        return ctx.note(STEP_ID, "route", "$default", route["RouteId"], "exists")
+    if ctx.dry_run:
+        return would(ctx, "route", "$default", "would update" if route else "would create")
+    if route:
+        gw.update_route(ApiId=api_id, RouteId=route["RouteId"], Target=target)
+        return ctx.note(STEP_ID, "route", "$default", route["RouteId"], "updated")
+    made = gw.create_route(ApiId=api_id, RouteKey="$default", Target=target)
+    return ctx.note(STEP_ID, "route", "$default", made["RouteId"], "created")
+
+
+def ensure_access_log_group(ctx: Context) -> Resource:
+    """Where the stage writes one JSON line per request, kept log_retention_days."""
+    from .network import ensure_retention
+    name = api_access_log_group(ctx.p)
+    if ctx.p.entry != "api_gateway":
+        return not_needed(ctx, "log_group", name, "entry=alb")
+    rec = engine.ensure(ctx, "log_group", name, step=STEP_ID, create={"logGroupName": name})
+    ensure_retention(ctx, rec, STEP_ID)
+    return rec
+
+
+def ensure_default_stage(ctx: Context) -> Resource | None:
+    """$default stage, auto-deployed, with access logs to the log group."""
+    p = ctx.p
+    if p.entry != "api_gateway":
+        return None
+    api_id = _api_id(ctx)
+    group = engine.find_one(ctx, "log_group", api_access_log_group(p))
+    if missing(api_id) or group is None:
+        if not ctx.dry_run:
+            raise RuntimeError("the stage needs the API and its access log group: run ensure_api and "
+                               "ensure_access_log_group first")
+        return would(ctx, "stage", "$default")
+    sid = f"{api_id}/$default"
+    logging = {"DestinationArn": group.raw.get("logGroupArn") or group.raw["arn"].removesuffix(":*"),
+               "Format": ACCESS_LOG_FORMAT}
+    gw = ctx.client("apigatewayv2")
+    stage = next((s for s in engine._pages(ctx, "apigatewayv2", "get_stages", "Items", ApiId=api_id)
+                  if s["StageName"] == "$default"), None)
+    if stage and stage.get("AccessLogSettings", {}).get("DestinationArn") == logging["DestinationArn"] \
+            and stage.get("AutoDeploy"):
+        return ctx.note(STEP_ID, "stage", "$default", sid, "exists")
+    if ctx.dry_run:
+        return ctx.note(STEP_ID, "stage", "$default", sid, "would update" if stage else "would create")
+    if stage:
+        gw.update_stage(ApiId=api_id, StageName="$default", AutoDeploy=True, AccessLogSettings=logging)
+        return ctx.note(STEP_ID, "stage", "$default", sid, "updated")
+    gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True, AccessLogSettings=logging,
+                    Tags=tagging.tag_dict(p, STEP_ID, names.api(p) + "-default"))
+    return ctx.note(STEP_ID, "stage", "$default", sid, "created")
+
+
+# ---- the API's custom domain --------------------------------------------------------------------------
+def find_api_domain(ctx: Context) -> dict[str, Any] | None:
+    try:
+        return ctx.client("apigatewayv2").get_domain_name(DomainName=ctx.p.domain_name)
+    except ClientError as e:
+        if engine.missing(e):
+            return None
+        raise
+
+
+def ensure_api_domain(ctx: Context) -> Resource | None:
+    """The API's custom domain (regional, TLS 1.2) with the issued certificate, mapped to the $default
+    stage. Waits for the certificate: a domain cannot use one that is not issued yet."""
+    p = ctx.p
+    if p.entry != "api_gateway":
+        return None
+    if not p.domain_name:
+        return not_needed(ctx, "api_domain", "-", "no domain_name: the API's execute-api endpoint serves")
+    cert = stack_certificate(ctx)
+    found = engine.find_one(ctx, "api_domain", p.domain_name)
+    if found is None and (cert is None or cert.raw["Status"] != "ISSUED"):
+        if not ctx.dry_run:
+            print(f"API custom domain: the certificate for {p.domain_name} is not issued yet; rerun this step "
+                  "once it is.")
+        return would(ctx, "api_domain", p.domain_name)
+    rec = engine.ensure(ctx, "api_domain", p.domain_name, step=STEP_ID, found=found, lookup=False, create=lambda: {
+        "DomainName": p.domain_name, "DomainNameConfigurations": [{
+            "CertificateArn": cert.id, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}]})
+    api_id = _api_id(ctx)
+    if missing(api_id) or engine.is_placeholder(rec.id):
+        return rec
+    gw = ctx.client("apigatewayv2")
+    mappings = gw.get_api_mappings(DomainName=p.domain_name).get("Items", [])
+    if not any(m["ApiId"] == api_id and m.get("Stage") == "$default" for m in mappings):
+        if not ctx.dry_run:
+            gw.create_api_mapping(ApiId=api_id, DomainName=p.domain_name, Stage="$default")
+        ctx.note(STEP_ID, "api_mapping", f"{p.domain_name} -> {names.api(p)} $default", api_id,
+                 "would create" if ctx.dry_run else "created")
+    return rec
+
+
+def api_domain_alias_target(ctx: Context) -> dict[str, str] | None:
+    """Where the alias of domain_name points with entry=api_gateway: the custom domain's regional name."""
+    dom = find_api_domain(ctx)
+    if dom is None:
+        return None
+    conf = dom["DomainNameConfigurations"][0]
+    if not (conf.get("ApiGatewayDomainName") and conf.get("HostedZoneId")):
+        raise RuntimeError(f"API domain {ctx.p.domain_name} has no regional target name yet; rerun in a minute")
+    return {"DNSName": conf["ApiGatewayDomainName"], "HostedZoneId": conf["HostedZoneId"]}
+
+
+def warn_if_alb_public(ctx: Context) -> bool:
+    """With entry=api_gateway an internet-facing ALB is a second way in; say so (the check FAILs)."""
+    alb = find_alb(ctx)
+    if alb is not None and alb["Scheme"] == "internet-facing":
+        print(f"WARNING: {names.alb(ctx.p)} is internet-facing, so API Gateway is not the only way in; "
+              "04_compute with entry=api_gateway makes it internal (the checks report it).")
+        return True
+    return False
+
+
+def ensure_api_gateway(ctx: Context) -> list[Resource]:
+    """Everything of the API, in order (nothing with entry=alb)."""
+    if ctx.p.entry != "api_gateway":
+        return []
+    warn_if_alb_public(ctx)
+    out = [ensure_vpc_link_sg(ctx), ensure_vpc_link(ctx), ensure_api(ctx), ensure_integration(ctx),
+           ensure_default_route(ctx), ensure_access_log_group(ctx), ensure_default_stage(ctx), ensure_api_domain(ctx)]
+    return [r for r in out if r is not None]
