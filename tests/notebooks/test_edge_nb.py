@@ -9,7 +9,7 @@ import papermill
 import pytest
 
 from edge_obs_fixtures import build_stack
-from workbook import names
+from workbook import engine, names
 from workbook.connect import connect
 from workbook.params import Params
 from workbook.steps import edge
@@ -40,27 +40,31 @@ def run(sandbox, tmp_path_factory):
 
 def test_notebook_puts_the_api_behind_a_name_with_tls(run):
     ctx, p, stack = run["ctx"], run["p"], run["stack"]
-    api = edge.find_api(ctx, p)
-    link = edge.find_vpc_link(ctx, p)
+    api = edge.find_api(ctx)
+    link = edge.find_vpc_link(ctx)
     assert sorted(link["SubnetIds"]) == sorted(stack["app"])
     integration = ctx.client("apigatewayv2").get_integrations(ApiId=api["ApiId"])["Items"][0]
     assert integration["ConnectionId"] == link["VpcLinkId"]
-    cert = edge.find_certificate(ctx, p)
+    cert = edge.find_certificate(ctx)
     assert cert["Status"] == "ISSUED"
-    zone = edge.find_zone(ctx, p)
+    zone = edge.find_zone(ctx)
     assert zone["Name"] == "edgenb.example.com."
     alias = edge.find_record(ctx, zone["Id"].rsplit("/", 1)[-1], DOMAIN, "A")
     assert "execute-api" in alias["AliasTarget"]["DNSName"]
+    ledger = engine.ledger(ctx)["dns_record"]   # every record the notebook wrote, for teardown to find
+    assert f"{zone['Id'].rsplit('/', 1)[-1]}/{DOMAIN}/A" in ledger and len(ledger) == 2
 
 
 def test_notebook_shows_what_changed_the_findings_and_the_diagram(run):
     nb = run["nb"]
     changed = outputs_of(nb, "resources")
-    for kind in ("hosted zone", "certificate", "vpc link", "http api", "stage", "dns record"):
+    for kind in ("hosted_zone", "certificate", "vpc_link", "http_api", "stage", "dns_record"):
         assert kind in changed
     findings = outputs_of(nb, "findings")
     for control in ("ARTICLE.DNS_ALIAS", "ARTICLE.API_GATEWAY_ONLY_WAY_IN", "APIGateway.9", "ACM.1"):
         assert control in findings
     assert "FAIL" not in findings
+    everything = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    assert "Delegate it at your registrar" in everything and "[sandbox] in the sandbox nothing resolves" in everything
     assert (ROOT / "diagrams" / "05_edge.png").stat().st_size > 0
     assert names.api(run["p"]) in json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])

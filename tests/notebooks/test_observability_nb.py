@@ -9,7 +9,7 @@ import papermill
 import pytest
 
 from edge_obs_fixtures import build_stack
-from workbook import names
+from workbook import engine, names
 from workbook.connect import connect
 from workbook.params import Params
 from workbook.steps import observability as obs
@@ -41,11 +41,12 @@ def test_notebook_creates_alarms_topic_logs_and_dashboard(run):
     ctx, p = run["ctx"], run["p"]
     alarms = ctx.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{STACK}-alarm-")["MetricAlarms"]
     assert {a["AlarmName"] for a in alarms} == {names.alarm(p, s.what) for s in obs.alarm_specs(p)}
-    topic = obs.find_topic(ctx, p)
+    topic = obs.find_topic(ctx)
     assert all(a["AlarmActions"] == [topic] for a in alarms)
     assert [s["Endpoint"] for s in obs.subscriptions(ctx, topic)] == [EMAIL]
-    assert obs.find_log_group(ctx, names.app_log_group(p))["retentionInDays"] == p.log_retention_days
+    assert engine.find_one(ctx, "log_group", names.app_log_group(p)).raw["retentionInDays"] == p.log_retention_days
     ctx.client("cloudwatch").get_dashboard(DashboardName=names.dashboard(p))
+    assert names.dashboard(p) in engine.ledger(ctx)["dashboard"]
 
 
 def test_notebook_drill_follows_the_alarm_to_the_subscription_without_showing_the_address(run):
@@ -53,7 +54,8 @@ def test_notebook_drill_follows_the_alarm_to_the_subscription_without_showing_th
     drill = outputs_of(nb, "drill")
     assert "ALARM" in drill and "subscription" in drill and "o***@example.com" in drill
     everything = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
-    assert "[sandbox workaround] DRILL" in everything
+    assert "[sandbox] moto never notifies an alarm's actions" in everything
+    assert "back to OK" in drill
     findings = outputs_of(nb, "findings")
     assert "CloudWatch.16" in findings and "ARTICLE.ALARMS" in findings and "NOT_EMULATED" in findings
     assert "FAIL" not in findings
