@@ -32,7 +32,7 @@ from .edge_api import (STEP_ID, api_access_log_group, api_domain_alias_target, e
                        ensure_api, ensure_api_domain, ensure_api_gateway, ensure_default_route,
                        ensure_default_stage, ensure_integration, ensure_vpc_link, ensure_vpc_link_sg, find_alb,
                        find_api, find_certificate, find_vpc_link, not_needed, stack_certificate,
-                       vpc_link_sg_name, warn_if_alb_public, would)
+                       vpc_link_sg_name, warn_if_alb_public)
 
 STEP = register(Step(
     STEP_ID, "Edge: DNS name, TLS certificate, API Gateway as the way in",
@@ -244,6 +244,8 @@ def ensure_certificate(ctx: Context) -> Resource:
         return bool(_validation_records(cert)) or cert["Status"] == "ISSUED"
     progress.poll(record_ready, "the DNS validation record", delay=3, max_attempts=40, sleep=ctx.clock.sleep)
     zone_id = _zone_id(ctx)
+    if zone_id is None:
+        raise RuntimeError(f"no hosted zone for {p.domain_name} yet: run ensure_hosted_zone first")
     for r in _validation_records(cert):
         ensure_record(ctx, zone_id, {"Name": r["Name"], "Type": r["Type"], "TTL": 300,
                                      "ResourceRecords": [{"Value": r["Value"]}]}, "the certificate's validation CNAME")

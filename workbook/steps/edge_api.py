@@ -15,9 +15,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import engine, names, tagging
+from .. import engine, names, progress, tagging
 from ..connect import Context, Resource
 from ..params import Params
+from .network import ensure_retention
 
 STEP_ID = "05_edge"
 ACCESS_LOG_FORMAT = json.dumps({
@@ -181,7 +182,6 @@ def ensure_vpc_link(ctx: Context) -> Resource:
         if status in ("FAILED", "DELETING", "INACTIVE"):
             raise RuntimeError(f"VPC link {rec.id} is {status}")
         return status == "AVAILABLE"
-    from .. import progress
     progress.poll(available, f"VPC link {name}", delay=VPC_LINK_POLL_DELAY_S, max_attempts=VPC_LINK_POLL_ATTEMPTS,
                   sleep=ctx.clock.sleep)
     return rec
@@ -274,7 +274,6 @@ def ensure_default_route(ctx: Context) -> Resource | None:
 
 def ensure_access_log_group(ctx: Context) -> Resource:
     """Where the stage writes one JSON line per request, kept log_retention_days."""
-    from .network import ensure_retention
     name = api_access_log_group(ctx.p)
     if ctx.p.entry != "api_gateway":
         return not_needed(ctx, "log_group", name, "entry=alb")
