@@ -74,14 +74,7 @@ def _reaches(start: str, forbidden: str, stop_at: tuple[str, ...] = ()) -> list[
     return bad
 
 
-# alarm_specs is moving out of steps/observability.py on another branch (issue 8); strict, so this mark
-# fails the run once that lands and must then go.
-PENDING = {"workbook.checks.observability": "imports alarm_specs from workbook.steps.observability until it moves"}
-
-
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=PENDING[m])) if m in PENDING else m
-    for m in sorted(MODULES) if any(_within(m, layer) for layer in LAYERS)])
+@pytest.mark.parametrize("module", [m for m in sorted(MODULES) if any(_within(m, layer) for layer in LAYERS)])
 def test_checks_and_inventory_never_import_steps(module):
     assert _reaches(module, "workbook.steps", stop_at=LAYERS) == []
 
