@@ -2,7 +2,7 @@
 05_edge and 06_observability (so they do not depend on the other steps' code): the VPC with public and
 app subnets tagged workbook:tier, the ALB and app security groups, an ALB (internet-facing or
 internal) in the public subnets with a target group and an HTTP listener, an Auto Scaling group, and
-the RDS instance."""
+the RDS instance; each tagged with the stack and the step that makes it, as those steps tag them."""
 from __future__ import annotations
 
 from typing import Any
@@ -26,7 +26,8 @@ def build_stack(ctx: Any, p: Any, *, scheme: str = "internet-facing", asg: bool 
         out[key] = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc, TagSpecifications=
                                              tagging.tag_spec("security-group", p, "02_network", name))["GroupId"]
     tg = elb.create_target_group(Name=names.target_group(p), Protocol="HTTP", Port=p.app_port, VpcId=vpc,
-                                 HealthCheckPath=p.health_check_path)["TargetGroups"][0]
+                                 HealthCheckPath=p.health_check_path,
+                                 Tags=tagging.tags(p, "04_compute", names.target_group(p)))["TargetGroups"][0]
     lb = elb.create_load_balancer(Name=names.alb(p), Subnets=out["public" if scheme == "internet-facing" else "app"],
                                   SecurityGroups=[out["alb_sg"]], Scheme=scheme,
                                   Tags=tagging.tags(p, "04_compute", names.alb(p)))["LoadBalancers"][0]
@@ -37,15 +38,20 @@ def build_stack(ctx: Any, p: Any, *, scheme: str = "internet-facing", asg: bool 
     if asg:
         # Any image id does for moto's group; describing its 1,300 AMIs would cost seconds per test.
         ec2.create_launch_template(LaunchTemplateName=names.launch_template(p),
-                                   LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": p.instance_type})
+                                   LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": p.instance_type},
+                                   TagSpecifications=tagging.tag_spec("launch-template", p, "04_compute",
+                                                                      names.launch_template(p)))
         ctx.client("autoscaling").create_auto_scaling_group(
             AutoScalingGroupName=names.asg(p), LaunchTemplate={"LaunchTemplateName": names.launch_template(p)},
             MinSize=p.min_capacity, MaxSize=p.max_capacity, DesiredCapacity=p.desired_capacity,
-            VPCZoneIdentifier=",".join(out["app"]), TargetGroupARNs=[tg["TargetGroupArn"]])
+            VPCZoneIdentifier=",".join(out["app"]), TargetGroupARNs=[tg["TargetGroupArn"]],
+            Tags=[{**t, "ResourceId": names.asg(p), "ResourceType": "auto-scaling-group", "PropagateAtLaunch": True}
+                  for t in tagging.tags(p, "04_compute", names.asg(p))])
     if rds:
         ctx.client("rds").create_db_instance(
             DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass=p.db_instance_class,
-            AllocatedStorage=p.db_allocated_storage, MasterUsername="app", MasterUserPassword="not-a-secret-123")
+            AllocatedStorage=p.db_allocated_storage, MasterUsername="app", MasterUserPassword="not-a-secret-123",
+            Tags=tagging.tags(p, "03_database", names.db_instance(p)))
     return out
 
 

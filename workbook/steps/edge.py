@@ -17,7 +17,6 @@ The HTTPS listener that uses the certificate is 04_compute's: apply calls its `e
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import pandas as pd
@@ -27,7 +26,7 @@ from .. import checks, engine, inventory, names, progress, tagging
 from ..connect import Context, Resource
 from ..kinds.edge import change_and_wait, record_id, record_key
 from ..params import Params
-from . import Step, register
+from . import Step, destroy_kinds, register
 from .edge_api import (STEP_ID, api_access_log_group, api_domain_alias_target, ensure_access_log_group,  # noqa: F401
                        ensure_api, ensure_api_domain, ensure_api_gateway, ensure_default_route,
                        ensure_default_stage, ensure_integration, ensure_vpc_link, ensure_vpc_link_sg, find_alb,
@@ -272,15 +271,12 @@ def ensure_https_listener(ctx: Context) -> list[Resource]:
         print("HTTPS listener: once the certificate is issued and the ALB exists, rerun 04_compute "
               "to add the HTTPS listener and the HTTP->HTTPS redirect.")
         return []
-    from . import compute
-    fn = compute.ensure_listeners
+    from .compute import PrerequisiteMissing, ensure_listeners
     try:
-        # 04_compute's units take (ctx, p) until that step moves to the engine too.
-        out = fn(ctx) if len(inspect.signature(fn).parameters) == 1 else fn(ctx, p)
-    except RuntimeError as e:  # compute's PrerequisiteMissing: the target group is not there yet
+        return ensure_listeners(ctx)
+    except PrerequisiteMissing as e:   # the target group is not there yet
         print(f"HTTPS listener: {e}; rerun 04_compute.")
         return []
-    return list(out) if isinstance(out, list) else [out]
 
 
 # ---- the name of the way in -----------------------------------------------------------------------
@@ -361,4 +357,4 @@ def destroy(ctx: Context) -> pd.DataFrame:
     """What this step made, in the kinds' deletion order: the records it wrote (or what they replaced put
     back), the API's custom domain, API, VPC link and its group (with the ALB group's rule that names it),
     access logs, the certificate, the zone when this stack created it. Safe to run twice."""
-    return engine.destroy(ctx, STEP.kinds, step=STEP_ID, only_step=STEP_ID, keep=_in_use)
+    return destroy_kinds(ctx, STEP, keep=_in_use)
