@@ -99,6 +99,15 @@ def test_the_dashboard_is_in_the_stacks_ledger_and_a_stale_one_is_rewritten(full
     assert len(body["widgets"]) > 1
 
 
+def test_a_dashboard_of_the_same_name_that_the_ledger_does_not_name_is_left_alone(full):
+    ctx, _ = full
+    name = names.dashboard(ctx.params)
+    ctx.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody='{"widgets": []}')
+    with pytest.raises(engine.ForeignResource):
+        obs.ensure_dashboard(ctx)
+    assert ctx.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"] == '{"widgets": []}'
+
+
 def test_second_apply_changes_nothing(full):
     ctx, _ = full
     obs.apply(ctx)

@@ -246,6 +246,15 @@ def dashboard_body(p: Params, dims: dict[str, str], alarm_arns: list[str]) -> di
     return {"widgets": widgets}
 
 
+def _dashboard_body(ctx: Context, name: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(ctx.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"] or "{}")
+    except ClientError as e:
+        if engine.missing(e):
+            return None
+        raise
+
+
 def ensure_dashboard(ctx: Context) -> Resource:
     """One dashboard (written in the stack's ledger: it carries no tag); rewritten when stale."""
     p, name = ctx.p, names.dashboard(ctx.p)
@@ -255,11 +264,16 @@ def ensure_dashboard(ctx: Context) -> Resource:
         # Nothing to graph before 03/04: no empty dashboard (each one is billed).
         return ctx.note(STEP_ID, "dashboard", name, "",
                         "skipped: nothing to graph yet (rerun after 03_database and 04_compute)")
-    rec = engine.ensure(ctx, "dashboard", name, step=STEP_ID,
+    cw = ctx.client("cloudwatch")
+    found = engine.find_one(ctx, "dashboard", name)
+    if found is None and _dashboard_body(ctx, name) is not None:
+        # PutDashboard replaces a namesake without a word: one the ledger does not name is not ours.
+        raise engine.ForeignResource(f"dashboard {name} exists but is not in this stack's ledger: the workbook "
+                                     "leaves it alone. Choose another stack_name or remove it yourself.")
+    rec = engine.ensure(ctx, "dashboard", name, step=STEP_ID, found=found, lookup=False,
                         create=lambda: {"DashboardName": name, "DashboardBody": json.dumps(body)})
     if rec.action == "exists":
-        cw = ctx.client("cloudwatch")
-        if json.loads(cw.get_dashboard(DashboardName=name)["DashboardBody"] or "{}") != body:
+        if _dashboard_body(ctx, name) != body:
             if not ctx.dry_run:
                 cw.put_dashboard(DashboardName=name, DashboardBody=json.dumps(body))
             rec.action = "would update" if ctx.dry_run else "updated"
