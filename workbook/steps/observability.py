@@ -36,8 +36,7 @@ STEP = register(Step(
     short="Monitoring", module="observability",
     kinds=("log_group", "sns_topic", "alarm", "dashboard"),
     permissions=(
-        "sns:Publish",                                  # CloudWatch's, on the drill's state change
-        "cloudwatch:SetAlarmState",
+        "cloudwatch:SetAlarmState",                     # the drill (CloudWatch itself publishes to the topic)
         "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:EnableMetricsCollection",
         "rds:DescribeDBInstances",
