@@ -41,11 +41,12 @@ def test_nothing_is_built_headless(ctx):
 
 
 def test_apply_in_a_panel_refreshes_the_step_bar(ctx, monkeypatch):
+    ctx.step = "02_network"   # what nb.start sets: the panel acts for the notebook's own step
     monkeypatch.setattr(ui, "display", lambda *a, **k: None)  # no frontend in a test
     p = Params(interactive=True)
     nav = ui.navigator(ctx, p, "02_network")
     assert "○ <a href='02_network.ipynb'>" in nav.value
-    panel = ui.StepPanel("network", p, ctx, actions=("apply",))
+    panel = ui.StepPanel(ctx.replace(interactive=True), actions=("apply",))
     panel.buttons[0].click()
     assert "apply done" in panel.bar.description and panel.bar.bar_style == "success"
     assert "✔ <a href='02_network.ipynb'>" in nav.value

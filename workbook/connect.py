@@ -318,14 +318,6 @@ class Context:
     def gap(self, name: str) -> str:
         return self.target.gap(name)
 
-    # ---- transitional: removed once every step runs on the engine (issue 8) ----
-    @property
-    def sandbox(self) -> bool:
-        return self.target.name == "sandbox"
-
-    def workaround(self, message: str) -> None:
-        self.say(message)
-
 
 RESOURCE_COLUMNS = ["step", "type", "name", "id", "action"]
 

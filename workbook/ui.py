@@ -26,8 +26,8 @@ SECTIONS = {
     "Database": ["db_engine", "db_engine_version", "db_instance_class", "db_allocated_storage", "multi_az",
                  "backup_retention_days"],
     "Edge and alarms": ["domain_name", "hosted_zone_id", "entry", "alarm_email", "log_retention_days"],
-    "Dev environment": ["dev_instance_id", "dev_tag", "dev_instance_type", "dev_db_engine", "dev_elastic_ip",
-                        "dev_split_security_groups"],
+    "Dev environment": ["demo_dev_host", "dev_instance_id", "dev_tag", "dev_instance_type", "dev_db_engine",
+                        "dev_elastic_ip", "dev_split_security_groups"],
     "Evidence and teardown": ["probe_rate", "probe_seconds", "fault", "sample_rows", "keep_final_snapshot",
                               "teardown_dev", "dry_run"],
 }

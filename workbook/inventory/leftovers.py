@@ -61,6 +61,27 @@ def _tagged_arns(ctx: Context, stack: str) -> list[str]:
         raise
 
 
+def _kind_of(arn: str) -> tuple[K.Kind | None, str]:
+    """The declared kind an ARN names (by service and resource type), and the resource's id."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or "/" not in parts[5]:
+        return None, ""
+    rtype, _, id_ = parts[5].partition("/")
+    kind = next((k for k in K.all_kinds() if k.arn_type == rtype and k.service == parts[2]), None)
+    return kind, id_
+
+
+def _still_there(ctx: Context, kind: K.Kind, id_: str) -> list[dict]:
+    """The resource described by its id, if it still exists (deleted states count as gone)."""
+    try:
+        raws = engine.list_items(ctx, kind, None, **engine._arg(kind.by_id, id_))
+    except ClientError as e:
+        if engine.missing(e):
+            return []
+        raise
+    return [r for r in raws if str(engine._dig(r, kind.id)) == id_]
+
+
 def _orphan_interfaces(ctx: Context) -> list[dict]:
     """Network interfaces in a VPC that no longer exists."""
     vpcs = {v["VpcId"] for v in engine._pages(ctx, "ec2", "describe_vpcs", "Vpcs")}
@@ -87,9 +108,19 @@ def scan(ctx: Context, p: Params | None = None, *, stack: str | None = None) -> 
             if kind.arn_key and it.raw.get(kind.arn_key):
                 seen.add(it.raw[kind.arn_key])
     for arn in _tagged_arns(ctx, stack):
-        if arn not in seen and not any(_arn_names(arn, s) for s in seen):
-            rows.append({"type": "unknown kind", "id": arn, "name": arn.rsplit(":", 1)[-1], "step": "",
-                         "status": "leftover", "detail": "tagged with the stack; no declared kind lists it"})
+        if arn in seen or any(_arn_names(arn, s) for s in seen):
+            continue
+        kind, id_ = _kind_of(arn)
+        if kind is not None and kind.by_id:
+            raws = _still_there(ctx, kind, id_)
+            if not raws:
+                continue   # the tagging API still lists a resource just deleted (terminated instances linger)
+            it = engine.item(ctx, kind, raws[0])
+            rows.append({"type": kind.name, "id": it.id, "name": it.name, "step": it.step, "status": status(it, p),
+                         "detail": _detail(kind, it)})
+            continue
+        rows.append({"type": "unknown kind", "id": arn, "name": arn.rsplit(":", 1)[-1], "step": "",
+                     "status": "leftover", "detail": "tagged with the stack; no declared kind lists it"})
     for n in _orphan_interfaces(ctx):
         rows.append({"type": "network_interface", "id": n["NetworkInterfaceId"], "name": n.get("Description", ""),
                      "step": "", "status": "orphan", "detail": f"its VPC {n['VpcId']} is gone"})

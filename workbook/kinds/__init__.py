@@ -43,6 +43,8 @@ class Kind:
     find: str = "tags"
     describe_args: dict[str, Any] = field(default_factory=dict)   # fixed arguments (Owners=["self"])
     by_name: str = ""             # describe argument for one name; "Names[]" passes a one-item list
+    by_id: str = ""               # describe argument for one id ("InstanceIds[]"), to ask about one resource
+    arn_type: str = ""            # the resource type in its ARN (EC2: "instance", "natgateway" ...)
     tags_key: str = ""            # tags inline in the item ("Tags", "TagList", "TagSet", "tags")
     tags_op: str = ""             # per-item tag read, see engine.TAG_READERS
     live_key: str = ""            # a state field; items whose state is in `gone_states` do not exist

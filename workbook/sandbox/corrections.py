@@ -342,3 +342,38 @@ def alarm_state_change_notifies(ctx: Context, params: dict[str, Any], parsed: di
     for topic in topics:
         plain(ctx, "sns").publish(TopicArn=topic, Subject=subject, Message=json.dumps(message))
     return bool(topics)
+
+
+# ---- interfaces AWS removes with their owner ---------------------------------------------------------------
+INTERFACES_NOTE = ("moto keeps the network interfaces of terminated instances and deleted NAT gateways: the sandbox "
+                   "removes them before a subnet delete, as AWS does with their owners")
+
+
+@correct("ec2", "DeleteSubnet", when="before")
+def owners_take_their_interfaces(ctx: Context, params: dict[str, Any]) -> None:
+    """AWS deletes an instance's primary interface with the instance (DeleteOnTermination) and a NAT
+    gateway's with the NAT; moto leaves both, and they would stay in the VPC forever. Never an
+    interface someone attached to a live instance or created by hand (no owner that is gone)."""
+    ec2 = plain(ctx, "ec2")
+    subnet = params.get("SubnetId", "")
+    enis = ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["NetworkInterfaces"]
+    if not enis:
+        return None
+    nat_enis = {a.get("NetworkInterfaceId") for n in ec2.describe_nat_gateways(
+        Filter=[{"Name": "subnet-id", "Values": [subnet]}, {"Name": "state", "Values": ["deleted", "deleting"]}]
+    )["NatGateways"] for a in n.get("NatGatewayAddresses", [])}
+    instances = {a["InstanceId"] for n in enis if (a := n.get("Attachment") or {}).get("InstanceId")}
+    gone = set()
+    if instances:
+        gone = {i["InstanceId"] for r in ec2.describe_instances(InstanceIds=sorted(instances))["Reservations"]
+                for i in r["Instances"] if i["State"]["Name"] in ("terminated", "shutting-down")}
+    acted = False
+    for n in enis:
+        att = n.get("Attachment") or {}
+        if n["NetworkInterfaceId"] in nat_enis or att.get("InstanceId") in gone:
+            # (a primary interface cannot be detached; moto lets it be deleted as AWS would have)
+            ec2.delete_network_interface(NetworkInterfaceId=n["NetworkInterfaceId"])
+            acted = True
+    if acted:
+        ctx.say(INTERFACES_NOTE)
+    return None   # moto then deletes the subnet itself

@@ -123,20 +123,3 @@ def destroy_kinds(ctx: Context, step: Step, keep: Callable[[engine.Item], str] |
     """A step's destroy: what it created (its kinds, carrying the stack's tag and its own step tag), in
     the kinds' deletion order; safe to run twice. `keep(item)` gives a reason to keep one ("" deletes it)."""
     return engine.destroy(ctx, step.kinds, step=step.id, only_step=step.id, keep=keep)
-
-
-# ---- transitional: removed once every step runs on the engine (issue 8) ----
-def exists(ctx: Context, step: str, type_: str, name: str, id_: str) -> Resource:
-    return ctx.note(step, type_, name, id_, "exists")
-
-
-def created(ctx: Context, step: str, type_: str, name: str, id_: str) -> Resource:
-    return ctx.note(step, type_, name, id_, "created")
-
-
-def would_create(ctx: Context, step: str, type_: str, name: str) -> Resource:
-    return ctx.note(step, type_, name, f"(new {type_})", "would create")
-
-
-def dry(p: Any) -> bool:
-    return p.dry_run
