@@ -143,7 +143,7 @@ def test_second_run_creates_nothing(first_run):
 def test_teardown_leaves_nothing(first_run):
     from workbook.steps import teardown
     pipeline.run(PARAMS, runs_dir=first_run["runs"], timeout=300, stream=io.StringIO(), only=["09"])
-    scan = teardown.scan_leftovers(first_run["ctx"], PARAMS)
+    scan = teardown.scan(first_run["ctx"])
     assert teardown.leftovers(scan).empty, teardown.leftovers(scan).to_string()
     kept = scan[scan.status.str.startswith("kept")]
     assert set(kept[kept.type.str.contains("snapshot")].name) == {f"{PARAMS.stack_name}-db-final"}

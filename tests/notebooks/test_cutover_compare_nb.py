@@ -34,6 +34,7 @@ def executed(sandbox, tmp_path_factory):
     from workbook.sandbox import dataplane
     p = Params.from_mapping(PARAMS)
     ctx = connect(p)
+    dataplane.forget()  # the session's sandbox is shared: start from databases no other test filled
     # Steps 00, 03 and 04 may not have run in this session: make their resources directly.
     create_stack(ctx, p)
     out = tmp_path_factory.mktemp("nb08") / "08_cutover_compare.ipynb"
