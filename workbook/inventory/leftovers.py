@@ -82,6 +82,23 @@ def _still_there(ctx: Context, kind: K.Kind, id_: str) -> list[dict]:
     return [r for r in raws if str(engine._dig(r, kind.id)) == id_]
 
 
+def _automated_backup(ctx: Context, arn: str) -> dict | None:
+    """An RDS automated snapshot carries its instance's tags; RDS owns it and deletes it with the instance
+    (the workbook deletes with DeleteAutomatedBackups). Left over only once its instance is gone."""
+    ident = arn.split(":snapshot:", 1)[1]
+    try:
+        snap = ctx.client("rds").describe_db_snapshots(DBSnapshotIdentifier=ident)["DBSnapshots"][0]
+    except ClientError as e:
+        if engine.missing(e):
+            return None
+        raise
+    owner = snap.get("DBInstanceIdentifier", "")
+    alive = bool(engine.list_items(ctx, K.get("db_instance"), None, DBInstanceIdentifier=owner))
+    return {"type": "db_snapshot", "id": ident, "name": ident, "step": "",
+            "status": "automated backup" if alive else "leftover",
+            "detail": f"automated backup of {owner}" + ("" if alive else " (its instance is gone)")}
+
+
 def _orphan_interfaces(ctx: Context) -> list[dict]:
     """Network interfaces in a VPC that no longer exists."""
     vpcs = {v["VpcId"] for v in engine._pages(ctx, "ec2", "describe_vpcs", "Vpcs")}
@@ -109,6 +126,11 @@ def scan(ctx: Context, p: Params | None = None, *, stack: str | None = None) -> 
                 seen.add(it.raw[kind.arn_key])
     for arn in _tagged_arns(ctx, stack):
         if arn in seen or any(_arn_names(arn, s) for s in seen):
+            continue
+        if ":snapshot:rds:" in arn:
+            row = _automated_backup(ctx, arn)
+            if row:
+                rows.append(row)
             continue
         kind, id_ = _kind_of(arn)
         if kind is not None and kind.by_id:
