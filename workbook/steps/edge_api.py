@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from .. import engine, names, progress, tagging
 from ..connect import Context, Resource
 from ..params import Params
-from .network import ensure_retention
+from .network_flowlogs import ensure_retention
 
 STEP_ID = "05_edge"
 ACCESS_LOG_FORMAT = json.dumps({

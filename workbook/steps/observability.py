@@ -26,7 +26,7 @@ from ..alarms import AlarmSpec, alarm_specs
 from ..connect import Context, Resource
 from ..params import Params
 from . import Step, destroy_kinds, register
-from .network import ensure_retention
+from .network_flowlogs import ensure_retention
 
 STEP_ID = "06_observability"
 STEP = register(Step(
