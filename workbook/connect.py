@@ -2,14 +2,19 @@
 
 `connect(p)` is the one way notebooks and steps get clients. Every call is recorded through
 botocore's event hooks (service, operation, key arguments with secrets masked, outcome, result id,
-milliseconds), so a notebook cell can show the calls it made as a small table.
+milliseconds), so a notebook cell can show the calls it made as a small table. In a pipeline run each
+kernel also appends its calls (step, service, operation, outcome: no arguments) to
+`<run folder>/calls/<notebook>.csv`, the record the workbook's own IAM policy is checked against.
 """
 from __future__ import annotations
 
+import csv
 import importlib
+import os
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import boto3
@@ -101,12 +106,25 @@ def _result_id(parsed: Any, operation: str = "") -> str:
     return min(found, key=lambda x: x[0])[1] if found else ""
 
 
-class CallLog:
-    """Every API call of a session, in order. `since(mark)` for one cell's calls."""
+CALL_FILE_COLUMNS = ["step", "service", "operation", "outcome"]
 
-    def __init__(self) -> None:
+
+def run_call_file() -> Path | None:
+    """Where a pipeline run keeps this kernel's calls (pipeline.py sets both variables for every
+    kernel): <run folder>/calls/<notebook>.csv; None outside a pipeline run."""
+    run_dir, notebook = os.environ.get("WORKBOOK_RUN_DIR"), os.environ.get("WORKBOOK_NOTEBOOK")
+    return Path(run_dir) / "calls" / f"{notebook}.csv" if run_dir and notebook else None
+
+
+class CallLog:
+    """Every API call of a session, in order. `since(mark)` for one cell's calls. With `file`, each
+    finished call is also appended there (step, service, operation, outcome), so what a kernel did
+    survives the kernel."""
+
+    def __init__(self, file: Path | None = None, step: str = "") -> None:
         self.calls: list[Call] = []
         self._cursor = 0
+        self.file, self.step = file, step
 
     def attach(self, client: Any) -> None:
         service = client.meta.service_model.service_name
@@ -132,6 +150,17 @@ class CallLog:
         call.ms = round((time.perf_counter() - t0) * 1000, 1)
         call.outcome = outcome
         call.result = _result_id(parsed, call.operation) if outcome == "ok" else ""
+        if self.file:
+            self._append(call)
+
+    def _append(self, call: Call) -> None:
+        new = not self.file.exists()
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.file, "a", newline="") as f:
+            w = csv.writer(f)
+            if new:
+                w.writerow(CALL_FILE_COLUMNS)
+            w.writerow([self.step, call.service, call.operation, call.outcome])
 
     def mark(self) -> int:
         return len(self.calls)
@@ -253,7 +282,7 @@ class Context:
         self.endpoint = target.endpoint
         self.account_id = account_id
         self.step = step                      # the notebook / step this context works for
-        self.calls = CallLog()
+        self.calls = CallLog(run_call_file(), step)
         self.resources: list[Resource] = []
         self.notes: list[str] = []            # sandbox-only notes, said once each
         self._clients: dict[str, Any] = {}
