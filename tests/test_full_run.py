@@ -147,3 +147,21 @@ def test_teardown_leaves_nothing(first_run):
     assert teardown.leftovers(scan).empty, teardown.leftovers(scan).to_string()
     kept = scan[scan.status.str.startswith("kept")]
     assert set(kept[kept.type.str.contains("snapshot")].name) == {f"{PARAMS.stack_name}-db-final"}
+
+
+def test_the_workbooks_own_policy_allows_every_call_of_the_runs_and_the_teardown(first_run):
+    """Each kernel wrote its calls into its run folder (calls/<notebook>.csv): the first run, the
+    second and the teardown (run after the tests above). Attached to the role that runs the workbook,
+    the policy 07 prints must allow every one of them."""
+    from workbook import iam_actions
+    from workbook.steps import access
+    files = sorted(first_run["runs"].glob("*/calls/*.csv"))
+    calls = pd.concat([pd.read_csv(f, keep_default_na=False).assign(notebook=f.stem) for f in files])
+    assert {nb.stem for nb in pipeline.discover()} <= set(calls.notebook)  # 09_teardown included
+    allowed = set(access.workbook_policy()["Statement"][0]["Action"])
+    refused = {}
+    for row in calls.drop_duplicates(["service", "operation"]).itertuples():
+        for action in iam_actions.actions_for(row.service, row.operation):
+            if action not in allowed:
+                refused.setdefault(action, f"{row.notebook}: {row.service}.{row.operation}")
+    assert not refused, refused
