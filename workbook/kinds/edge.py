@@ -20,7 +20,8 @@ declare(
          delete="delete_hosted_zone", after=("dns_record", "api_domain"),
          extra_permissions=("route53:ChangeTagsForResource", "route53:ListTagsForResource", "route53:GetHostedZone",
                             "route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets",
-                            "route53:GetChange")),
+                            "route53:GetChange",
+                            "route53:ListTagsForResources")),   # the inventory reads zone tags 10 at a time
     Kind("certificate", "acm", "list_certificates", "CertificateSummaryList", "CertificateArn", title="certificate",
          name_key="DomainName", arn_key="CertificateArn", create="request_certificate", create_tags="list:Tags",
          token="IdempotencyToken", delete="delete_certificate", retry_codes=("ResourceInUseException",),

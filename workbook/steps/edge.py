@@ -48,7 +48,7 @@ STEP = register(Step(
         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:CreateListener",
         "elasticloadbalancing:ModifyListener", "elasticloadbalancing:AddTags",
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:CreateTags",
-        "apigateway:PATCH", "apigateway:TagResource", "iam:CreateServiceLinkedRole",
+        "apigateway:PATCH", "iam:CreateServiceLinkedRole",   # tags on create: apigateway:POST on /tags
         # HTTP API access logs to CloudWatch Logs (API Gateway's log delivery)
         "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
         "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
