@@ -153,12 +153,11 @@ def test_the_workbooks_own_policy_allows_every_call_of_the_runs_and_the_teardown
     """Each kernel wrote its calls into its run folder (calls/<notebook>.csv): the first run, the
     second and the teardown (run after the tests above). Attached to the role that runs the workbook,
     the policy 07 prints must allow every one of them."""
-    from workbook import iam_actions
-    from workbook.steps import access
+    from workbook import iam_actions, policy
     files = sorted(first_run["runs"].glob("*/calls/*.csv"))
     calls = pd.concat([pd.read_csv(f, keep_default_na=False).assign(notebook=f.stem) for f in files])
     assert {nb.stem for nb in pipeline.discover()} <= set(calls.notebook)  # 09_teardown included
-    allowed = set(access.workbook_policy()["Statement"][0]["Action"])
+    allowed = policy.actions(policy.documents(PARAMS))
     refused = {}
     for row in calls.drop_duplicates(["service", "operation"]).itertuples():
         for action in iam_actions.actions_for(row.service, row.operation):

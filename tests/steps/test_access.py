@@ -182,10 +182,12 @@ def test_declared_permissions_cover_every_call_the_step_makes(aws_ctx):
 
 
 def test_workbook_policy_covers_every_registered_step():
-    doc = access.workbook_policy()
-    actions = set(doc["Statement"][0]["Action"])
+    from workbook import policy
+    from workbook.params import Params
+    docs = policy.documents(Params())
+    actions = policy.actions(docs)
     assert {"iam:PutGroupPolicy", "iam:SimulatePrincipalPolicy", "ec2:DeleteVpc", "rds:DeleteDBInstance"} <= actions
     assert all(":" in a and "*" not in a for a in actions)  # no wildcards: least privilege
-    summary = access.workbook_policy_summary()
-    assert summary.actions.sum() == len(actions)
-    assert "09_teardown" in summary.set_index("service").loc["ec2", "steps"]
+    summary = policy.summary(docs)
+    assert summary[summary.services == "ec2"].steps.str.contains("09").all()  # the teardown deletes the network
+    assert (summary.characters <= policy.LIMIT).all()

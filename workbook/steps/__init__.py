@@ -6,7 +6,7 @@ order), its title and a short label (the workshop's step bar), why it exists (fr
 own words), the resource kinds it creates (its `destroy` deletes exactly those, by the stack's tag and
 the step's tag, in the kinds' deletion order) and the IAM actions it needs beyond its kinds' declared
 operations. Like a cloud-custodian action, the permissions come with the code that uses them; the
-workbook's own least-privilege policy is their union (`permissions()`).
+workbook's own least-privilege policy (`workbook.policy`) allows exactly their union (`permissions()`).
 
 A step module exposes small `ensure_<resource>(ctx)` units (one resource each, through
 `workbook.engine`), and `plan(ctx)`, `apply(ctx)`, `verify(ctx)`, `destroy(ctx)`. The workshop's step
@@ -103,12 +103,6 @@ def kind_permissions(name: str) -> tuple[str, ...]:
 def permissions(step_ids: list[str] | None = None) -> tuple[str, ...]:
     """The union of the steps' permissions (all steps by default)."""
     return tuple(sorted({a for s in ordered() if step_ids is None or s.id in step_ids for a in s.all_permissions()}))
-
-
-def policy_for(step_ids: list[str] | None = None) -> dict[str, Any]:
-    """Least-privilege IAM policy document covering the given steps (all by default)."""
-    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(permissions(step_ids)),
-                                                    "Resource": "*"}]}
 
 
 # ---- what a step did ---------------------------------------------------------------------------------

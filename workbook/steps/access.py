@@ -18,9 +18,7 @@ p.name("developers-read") and p.name("operators-deploy") (names.py has no entry 
 """
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,15 +198,6 @@ def apply(ctx: Context) -> pd.DataFrame:
     return ctx.resources_frame(mark)
 
 
-def workbook_policy(step_ids: list[str] | None = None) -> dict[str, Any]:
-    """The least-privilege policy for the workbook's own run: every step module registers the actions
-    it calls, so import them all first."""
-    from .. import steps
-    for m in pkgutil.iter_modules(steps.__path__):
-        importlib.import_module(f"{steps.__name__}.{m.name}")
-    return steps.policy_for(step_ids)
-
-
 def policy_summary(doc: dict[str, Any]) -> pd.DataFrame:
     """One row per statement, for reading a policy in a notebook."""
     rows = []
@@ -220,21 +209,6 @@ def policy_summary(doc: dict[str, Any]) -> pd.DataFrame:
                      "resources": ", ".join(res if isinstance(res, list) else [res]),
                      "condition": json.dumps(st["Condition"]) if st.get("Condition") else ""})
     return pd.DataFrame(rows, columns=["sid", "effect", "actions", "resources", "condition"])
-
-
-def workbook_policy_summary(step_ids: list[str] | None = None) -> pd.DataFrame:
-    """The workbook's own least-privilege policy by service, and which steps need each service (their
-    kinds' operations included)."""
-    from .. import steps
-    doc = workbook_policy(step_ids)
-    actions = doc["Statement"][0]["Action"]
-    rows = []
-    for service in sorted({a.split(":")[0] for a in actions}):
-        mine = [a.split(":", 1)[1] for a in actions if a.startswith(service + ":")]
-        used_by = sorted(s.id for s in steps.ordered() if (step_ids is None or s.id in step_ids)
-                         and any(a.startswith(service + ":") for a in s.all_permissions()))
-        rows.append({"service": service, "actions": len(mine), "steps": ", ".join(used_by), "which": ", ".join(mine)})
-    return pd.DataFrame(rows, columns=["service", "actions", "steps", "which"])
 
 
 def policy_documents(ctx: Context) -> dict[str, dict[str, Any]]:
