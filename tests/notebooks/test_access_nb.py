@@ -66,7 +66,11 @@ def test_drill_denied_the_secret_labelled_as_sandbox_and_left_no_server(run):
 
 
 def test_prints_the_workbooks_own_policy_and_the_findings(run):
-    assert "actions," in outputs(run["nb"], "workbook_policy")
+    assert "actions (all" in outputs(run["nb"], "workbook_policy") and "-workbook-network" in outputs(run["nb"], "workbook_policy")
+    assert "dev host" in outputs(run["nb"], "workbook_policy_json")            # the scopes, with why
+    assert "Empty DataFrame" in outputs(run["nb"], "workbook_policy_lint")     # parliament found nothing
+    files = outputs(run["nb"], "workbook_policy_files")
+    assert "build/policy/" in files and "aws iam create-policy" in files and "123456789012" not in files
     findings = outputs(run["nb"], "findings")
     assert "IAM.1" in findings and "ARTICLE.DEV_NO_DB_SECRET" in findings
     assert "score before" in outputs(run["nb"], "compare")
