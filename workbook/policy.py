@@ -14,8 +14,9 @@ parliament ships it (`iam_definition.json`), and from how the workbook names and
 - changes are scoped to the stack: by an ARN with the stack's name (`<stack>-*`, `/<stack>/*`)
   where the service puts the name in the ARN; by the condition `aws:ResourceTag/workbook:stack` where
   the ARN carries only an id (EC2); a create of an EC2 resource by `aws:RequestTag/workbook:stack`,
-  the tag every create carries. The few changes that cannot be (the dev host, AWS-owned things, ids
-  without tag conditions) cover the region and account and say why (`REASONS`, `scopes()`).
+  the tag every create carries; the dev host (which the workbook did not create) by the parameters
+  that name it. The few changes that cannot be scoped so (AWS-owned things, ids without tag
+  conditions) cover the region and account and say why (`ANYWHERE`, `OVERRIDES`, shown by `scopes()`).
 
 Size: IAM counts a managed policy's characters without whitespace and refuses more than 6,144
 (`size()` counts the compact JSON's non-whitespace characters). The statements are grouped by service
@@ -121,7 +122,8 @@ class Grant:
     action: str
     resources: tuple[str, ...]
     condition: tuple[tuple[str, str, tuple[str, ...]], ...] = ()   # (operator, key, values)
-    scope: str = "*"      # "*" (AWS requires it) | "name" | "tag" | "created with tag" | "account" | "condition"
+    scope: str = "*"      # "*" (AWS requires it) | "name" | "tag" | "created with tag" | "dev host" | "account"
+    #                       | "condition" (a condition on what it may be used for, e.g. which service's role)
     reason: str = ""
 
 
