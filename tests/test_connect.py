@@ -67,3 +67,28 @@ def test_invalid_parameters_fail_before_any_call(state_dir):
     with pytest.raises(ParameterError):
         connect(Params(az_count=1))
     assert not state_dir.exists() or not any(state_dir.iterdir())
+
+
+def test_a_pipeline_kernel_writes_its_calls_into_the_run_folder(tmp_path, monkeypatch):
+    """What the workbook's policy is checked against: each finished call (step, service, operation,
+    outcome), appended as it happens, never an argument; outside a pipeline run nothing is written."""
+    import csv
+    from conftest import make_ctx
+    monkeypatch.setenv("WORKBOOK_RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("WORKBOOK_NOTEBOOK", "03_database")
+    with mock_aws():
+        ctx = make_ctx()
+        ctx.step = ctx.calls.step = "03_database"
+        ssm = ctx.replace(dry_run=True).client("ssm")       # a copy shares the log
+        ssm.put_parameter(Name="/x/pw", Value="s3cret-value", Type="SecureString")
+        with pytest.raises(ssm.exceptions.ParameterNotFound):
+            ssm.get_parameter(Name="/x/missing")
+    path = tmp_path / "calls" / "03_database.csv"
+    rows = list(csv.DictReader(path.open()))
+    assert rows == [{"step": "03_database", "service": "ssm", "operation": "PutParameter", "outcome": "ok"},
+                    {"step": "03_database", "service": "ssm", "operation": "GetParameter",
+                     "outcome": "ParameterNotFound"}]
+    assert "s3cret" not in path.read_text() and "/x/" not in path.read_text()
+    monkeypatch.delenv("WORKBOOK_RUN_DIR")
+    with mock_aws():
+        assert make_ctx().calls.file is None
