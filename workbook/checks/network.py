@@ -20,16 +20,19 @@ GROUP = "network"
 PRIVATE_TIERS = ("app", "db")
 
 
-def _nat_monthly() -> tuple[float, float]:
-    """A NAT gateway's monthly charge and that of its Elastic IP's public IPv4, from the price table."""
-    pt = cost.load_prices()
-    return pt.monthly(pt["nat_gateway_hour"]), pt.monthly(pt["public_ipv4_hour"])
+def _nat_monthly(region: str = "us-east-1") -> tuple[float, float] | None:
+    """A NAT gateway's monthly charge and that of its Elastic IP's public IPv4 in `region`, from the
+    price table; None where the table has no figure for that region."""
+    rp = cost.load_prices().region(region)
+    nat, ip = rp.rate("nat_gateway_hour"), rp.rate("public_ipv4_hour")
+    return None if nat is None or ip is None else (rp.monthly(nat), rp.monthly(ip))
 
 
-def _nat_price_text() -> str:
-    nat, ip = _nat_monthly()
-    pt = cost.load_prices()
-    return f"${nat:.2f}/month + ${ip:.2f} for its public IPv4 each ({pt['region']}, {pt.as_of})"
+def _nat_price_text(region: str = "us-east-1") -> str:
+    prices = _nat_monthly(region)
+    if prices is None:
+        return f"a price not in the workbook's table for {region}"
+    return f"${prices[0]:.2f}/month + ${prices[1]:.2f} for its public IPv4 each ({region}, {cost.load_prices().as_of})"
 
 
 def _region(inv: Inventory) -> Inventory:
@@ -243,7 +246,8 @@ def nat_redundancy(inv: Inventory, p: Params) -> list[Finding]:
             detail = "; ".join(filter(None, [
                 f"app subnets that depend on another AZ's NAT: {', '.join(crossing)}" if crossing else "",
                 f"no NAT route in {', '.join(sorted(without))}" if without else "",
-                f"a NAT per AZ adds about ${extra * sum(_nat_monthly()):.2f}/month"]))
+                f"a NAT per AZ adds about ${extra * sum(m):.2f}/month" if (m := _nat_monthly(p.region))
+                else f"a NAT per AZ adds {_nat_price_text(p.region)}"]))
             out.append(Finding(vpc_id, "FAIL", detail))
         else:
             out.append(Finding(vpc_id, "PASS", f"{len(subnets)} app subnets, each through a NAT in its own AZ"))

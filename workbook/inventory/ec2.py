@@ -29,9 +29,9 @@ COLUMNS: dict[str, list[str]] = {
     "sg_rules": ["group_id", "group_name", "vpc_id", "direction", "protocol", "from_port", "to_port", "source",
                  "open_to_internet"],
     "instances": ["vpc_id", "subnet_id", "az", "state", "public_ip", "private_ip", "instance_type",
-                  "security_groups", "imds_tokens", "image_id", "asg_name", "dev_db", "launch_time"],
+                  "security_groups", "imds_tokens", "image_id", "asg_name", "dev_db", "launch_time", "monitoring"],
     "volumes": ["instance_id", "size", "encrypted", "az", "volume_type"],
-    "snapshots": ["volume_id", "start_time", "state"],
+    "snapshots": ["volume_id", "start_time", "state", "volume_size"],
     "addresses": ["public_ip", "instance_id", "association_id"],
 }
 
@@ -135,7 +135,9 @@ def instances_frame(items: Iterable[dict[str, Any]]) -> pd.DataFrame:
                      "security_groups": instance_group_ids(i),
                      "imds_tokens": i.get("MetadataOptions", {}).get("HttpTokens", "optional"),
                      "image_id": i.get("ImageId", ""), "asg_name": tags.get("aws:autoscaling:groupName", ""),
-                     "dev_db": tags.get(DEV_DB_TAG, ""), "launch_time": i.get("LaunchTime")})
+                     "dev_db": tags.get(DEV_DB_TAG, ""), "launch_time": i.get("LaunchTime"),
+                     # detailed monitoring: its metrics are billed as custom metrics
+                     "monitoring": i.get("Monitoring", {}).get("State") in ("enabled", "pending")})
     return _frame("instances", rows)
 
 
@@ -153,7 +155,8 @@ def volumes_frame(items: Iterable[dict[str, Any]]) -> pd.DataFrame:
 def snapshots_frame(items: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return _frame("snapshots", [
         {"id": s["SnapshotId"], **tag_columns(as_dict(s.get("Tags"))), "volume_id": s.get("VolumeId", ""),
-         "start_time": s.get("StartTime"), "state": s.get("State", "")} for s in items])
+         "start_time": s.get("StartTime"), "state": s.get("State", ""), "volume_size": s.get("VolumeSize", 0)}
+        for s in items])
 
 
 def addresses_frame(items: Iterable[dict[str, Any]]) -> pd.DataFrame:

@@ -21,7 +21,8 @@ DB_INSTANCE_COLUMNS = BASE_COLUMNS + [
     "auto_minor_version_upgrade", "log_exports", "subnet_group", "subnet_azs", "parameter_groups", "storage_type",
     "allocated_storage", "copy_tags_to_snapshot",
 ]
-DB_SNAPSHOT_COLUMNS = BASE_COLUMNS + ["db_instance_id", "type", "status", "created", "encrypted", "engine", "arn"]
+DB_SNAPSHOT_COLUMNS = BASE_COLUMNS + ["db_instance_id", "type", "status", "created", "encrypted", "engine", "arn",
+                                      "allocated_storage"]
 DB_SUBNET_GROUP_COLUMNS = BASE_COLUMNS + ["vpc_id", "subnet_ids", "azs", "arn"]
 
 
@@ -84,6 +85,7 @@ def db_snapshots(ctx: Context, stack: str | None) -> pd.DataFrame:
             "status": s.get("Status", ""), "created": pd.Timestamp(s["SnapshotCreateTime"]) if s.get(
                 "SnapshotCreateTime") else pd.NaT,
             "encrypted": bool(s.get("Encrypted")), "engine": s.get("Engine", ""), "arn": s.get("DBSnapshotArn", ""),
+            "allocated_storage": int(s.get("AllocatedStorage") or 0),   # what the cost estimate prices
         })
     return pd.DataFrame(rows, columns=DB_SNAPSHOT_COLUMNS)
 

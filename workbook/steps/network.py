@@ -88,21 +88,25 @@ def nat_for_az(p: Params, azs: list[str], az: str) -> str:
 
 def nat_cost(p: Params) -> pd.DataFrame:
     """Monthly cost of the NAT gateways this plan runs (hourly charge plus the Elastic IP), data extra;
-    from the workbook's dated price table."""
-    prices = cost.load_prices()
+    from the workbook's dated price table, for p.region (NaN and "not priced for <region>" without a figure)."""
+    rp = cost.region_prices(p)
     count = p.az_count if p.nat_per_az else 1
-    nat, ip = prices.monthly(prices["nat_gateway_hour"]), prices.monthly(prices["public_ipv4_hour"])
+    nat_h, ip_h = rp.rate("nat_gateway_hour"), rp.rate("public_ipv4_hour")
+    nan = float("nan")
+    nat, ip = (nan if nat_h is None else rp.monthly(nat_h)), (nan if ip_h is None else rp.monthly(ip_h))
     rows = [
         {"item": "NAT gateway (hourly)", "count": count, "unit_usd_month": nat, "usd_month": round(count * nat, 2),
-         "note": f"${prices['nat_gateway_hour']}/h x {prices.hours:g} h"},
+         "note": f"${nat_h}/h x {rp.hours:g} h" if nat_h is not None else rp.not_priced("NAT gateway hour")},
         {"item": "public IPv4 (NAT EIP)", "count": count, "unit_usd_month": ip, "usd_month": round(count * ip, 2),
-         "note": f"${prices['public_ipv4_hour']}/h per address"},
+         "note": f"${ip_h}/h per address" if ip_h is not None else rp.not_priced("public IPv4 hour")},
     ]
     df = pd.DataFrame(rows)
-    total = round(float(df.usd_month.sum()), 2)
-    df = pd.concat([df, pd.DataFrame([{"item": f"total (plus ${prices['nat_gateway_gb']} per GB processed)",
+    total = round(float(df.usd_month.sum(min_count=2)), 2)
+    gb = rp.rate("nat_gateway_gb")
+    df = pd.concat([df, pd.DataFrame([{"item": "total" + (f" (plus ${gb} per GB processed)" if gb is not None else
+                                                          " (data processed: not priced)"),
                                        "count": None, "unit_usd_month": None, "usd_month": total,
-                                       "note": f"prices {prices.as_of}, {prices['region']} on-demand"}])],
+                                       "note": f"prices {rp.as_of}, {rp.name} on-demand"}])],
                    ignore_index=True)
     df.attrs["monthly_usd"] = total
     return df
@@ -412,9 +416,9 @@ def plan(ctx: Context) -> pd.DataFrame:
     """What apply would do, creating nothing, with the monthly cost of what it would add.
     `attrs["nat_monthly_usd"]` holds the NAT total (hourly charge + EIP) for the plan as a whole."""
     df = apply(ctx.replace(dry_run=True))
-    prices = cost.load_prices()
-    unit = {"nat_gateway": prices.monthly(prices["nat_gateway_hour"]),
-            "elastic_ip": prices.monthly(prices["public_ipv4_hour"])}
+    rp = cost.region_prices(ctx.p)
+    unit = {kind: rp.monthly(rate) if (rate := rp.rate(key)) is not None else float("nan")
+            for kind, key in (("nat_gateway", "nat_gateway_hour"), ("elastic_ip", "public_ipv4_hour"))}
     df["usd_month"] = [unit.get(t, 0.0) if a == "would create" else 0.0 for t, a in zip(df.type, df.action)]
     df.attrs["nat_monthly_usd"] = nat_cost(ctx.p).attrs["monthly_usd"]
     df.attrs["new_usd_month"] = round(float(df.usd_month.sum()), 2)
