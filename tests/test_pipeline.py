@@ -113,20 +113,63 @@ def test_account_id_never_lands_in_run_json(tmp_path):
     assert pipeline.mask_account is connect.mask_account      # one masking function
 
 
-REAL = [ROOT / "notebooks" / "00_setup.ipynb", ROOT / "notebooks" / "01_assess.ipynb"]
+ACCOUNT = "123456789012"   # the sandbox's account (moto's)
+
+
+def account_ids_in(folder: Path) -> list[str]:
+    """Every file under the folder that shows the account id, with how often."""
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        n = path.read_bytes().count(ACCOUNT.encode())
+        if n:
+            found.append(f"{path.relative_to(folder)}: {n}")
+    return found
+
+
+LEAKY = ('arn = "arn:aws:iam::' + ACCOUNT + ':role/demo-app"\n'
+         'print(arn)\n'
+         'import pandas as pd\n'
+         'from workbook import report\n'
+         'report.artifact("leak_table", pd.DataFrame({"arn": [arn]}))\n'
+         'report.artifact("leak_note", "the role " + arn)\n'
+         'report.artifact("leak_json", {"Account": "' + ACCOUNT + '"})\n'
+         'pd.DataFrame({"arn": [arn]})')
+
+
+def test_no_written_output_shows_the_account_id(tmp_path, sandbox):
+    """Executed notebooks, artifacts, run.json, the failure message and the log: masked as written."""
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "00_leaky.ipynb", LEAKY)
+    write_notebook(nbs / "01_fails.ipynb", 'raise RuntimeError("no role arn:aws:iam::' + ACCOUNT + ':role/x")')
+    out = io.StringIO()
+    with pytest.raises(pipeline.RunFailed) as e:
+        pipeline.run(Params(stack_name="leaky"), notebooks_dir=nbs, runs_dir=tmp_path / "runs", timeout=TIMEOUT,
+                     stream=out)
+    run_dir = e.value.run_dir
+    assert ACCOUNT not in str(e.value) and ACCOUNT not in e.value.error and ACCOUNT not in out.getvalue()
+    assert "********9012" in str(e.value)                          # masked, not dropped
+    assert account_ids_in(run_dir) == []
+    assert "********9012" in (run_dir / "00_leaky.ipynb").read_text()
+    assert "********9012" in (run_dir / "artifacts" / "leak_table.csv").read_text()
+
+
+REAL = [ROOT / "notebooks" / "00_setup.ipynb", ROOT / "notebooks" / "01_assess.ipynb",
+        ROOT / "notebooks" / "02_network.ipynb"]
 
 
 @pytest.mark.skipif(not all(p.exists() for p in REAL), reason="notebooks 00_setup and 01_assess not written yet")
-def test_real_run_of_setup_and_assess_and_its_report(tmp_path, state_dir):
-    """On a sandbox of its own (state_dir): the pipeline starts it, as `make report` does."""
+def test_real_run_of_setup_assess_and_network_and_its_report(tmp_path, state_dir):
+    """On a sandbox of its own (state_dir): the pipeline starts it, as `make report` does. Nothing
+    written in the run folder shows the account id (02's call log names ARNs: 32 of them before)."""
     import boto3
     from workbook import report
     from workbook.sandbox import server
-    run_dir, log = run_tiny(ROOT / "notebooks", tmp_path, only=["00", "01"], stack_name="pipe")
+    run_dir, log = run_tiny(ROOT / "notebooks", tmp_path, only=["00", "01", "02"], stack_name="pipe")
     sandbox = server.status()
     rec = json.loads((run_dir / "run.json").read_text())
-    assert [n["status"] for n in rec["notebooks"]] == ["ok", "ok"]
-    for name in ("00_setup", "01_assess"):
+    assert [n["status"] for n in rec["notebooks"]] == ["ok", "ok", "ok"]
+    for name in ("00_setup", "01_assess", "02_network"):
         nb = nbformat.read(run_dir / f"{name}.ipynb", as_version=4)
         assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     # 00_setup built the dev server in the sandbox the pipeline started
@@ -136,9 +179,24 @@ def test_real_run_of_setup_and_assess_and_its_report(tmp_path, state_dir):
                                             {"Name": "instance-state-name", "Values": ["running"]}])
     assert sum(len(r["Instances"]) for r in found["Reservations"]) == 1
     # and the report of that run opens with the before diagram and the findings of 01_assess
-    page = report.build(run_dir=run_dir, out=tmp_path / "report.html").read_text()
+    page = report.build(run_dir=run_dir, out=run_dir / "report.html").read_text()
     summary = page.split('id="summary"', 1)[1].split('id="run"', 1)[0]
     assert re.search(r'<img [^>]*src="data:image/png;base64,', summary)
     assert "<th>severity</th>" in summary and "<th>status</th>" in summary and "FAIL" in summary
     assert report.external_references(page) == []
-    assert "123456789012" not in page
+    assert ACCOUNT not in page and ACCOUNT not in log
+    assert account_ids_in(run_dir) == []
+    assert "********9012" in (run_dir / "02_network.ipynb").read_text()    # the ARNs are there, masked
+
+
+def test_masking_a_notebook_leaves_image_data_as_it_is():
+    from workbook import masking
+    png = "iVBORw0KGgo+" + ACCOUNT + "+AAAA"                     # base64 may hold 12 digits between + signs
+    nb = {"cells": [{"cell_type": "code", "source": "x", "outputs": [{"output_type": "display_data", "data": {
+        "image/png": png, "text/plain": ["arn:aws:iam::" + ACCOUNT + ":role/r"]}}]}],
+        "metadata": {"papermill": {"parameters": {"aws_account_id": ACCOUNT}}}}
+    out = json.loads(masking.notebook_json(json.dumps(nb)))
+    data = out["cells"][0]["outputs"][0]["data"]
+    assert data["image/png"] == png
+    assert data["text/plain"] == ["arn:aws:iam::********9012:role/r"]
+    assert out["metadata"]["papermill"]["parameters"]["aws_account_id"] == "********9012"

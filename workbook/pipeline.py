@@ -38,6 +38,7 @@ from typing import Any, TextIO
 
 import nbformat
 
+from . import masking
 from .connect import mask_account
 from .params import ParameterError, Params
 
@@ -163,7 +164,7 @@ def point_latest(run_dir: Path) -> Path:
 
 def write_record(rec: RunRecord) -> None:
     d = Path(rec.run_dir)
-    (d / "run.json").write_text(json.dumps(asdict(rec), indent=2, default=str))
+    (d / "run.json").write_text(masking.text(json.dumps(asdict(rec), indent=2, default=str)))
     with open(d / "timings.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["notebook", "status", "seconds", "cells", "slowest_cell", "slowest_seconds"])
@@ -252,6 +253,45 @@ def _cell_durations(output: Path) -> list[tuple[int, float]]:
     return out
 
 
+# ---- account ids: masked in everything the run writes ---------------------------------------------
+class _MaskedNotebookWrites:
+    """papermill's writer for the notebooks it saves under one run folder (after every cell, too):
+    the account id is masked before the file is written, so no save ever shows it."""
+
+    def __init__(self) -> None:
+        from papermill.iorw import LocalHandler
+        self._local = LocalHandler()
+
+    def read(self, path: str) -> str:
+        return self._local.read(path)
+
+    def write(self, buf: str, path: str) -> None:
+        self._local.write(masking.notebook_json(buf), path)
+
+    def listdir(self, path: str) -> list[str]:
+        return self._local.listdir(path)
+
+    def pretty_path(self, path: str) -> str:
+        return path
+
+    def cwd(self, new_path: str | None) -> str | None:
+        return self._local.cwd(new_path)
+
+
+def mask_run_outputs(run_dir: Path, *, notebooks: bool = False) -> list[Path]:
+    """The one place a run's written outputs get their account ids masked (connect.mask_account).
+    notebooks=True: from now on papermill masks each notebook it writes into the run folder; without,
+    every notebook and text file already there (artifacts the kernels wrote, a kept failed notebook)
+    is masked in place."""
+    if notebooks:
+        from papermill.iorw import papermill_io
+        prefix = str(Path(run_dir).resolve())
+        if not any(scheme == prefix for scheme, _ in papermill_io._handlers):
+            papermill_io.register(prefix, _MaskedNotebookWrites())
+        return []
+    return masking.folder(run_dir)
+
+
 # ---- the run -----------------------------------------------------------------------------------
 def execute(src: Path, out: Path, parameters: dict[str, Any], timeout: int, label: str,
             stream: TextIO = sys.stderr) -> None:
@@ -260,7 +300,9 @@ def execute(src: Path, out: Path, parameters: dict[str, Any], timeout: int, labe
     # Each notebook takes every parameter (nb.start builds the full Params), though its parameters
     # cell lists only those it shows: papermill's one warning per other name is noise here.
     logging.getLogger("papermill").setLevel(logging.ERROR)
-    pm.execute_notebook(str(src), str(out), parameters=parameters, kernel_name=KERNEL, cwd=str(ROOT),
+    # the absolute path: the run folder's masking writer (mask_run_outputs) is found by its prefix
+    pm.execute_notebook(str(src), str(Path(out).resolve()), parameters=parameters, kernel_name=KERNEL,
+                        cwd=str(ROOT),
                         execution_timeout=timeout, progress_bar=_progress(label, stream),
                         request_save_on_cell_execute=True, log_output=False,
                         # the kernel's own start-up warnings (TCP transport on loopback) say nothing here
@@ -286,6 +328,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
                     stack_name=p.stack_name, started=_now(), versions=versions(),
                     notebooks=[NotebookRecord(nb.stem) for nb in paths])
     write_record(rec)
+    mask_run_outputs(run_dir, notebooks=True)
     point_latest(run_dir)
 
     from .connect import target_for
@@ -313,8 +356,10 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
                 nbrec.seconds = round(time.perf_counter() - t0, 2)
                 nbrec.status = "failed"
                 index, first, err = _failed_cell(out) if out.exists() else (None, "", "")
-                err = err or _error_text(e)
+                err = masking.text(err or _error_text(e))
+                first = masking.text(first)
                 nbrec.error = err
+                mask_run_outputs(run_dir)
                 rec.status = "failed"
                 _finish(rec, t_run)
                 where = f"cell {index} ({first!r})" if index is not None else "before any cell ran"
@@ -327,6 +372,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
                 raise RunFailed(msg, run_dir, src.stem, index, err) from None
             nbrec.seconds = round(time.perf_counter() - t0, 2)
             nbrec.status = "ok"
+            mask_run_outputs(run_dir)
             durations = _cell_durations(out)
             if durations:
                 nbrec.slowest_cell, slow = max(durations, key=lambda x: x[1])

@@ -57,6 +57,7 @@ from typing import Any
 import nbformat
 import pandas as pd
 
+from . import masking
 from .connect import mask_account
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,9 +75,7 @@ TITLES = {"before_diagram": "Before: the dev environment", "findings_before": "F
           "built": "What was built", "scores": "Findings score (severity-weighted share passed)",
           "findings_compare": "Findings before and after"}
 NAME_RE = re.compile(r"^(?!index$)[a-z0-9][a-z0-9_]{0,63}$")
-# 12 digits standing alone (ARNs, bucket names, "Account": ...), not part of a longer id or number
-ACCOUNT_RE = re.compile(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])")
-DATA_URI_RE = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
+ACCOUNT_RE, DATA_URI_RE = masking.ACCOUNT_RE, masking.DATA_URI_RE   # one definition (masking.py)
 WIDGET_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LONG_TABLE = 25  # rows; a longer findings table shows its FAIL and NOT_EMULATED rows, the rest folded
@@ -125,6 +124,7 @@ def artifact(name: str, obj: Any, title: str | None = None) -> Path:
     else:
         raise TypeError(f"artifact {name!r}: cannot store a {type(obj).__name__}; "
                         "give a DataFrame, dict, list, PNG path/bytes, matplotlib figure or text")
+    masking.file(path)   # what a kernel hands over is written output too: no account id in it
     index_path = folder / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     index.pop(name, None)  # a re-run moves it to the end, like a new result
@@ -157,15 +157,8 @@ def artifacts(folder: Path) -> list[Artifact]:
 # ---- masking and safety ------------------------------------------------------------------------
 def mask_accounts(text: str) -> str:
     """Any 12-digit number (an AWS account id, also inside ARNs) shown as connect.mask_account shows
-    an account id; embedded images (data: URIs) are left as they are."""
-    def mask(part: str) -> str:
-        return ACCOUNT_RE.sub(lambda m: mask_account(m.group(0)), part)
-    out, last = [], 0
-    for m in DATA_URI_RE.finditer(text):
-        out += [mask(text[last:m.start()]), m.group(0)]
-        last = m.end()
-    out.append(mask(text[last:]))
-    return "".join(out)
+    an account id; embedded images (data: URIs) are left as they are (masking.text)."""
+    return masking.text(text)
 
 
 _EXTERNAL = [re.compile(p, re.I) for p in (
@@ -366,6 +359,7 @@ def summary_artifacts(folder: Path, notebooks: dict[str, nbformat.NotebookNode])
             path.write_bytes(obj)
         else:
             obj.to_csv(path, index=False)  # type: ignore[attr-defined]
+            masking.file(path)
         extra.append(Artifact(name, TITLES[name], path, note=f"taken from {note}"))
     rank = {n: i for i, n in enumerate(SUMMARY_ORDER)}
     return sorted(found + extra, key=lambda a: rank.get(a.name, len(rank)))
@@ -501,5 +495,5 @@ def build(run_dir: str | os.PathLike | None = None, with_code: bool = False,
         raise ReportError("the report would fetch from the network: " + "; ".join(sorted(set(refs))[:5]))
     target = Path(out) if out else DEFAULT_OUT
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page, encoding="utf-8")
+    target.write_text(masking.text(page), encoding="utf-8")   # belt and braces: cells are masked above
     return target
