@@ -18,6 +18,19 @@ def _money(v: float) -> str:
     return f"${v:,.2f}"
 
 
+def _sum(rows: pd.DataFrame) -> str:
+    """The rows' monthly total, or "not priced" where the region has no figure for them."""
+    if len(rows) and rows.monthly_usd.isna().all():
+        return "not priced"
+    total = _money(rows.monthly_usd.sum())
+    return total + (" + items not priced" if rows.monthly_usd.isna().any() else "")
+
+
+def _assumption(note: str) -> str:
+    """The part of a note that states what was assumed (after any "not priced ..." prefix)."""
+    return note.split("prices.yaml); ", 1)[-1]
+
+
 def explain(table: pd.DataFrame, p: Params | None, pt: PriceTable) -> str:
     region = p.region if p is not None else "us-east-1"
     rp = pt.region(region)
@@ -25,7 +38,9 @@ def explain(table: pd.DataFrame, p: Params | None, pt: PriceTable) -> str:
     after = table[table.phase == "after"]
     tb, ta = before.monthly_usd.sum(), after.monthly_usd.sum()
     lines = [f"**Before {_money(tb)} a month, after {_money(ta)} a month** "
-             f"({'+' if ta >= tb else '-'}{_money(abs(ta - tb))}) in {region}. Prices: {pt.source}, as of {pt.as_of}."]
+             f"({'+' if ta >= tb else '-'}{_money(abs(ta - tb))}) in {region}"
+             + (", priced items only" if table.monthly_usd.isna().any() else "")
+             + f". Prices: {pt.source}, as of {pt.as_of}."]
     unpriced = table[table.monthly_usd.isna()]
     if len(unpriced):
         items = sorted({n.split(": ", 1)[1].split(" (no sourced", 1)[0] for n in unpriced.note
@@ -37,7 +52,7 @@ def explain(table: pd.DataFrame, p: Params | None, pt: PriceTable) -> str:
     if len(nat) and len(unit):
         u = float(unit.iloc[0])
         if len(nat) > 1:
-            lines.append(f"- **NAT gateways:** {len(nat)} x {_money(u)} = {_money(nat.monthly_usd.sum())}: one per AZ, "
+            lines.append(f"- **NAT gateways:** {len(nat)} x {_money(u)} = {_sum(nat)}: one per AZ, "
                          "so losing an AZ does not cut the other AZs' private subnets off the internet. A single NAT "
                          f"would save {_money(u * (len(nat) - 1))} a month at that risk.")
         else:
@@ -47,46 +62,45 @@ def explain(table: pd.DataFrame, p: Params | None, pt: PriceTable) -> str:
                          f"{_money(u * (az - 1))} more.")
     cross = after[after.type == "cross-AZ data"]
     if len(cross):
-        lines.append(f"- **Cross-AZ data:** {_money(cross.monthly_usd.sum())}: {cross.note.iloc[0]}.")
+        lines.append(f"- **Cross-AZ data:** {_sum(cross)}: {_assumption(cross.note.iloc[0])}.")
     rds = after[after.type == "RDS instance"]
     multi = rds[rds.note.str.contains("Multi-AZ", na=False)]
     if len(multi):
         storage = after[(after.type == "RDS storage") & after.note.str.contains("Multi-AZ", na=False)]
-        lines.append(f"- **RDS Multi-AZ:** {_money(multi.monthly_usd.sum())} for the instance"
-                     + (f" and {_money(storage.monthly_usd.sum())} for storage" if len(storage) else "")
+        lines.append(f"- **RDS Multi-AZ:** {_sum(multi)} for the instance"
+                     + (f" and {_sum(storage)} for storage" if len(storage) else "")
                      + ", twice single-AZ: a synchronous standby in a second AZ takes over on failure.")
     elif len(rds):
-        lines.append(f"- **RDS:** single-AZ {_money(rds.monthly_usd.sum())}; Multi-AZ would double it and add a "
+        lines.append(f"- **RDS:** single-AZ {_sum(rds)}; Multi-AZ would double it and add a "
                      "standby.")
     alb = after[after.type == "load balancer"]
     if len(alb):
         alb_ip = after[(after.type == "public IPv4") & after.note.str.contains("ALB", na=False)]
-        lines.append(f"- **Load balancer:** {_money(alb.monthly_usd.sum())}"
-                     + (f" + {_money(alb_ip.monthly_usd.sum())} for its public addresses" if len(alb_ip) else "")
+        lines.append(f"- **Load balancer:** {_sum(alb)}"
+                     + (f" + {_sum(alb_ip)} for its public addresses" if len(alb_ip) else "")
                      + ": one entry point that spreads traffic over the Auto Scaling group and routes around a "
                        "failed instance; LCU charges grow with traffic.")
-    ec2_b = before[before.type == "EC2 instance"].monthly_usd.sum()
-    ec2_a = after[after.type == "EC2 instance"].monthly_usd.sum()
-    if ec2_a or ec2_b:
-        lines.append(f"- **EC2:** {_money(ec2_b)} before, {_money(ec2_a)} after "
+    ec2_b, ec2_a = before[before.type == "EC2 instance"], after[after.type == "EC2 instance"]
+    if len(ec2_a) or len(ec2_b):
+        lines.append(f"- **EC2:** {_sum(ec2_b)} before, {_sum(ec2_a)} after "
                      f"({len(after[after.type == 'EC2 instance'])} app instance(s) instead of one server that also "
                      "ran the database).")
-    ip_b = before[before.type == "public IPv4"].monthly_usd.sum()
-    ip_a = after[(after.type == "public IPv4") & ~after.note.str.contains("ALB", na=False)].monthly_usd.sum()
-    if ip_b or ip_a:
+    ip_b = before[before.type == "public IPv4"]
+    ip_a = after[(after.type == "public IPv4") & ~after.note.str.contains("ALB", na=False)]
+    if len(ip_b) or len(ip_a):
         app_ips = after[(after.type == "public IPv4") & after.resource.str.endswith(" public IPv4", na=False)
                         & ~after.note.str.contains("ALB", na=False)]
         ipv4 = rp.rate("public_ipv4_hour")
-        lines.append(f"- **Public IPv4:** {_money(ip_b)} before, {_money(ip_a)} after outside the ALB"
+        lines.append(f"- **Public IPv4:** {_sum(ip_b)} before, {_sum(ip_a)} after outside the ALB"
                      + (f" ({_money(rp.monthly(ipv4))} per address)" if ipv4 is not None else "") + "; "
                      + ("the app servers have none." if app_ips.empty else
                         f"{len(app_ips)} app server(s) still have a public address."))
     kinds = ("EBS volume", "EBS snapshot", "RDS backup storage", "restore drill", "CloudWatch metrics",
              "flow-log ingestion", "log storage", "API Gateway requests", "NAT data")
-    small = [f"{k} {_money(table[table.type == k].monthly_usd.sum())}" for k in kinds if (table.type == k).any()]
+    small = [f"{k} {_sum(table[table.type == k])}" for k in kinds if (table.type == k).any()]
     if small:
         lines.append(f"- **Storage, monitoring and usage:** {'; '.join(small)}.")
-    assumed = sorted({n for n in table.note.dropna() if "assumed" in n})
+    assumed = sorted({_assumption(n) for n in table.note.dropna() if "assumed" in n})
     if assumed:
         lines.append("- **Assumed usage a month** (prices.yaml `assumptions`; the real figure follows traffic): "
                      + "; ".join(assumed) + ".")
