@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from workbook.backend import app
 from workbook.sandbox import pg
@@ -128,7 +129,8 @@ def test_missing_database_url_is_a_clear_error(monkeypatch):
 def test_instance_settings_from_04_compute_user_data_build_the_url():
     cfg = app.config_from_env({"DB_HOST": "demo-db.x.us-east-1.rds.amazonaws.com", "DB_PORT": "5432",
                                "APP_PORT": "8081", "HEALTH_CHECK_PATH": "/healthz", "INSTANCE_ID": "i-1"})
-    assert cfg["url"] == "postgresql://postgres@demo-db.x.us-east-1.rds.amazonaws.com:5432/app?sslmode=require"
+    assert conninfo_to_dict(cfg["url"]) == {"host": "demo-db.x.us-east-1.rds.amazonaws.com", "port": "5432",
+                                            "dbname": "app", "sslmode": "require", "user": "postgres"}
     assert (cfg["port"], cfg["health_path"], cfg["instance_id"]) == (8081, "/healthz", "i-1")
 
 

@@ -1,7 +1,7 @@
 """python -m workbook.backend [serve | init-db | seed ROWS] [--host H] [--port P]
 
-Configured by the environment: DATABASE_URL (or DB_HOST, DB_PORT, DB_NAME, DB_SECRET_ARN: the
-password is read from Secrets Manager at start), PORT or APP_PORT, INSTANCE_ID (default: the EC2
+Configured by the environment: DATABASE_URL (or DB_HOST, DB_PORT, DB_NAME, DB_SECRET_ARN: the login
+is read from that Secrets Manager secret, and again when the database refuses it after a rotation), PORT or APP_PORT, INSTANCE_ID (default: the EC2
 instance id over IMDSv2, else the host name), BIND_HOST, HEALTH_PATH or HEALTH_CHECK_PATH.
 --host/--port override BIND_HOST/PORT (04_compute's systemd unit passes them).
 """

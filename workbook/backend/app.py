@@ -18,6 +18,9 @@ from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+from psycopg.conninfo import make_conninfo
+
+from .login import Connector, SecretLogin
 
 # Three tables so the move and its per-table checksums have more than one thing to get right.
 TABLES = ("customers", "items", "orders")
@@ -39,23 +42,42 @@ MAX_LIMIT = 500
 HEALTH_TIMEOUT_MS = 1000
 
 
-def ensure_schema(url: str) -> None:
+Database = "str | Connector"   # a libpq URI / conninfo, or a Connector (login from a secret)
+
+
+def _connect(db: Database, timeout: int = 5) -> psycopg.Connection:
+    return db(timeout) if isinstance(db, Connector) else psycopg.connect(db, autocommit=True, connect_timeout=timeout)
+
+
+def release() -> str:
+    """The version of the release this code came from ("" when it runs from a checkout, not from the
+    installed wheel): /health reports it, so one can see which release each server runs."""
+    from importlib import metadata
+    try:
+        dist = metadata.distribution("workbook-backend")
+    except metadata.PackageNotFoundError:
+        return ""
+    installed = os.path.realpath(str(dist.locate_file("workbook/backend/app.py")))
+    return dist.version if installed == os.path.realpath(__file__) else ""
+
+
+def ensure_schema(url: Database) -> None:
     """Create the tables when missing. No DDL when they exist: a database under the move's write
     freeze is read-only, and even CREATE TABLE IF NOT EXISTS is refused there."""
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+    with _connect(url) as conn:
         have = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY(%s)",
                             (list(TABLES),)).fetchone()[0]
         if have < len(TABLES):
             conn.execute(SCHEMA)
 
 
-def seed(url: str, rows: int) -> dict[str, int]:
+def seed(url: Database, rows: int) -> dict[str, int]:
     """Deterministic sample data (same rows -> same checksums): half items, a quarter customers,
     the rest orders. Runs only into empty tables, so a second call adds nothing."""
     ensure_schema(url)
     n_items, n_customers = max(1, rows // 2), max(1, rows // 4)
     n_orders = max(1, rows - n_items - n_customers)
-    with psycopg.connect(url, connect_timeout=5) as conn:
+    with _connect(url) as conn, conn.transaction():
         if conn.execute("SELECT count(*) FROM items").fetchone()[0] == 0:
             conn.execute(
                 "INSERT INTO items (name, price_cents, created_at) SELECT 'item-' || i, (i * 37) %% 10000, "
@@ -83,7 +105,7 @@ class Pool:
     A connection that raised a connection-level error is dropped, so after a database restart
     (a failover) the next request reconnects instead of failing forever."""
 
-    def __init__(self, url: str, size: int = 8, connect_timeout: int = 2):
+    def __init__(self, url: Database, size: int = 8, connect_timeout: int = 2):
         self.url, self.size, self.connect_timeout = url, size, connect_timeout
         self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
@@ -97,7 +119,7 @@ class Pool:
             try:
                 conn = self._idle.get_nowait()
             except queue.Empty:
-                conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout)
+                conn = _connect(self.url, self.connect_timeout)
             yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError):
             if conn is not None:
@@ -120,9 +142,10 @@ class Pool:
 class Backend:
     """The application: routes to SQL. One per process."""
 
-    def __init__(self, url: str, instance_id: str):
+    def __init__(self, url: Database, instance_id: str):
         self.pool = Pool(url)
         self.instance_id = instance_id
+        self.release = release()
         self._db_id: str | None = None
 
     def read(self, fn: Callable[[psycopg.Connection], Any], wait_s: float = 5.0) -> Any:
@@ -145,9 +168,11 @@ class Backend:
     def health(self) -> tuple[int, dict[str, Any]]:
         try:
             self._db_id = self.read(self._ping, wait_s=1.0)
-            return 200, {"status": "ok", "instance": self.instance_id, "database": self._db_id}
+            return 200, {"status": "ok", "instance": self.instance_id, "database": self._db_id,
+                         "release": self.release}
         except Exception as e:  # any failure is "unhealthy"; the type is enough, the text may hold a DSN
-            return 503, {"status": "unhealthy", "instance": self.instance_id, "error": type(e).__name__}
+            return 503, {"status": "unhealthy", "instance": self.instance_id, "error": type(e).__name__,
+                         "release": self.release}
 
     def list_items(self, limit: int, after_id: int) -> tuple[int, dict[str, Any]]:
         rows = self.read(lambda conn: conn.execute(
@@ -267,25 +292,9 @@ class AppServer(ThreadingHTTPServer):
         super().__init__(addr, Handler)
 
 
-def make_server(url: str, port: int, instance_id: str, host: str = "127.0.0.1",
+def make_server(url: Database, port: int, instance_id: str, host: str = "127.0.0.1",
                 health_path: str = "/health") -> AppServer:
     return AppServer((host, port), Backend(url, instance_id), health_path)
-
-
-def _secret_password(secret_id: str, region: str) -> tuple[str, str]:
-    """(username, password) from an RDS-managed secret, with the instance role: boto3 when the
-    artifact brought it, else the AWS CLI that Amazon Linux ships. Never logged."""
-    try:
-        import boto3
-        text = boto3.client("secretsmanager", region_name=region or None).get_secret_value(
-            SecretId=secret_id)["SecretString"]
-    except ImportError:
-        import subprocess
-        text = subprocess.run(["aws", "secretsmanager", "get-secret-value", "--secret-id", secret_id,
-                               "--query", "SecretString", "--output", "text"] + (["--region", region] if region else []),
-                              check=True, capture_output=True, text=True, timeout=30).stdout
-    data = json.loads(text)
-    return data.get("username", ""), data["password"]
 
 
 def _imds_instance_id() -> str:
@@ -302,27 +311,25 @@ def _imds_instance_id() -> str:
         return ""
 
 
-def database_url_from_env(env: dict[str, str]) -> str:
-    """DATABASE_URL, or (on an instance, as 04_compute's user data sets it) DB_HOST, DB_PORT,
-    DB_NAME and DB_SECRET_ARN, the password read from Secrets Manager at start."""
+def database_from_env(env: dict[str, str]) -> Database:
+    """DATABASE_URL, or (on an instance, as 04_compute's user data sets it) DB_HOST, DB_PORT, DB_NAME
+    and DB_SECRET_ARN: the login from that secret (login.py), read again when the database refuses it."""
     if env.get("DATABASE_URL"):
         return env["DATABASE_URL"]
     if env.get("DB_HOST"):
-        from urllib.parse import quote
-        user, password = ("", "")
+        conninfo = make_conninfo(host=env["DB_HOST"], port=env.get("DB_PORT") or "5432",
+                                 dbname=env.get("DB_NAME") or "app", sslmode=env.get("DB_SSLMODE", "require"),
+                                 **({"user": env["DB_USER"]} if env.get("DB_USER") else {}))
         if env.get("DB_SECRET_ARN"):
-            user, password = _secret_password(env["DB_SECRET_ARN"], env.get("AWS_REGION", ""))
-        user = env.get("DB_USER") or user or "postgres"
-        auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
-        return (f"postgresql://{auth}@{env['DB_HOST']}:{env.get('DB_PORT') or 5432}/{env.get('DB_NAME') or 'app'}"
-                f"?sslmode={env.get('DB_SSLMODE', 'require')}")
+            return Connector(conninfo, SecretLogin(env["DB_SECRET_ARN"], env.get("AWS_REGION", "")))
+        return make_conninfo(conninfo, user=env.get("DB_USER") or "postgres")
     raise SystemExit("DATABASE_URL is not set: give the libpq URI of the database, e.g. "
                      "postgresql://app@db.example.internal:5432/app (or DB_HOST, DB_PORT, DB_SECRET_ARN)")
 
 
 def config_from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
     env = dict(os.environ if env is None else env)
-    url = database_url_from_env(env)
+    url = database_from_env(env)
     port = env.get("PORT") or env.get("APP_PORT") or "8080"
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise SystemExit(f"PORT={port!r}: a TCP port number 1-65535")
