@@ -262,8 +262,10 @@ def tag_args(kind: K.Kind, p: Any, step: str, name: str, extra: dict[str, str] |
     tags = {**tagging.tag_dict(p, step, name), **(extra or {})}
     if style == "spec":
         return {"TagSpecifications": [{"ResourceType": where, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]}
-    if style == "list":
-        return {where: [{"Key": k, "Value": v} for k, v in tags.items()]}
+    if style == "list":   # "list:CreateBucketConfiguration.Tags": a list inside a structure
+        head, _, inner = where.partition(".")
+        listed = [{"Key": k, "Value": v} for k, v in tags.items()]
+        return {head: {inner: listed} if inner else listed}
     if style == "dict":
         return {where: tags}
     if style == "asg":  # Auto Scaling tags name their group and say whether its instances inherit them
@@ -312,8 +314,14 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
         return ctx.note(step, kind.name, name, placeholder(kind.name, name), "would create")
     args = dict(create() if callable(create) else create)
     for key, value in tag_args(kind, ctx.p, step, name, extra_tags).items():
-        # the caller's own TagSpecifications (e.g. an instance's root volume) are kept beside ours
-        args[key] = value + list(args[key]) if key == "TagSpecifications" and key in args else value
+        # the caller's own TagSpecifications (e.g. an instance's root volume) are kept beside ours, and
+        # so is the rest of a structure the tags go into (a bucket's LocationConstraint)
+        if key == "TagSpecifications" and key in args:
+            args[key] = value + list(args[key])
+        elif isinstance(value, dict) and isinstance(args.get(key), dict):
+            args[key] = {**args[key], **value}
+        else:
+            args[key] = value
     if not kind.taggable:
         # Written ahead: a crash between the create and a later write would leave the stack's own
         # resource unknown to it, and a rerun would refuse it as foreign.

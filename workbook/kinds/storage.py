@@ -9,9 +9,14 @@ from botocore.exceptions import ClientError
 from . import Kind, declare, hook
 
 declare(
+    # CreateBucket takes the tags (CreateBucketConfiguration.Tags, with s3:TagResource): a bucket is the
+    # stack's from its first moment, and no crash between creating and tagging can orphan it. A bucket
+    # name is global; ListBuckets' Prefix asks about one name, so an untagged namesake in this account
+    # is refused, and one in another account answers BucketAlreadyExists (refused as well).
     Kind("s3_bucket", "s3", "list_buckets", "Buckets", "Name", title="S3 bucket", name_key="Name",
-         narrow="name-prefix", create="create_bucket", delete="delete_bucket",
-         extra_permissions=("s3:PutBucketTagging", "s3:GetBucketTagging", "s3:PutEncryptionConfiguration",
+         narrow="name-prefix", by_name="Prefix", create="create_bucket",
+         create_tags="list:CreateBucketConfiguration.Tags", delete="delete_bucket",
+         extra_permissions=("s3:TagResource", "s3:PutBucketTagging", "s3:GetBucketTagging", "s3:PutEncryptionConfiguration",
                             "s3:PutBucketPublicAccessBlock", "s3:PutBucketVersioning", "s3:PutBucketPolicy",
                             "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion")),
     Kind("ssm_parameter", "ssm", "describe_parameters", "Parameters", "Name", title="SSM parameter", name_key="Name",
