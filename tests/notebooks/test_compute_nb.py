@@ -43,8 +43,8 @@ def resource_actions(nb: nbformat.NotebookNode) -> dict[str, str]:
             found.setdefault(int(parts[0]), []).extend(parts[1:])
     # pandas may wrap a wide frame into blocks; tokens of one row are joined above.
     actions = ("created", "exists", "updated", "deleted")
-    return {next(t for t in cols if t.startswith(STACK + "-")): next(t for t in reversed(cols) if t in actions)
-            for cols in found.values()}
+    named = {cols: next((t for t in cols if t.startswith(STACK + "-")), None) for cols in map(tuple, found.values())}
+    return {name: next(t for t in reversed(cols) if t in actions) for cols, name in named.items() if name}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,10 @@ def first_run(sandbox, tmp_path_factory):
         run(NETWORK_NB, out_dir / "02_network.ipynb", stack_name=STACK)
     else:
         build_network(ctx, p)
+    # What 03_database leaves: the app servers' health check reads their database.
+    ctx.client("rds").create_db_instance(
+        DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20, DBName="app", MasterUsername="app", ManageMasterUserPassword=True)
     nb = run(NB, out_dir / "04_compute.ipynb", stack_name=STACK, domain_name=DOMAIN)
     return {"ctx": ctx, "p": p, "nb": nb, "out_dir": out_dir}
 
@@ -72,8 +76,14 @@ def test_notebook_builds_the_compute_tier(first_run):
         assert {i["MetadataOptions"]["HttpTokens"] for i in r["Instances"]} == {"required"}
 
     changed = outputs_of(nb, "resources")
-    for kind in ("load_balancer", "launch_template", "auto_scaling_group", "iam_role"):
+    for kind in ("load_balancer", "launch_template", "auto_scaling_group", "iam_role", "s3_bucket", "release_artifact",
+                 "ssm_parameter"):
         assert kind in changed
+    # The step returned only once every instance answered its health check, from the release it installed.
+    health = outputs_of(nb, "target_health")
+    assert health.count("healthy") >= p.desired_capacity and "unhealthy" not in health
+    url = ctx.client("ssm").get_parameter(Name=f"/{STACK}/app/artifact-url")["Parameter"]["Value"]
+    assert url.startswith(f"s3://{STACK}-release-") and url.endswith(".whl")
     findings = outputs_of(nb, "findings")
     assert "ELB.4" in findings and "AutoScaling.2" in findings and "NOT_EMULATED" in findings
     assert "HTTPS missing" in findings  # no certificate yet

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from compute_fixtures import build_network, issue_certificate
 from conftest import make_ctx
-from workbook import names
+from workbook import iam_actions, names
 from workbook.connect import MUTATING
 from workbook.params import Params
 from workbook.steps import compute
@@ -171,11 +171,13 @@ def test_role_reads_only_the_database_secret(env, capsys):
     assert doc["Statement"][0] == {"Sid": "ReadTheDatabaseSecretOnly", "Effect": "Allow",
                                    "Action": "secretsmanager:GetSecretValue", "Resource": secret}
 
-    # An S3 artifact adds read access to that one object, nothing wider.
+    # The release: the one parameter that names it, and (on S3) that one object, nothing wider.
+    assert doc["Statement"][1] == {"Sid": "ReadTheReleaseLocation", "Effect": "Allow", "Action": "ssm:GetParameter",
+                                   "Resource": f"arn:aws:ssm:us-east-1:123456789012:parameter/{p.stack_name}/app/artifact-url"}
     compute.ensure_instance_role(ctx, artifact_url="s3://releases/app-1.0-py3-none-any.whl")
     doc = iam.get_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME)["PolicyDocument"]
-    assert doc["Statement"][1]["Resource"] == "arn:aws:s3:::releases/app-1.0-py3-none-any.whl"
-    assert len(doc["Statement"]) == 2
+    assert doc["Statement"][2]["Resource"] == "arn:aws:s3:::releases/app-1.0-py3-none-any.whl"
+    assert len(doc["Statement"]) == 3
 
 
 def test_second_apply_changes_nothing(env):
@@ -280,7 +282,7 @@ def test_destroy_removes_everything_and_is_safe_twice(env):
     gone = compute.destroy(ctx)
     assert set(gone.action) == {"deleted"}
     assert set(gone.type) == {"auto_scaling_group", "launch_template", "load_balancer", "target_group",
-                              "instance_profile", "iam_role"}
+                              "instance_profile", "iam_role", "s3_bucket", "ssm_parameter"}
     assert list(gone.type).index("auto_scaling_group") < list(gone.type).index("target_group")
     assert compute.find_auto_scaling_group(ctx) is None
     assert compute.find_load_balancer(ctx) is None and compute.find_target_group(ctx) is None
@@ -303,8 +305,7 @@ def test_step_declares_the_permissions_it_calls(env):
     compute.ensure_listeners(ctx)
     compute.destroy(ctx)
     calls += ctx.calls.calls[again:]
-    prefix = {"elbv2": "elasticloadbalancing"}
-    used = {f"{prefix.get(c.service, c.service)}:{c.operation}" for c in calls}
+    used = iam_actions.actions_for_calls(calls)
     assert sorted(used - set(compute.STEP.all_permissions())) == []
 
 

@@ -15,7 +15,8 @@ declare(
     # is refused, and one in another account answers BucketAlreadyExists (refused as well).
     Kind("s3_bucket", "s3", "list_buckets", "Buckets", "Name", title="S3 bucket", name_key="Name",
          narrow="name-prefix", by_name="Prefix", create="create_bucket",
-         create_tags="list:CreateBucketConfiguration.Tags", delete="delete_bucket",
+         create_tags="list:CreateBucketConfiguration.Tags", waiter="bucket_exists", waiter_arg="Bucket",
+         delete="delete_bucket",
          extra_permissions=("s3:TagResource", "s3:PutBucketTagging", "s3:GetBucketTagging", "s3:PutEncryptionConfiguration",
                             "s3:PutBucketPublicAccessBlock", "s3:PutBucketVersioning", "s3:PutBucketPolicy",
                             "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion")),

@@ -194,6 +194,17 @@ def simulation_from_the_iam_drill(ctx: Context, params: dict[str, Any]) -> dict[
 
 
 # ---- S3 -----------------------------------------------------------------------------------------------------
+@correct("s3", "CreateBucket",
+         note="moto accepts tags in CreateBucket but keeps none: the sandbox puts them on the new bucket "
+              "in the same call, as AWS does")
+def bucket_takes_its_tags_at_create(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    tags = (params.get("CreateBucketConfiguration") or {}).get("Tags")
+    if not tags:
+        return False
+    plain(ctx, "s3").put_bucket_tagging(Bucket=params["Bucket"], Tagging={"TagSet": tags})
+    return True
+
+
 @correct("s3", "PutBucketPolicy", when="before",
          note="no TLS-only bucket policy in the sandbox: its endpoint is plain HTTP and moto enforces the policy, "
               "so every upload would be refused")

@@ -17,8 +17,12 @@ unit through `workbook.engine` (found by the stack's tag, else created with tags
   boot script, which no parameter reaches unquoted;
 - compute_alb.py: the load balancer, the target group, and the listener layout (HTTP -> HTTPS redirect
   once 05_edge has a certificate; rerun this step after 05);
-- here: the instance role and profile, the group (updated in place on a rerun), its target-tracking
-  policies, and the waits.
+- compute_release.py: the release the servers install: the app's wheel in the stack's bucket, its
+  location in the SSM parameter the boot script reads;
+- here: the instance role and profile (which alone may read the release and the database's secret),
+  the group (updated in place on a rerun), its target-tracking policies, and the waits: the group's
+  instances InService, then healthy in the target group (the app answers its health check), or a
+  clear error naming the unhealthy targets, why, and the end of their boot log.
 
 Local names (names.py has none for them): the instance profile shares `names.app_role`; the scaling
 policies are `<stack>-cpu-target` and `<stack>-requests-target`; the inline role policy is
@@ -26,11 +30,13 @@ policies are `<stack>-cpu-target` and `<stack>-requests-target`; the inline role
 """
 from __future__ import annotations
 
+import base64
 import json
+import re
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from .. import checks, engine, inventory, names, progress
 from ..connect import Context, Resource
@@ -40,14 +46,16 @@ from .compute_alb import (endpoint, ensure_listeners, ensure_load_balancer, ensu
                           find_load_balancer, find_target_group, wait_for_load_balancer)
 from .compute_prereq import (STEP_ID, PrerequisiteMissing, db_secret_arn, find_network,  # noqa: F401
                              prerequisites)
-from .compute_template import (AL2023_PARAMETER, ensure_image_from_dev, ensure_launch_template,  # noqa: F401
-                               find_launch_template, user_data, user_data_files)
+from .compute_release import (bucket_name, build, ensure_artifact_bucket, ensure_artifact_parameter,  # noqa: F401
+                              ensure_release, ensure_release_artifact, release, release_location, release_version)
+from .compute_template import (AL2023_PARAMETER, artifact_parameter, ensure_image_from_dev,  # noqa: F401
+                               ensure_launch_template, find_launch_template, user_data, user_data_files)
 
 MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",   # Session Manager instead of SSH
     "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",    # the agent ships logs and metrics
 )
-SECRET_POLICY_NAME = "read-db-secret"
+SECRET_POLICY_NAME = "read-db-secret"   # also the release's parameter and object (kept name: no second policy)
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 # Boot (dnf install, venv, pip install, agent start) takes about a minute on a t3.micro; ELB health
@@ -60,6 +68,10 @@ CPU_TARGET_PERCENT = 50.0
 REQUESTS_PER_TARGET = 1000.0
 ASG_POLL_DELAY_S = 15           # no botocore waiter exists for Auto Scaling groups
 ASG_WAIT_TIMEOUT_S = 600
+# target_in_service polls every 15 s, 40 times (10 minutes): the boot (about a minute), the grace
+# period and two passing checks fit with room to spare.
+HEALTH_WAIT_ATTEMPTS = 40
+BOOT_LOG_LINES = 6
 
 STEP = register(Step(
     STEP_ID, "Load balancer and auto-scaling app servers",
@@ -68,12 +80,18 @@ STEP = register(Step(
          "shares the requests among two or more of them."),
     short="Compute", module="compute",
     kinds=("iam_role", "instance_profile", "launch_template", "ami", "load_balancer", "target_group",
-           "auto_scaling_group"),
+           "auto_scaling_group", "s3_bucket", "ssm_parameter"),
     # Read from the steps it builds on: the AL2023 AMI parameter, 02's subnets and groups, 03's database,
     # 05's certificate. AWS also checks that whoever creates a group from a launch template may launch
     # (and tag) what the template describes: RunInstances and CreateTags, never called directly.
+    # The release: the bucket's settings read and put back, the wheel written, the parameter updated;
+    # then the targets' health and, when one stays unhealthy, its console output (the boot log).
     permissions=("ssm:GetParameter", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-                 "rds:DescribeDBInstances", "acm:ListCertificates", "ec2:RunInstances", "ec2:CreateTags"),
+                 "rds:DescribeDBInstances", "acm:ListCertificates", "ec2:RunInstances", "ec2:CreateTags",
+                 "s3:GetEncryptionConfiguration", "s3:GetBucketVersioning", "s3:GetBucketPublicAccessBlock",
+                 "s3:PutEncryptionConfiguration", "s3:PutBucketVersioning", "s3:PutBucketPublicAccessBlock",
+                 "s3:PutBucketPolicy", "s3:GetObject", "s3:PutObject", "ssm:PutParameter",
+                 "elasticloadbalancing:DescribeTargetHealth", "ec2:GetConsoleOutput"),
 ))
 
 
@@ -83,23 +101,34 @@ def _did(ctx: Context, verb: str) -> str:
 
 
 # ---- instance role and profile --------------------------------------------------------------------
-def secret_policy(ctx: Context, artifact_url: str = "") -> tuple[dict[str, Any], bool]:
-    """The inline policy: the database's secret only; plus the one app artifact object when it is
-    on S3 (an https:// artifact or the SSM parameter need nothing more than the managed policies)."""
+def parameter_arn(ctx: Context) -> str:
+    return f"arn:aws:ssm:{ctx.p.region}:{ctx.account_id}:parameter/{artifact_parameter(ctx.p).lstrip('/')}"
+
+
+def role_policy(ctx: Context, artifact_url: str | None = None) -> tuple[dict[str, Any], bool]:
+    """The role's inline policy: the database's secret only; the release's location (the SSM parameter)
+    and, when the release is on S3, that one object. No other role or user of the stack is granted these
+    reads (AmazonSSMManagedInstanceCore also lets this role read parameters; the object only this opens).
+    `artifact_url` defaults to the parameter's current value."""
     arn, exact = db_secret_arn(ctx)
-    statements: list[dict[str, Any]] = [{"Sid": "ReadTheDatabaseSecretOnly", "Effect": "Allow",
-                                         "Action": "secretsmanager:GetSecretValue", "Resource": arn}]
-    if artifact_url.startswith("s3://"):
-        statements.append({"Sid": "ReadTheAppArtifact", "Effect": "Allow", "Action": "s3:GetObject",
-                           "Resource": f"arn:aws:s3:::{artifact_url[len('s3://'):]}"})
+    url = release_location(ctx) if artifact_url is None else artifact_url
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ReadTheDatabaseSecretOnly", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": arn},
+        {"Sid": "ReadTheReleaseLocation", "Effect": "Allow", "Action": "ssm:GetParameter",
+         "Resource": parameter_arn(ctx)}]
+    if url.startswith("s3://"):
+        statements.append({"Sid": "ReadTheAppRelease", "Effect": "Allow", "Action": "s3:GetObject",
+                           "Resource": f"arn:aws:s3:::{url[len('s3://'):]}"})
     return {"Version": "2012-10-17", "Statement": statements}, exact
 
 
-def ensure_instance_role(ctx: Context, *, artifact_url: str = "") -> Resource:
-    """Role the app servers assume: SSM + CloudWatch agent managed policies, and read access to the
-    database's secret only (narrowed to that one secret by a rerun once 03_database exists)."""
+def ensure_instance_role(ctx: Context, *, artifact_url: str | None = None) -> Resource:
+    """Role the app servers assume: SSM + CloudWatch agent managed policies, read access to the
+    database's secret only (narrowed to that one secret by a rerun once 03_database exists), to the
+    release parameter and to the release object (ensure_release first)."""
     p, name = ctx.p, names.app_role(ctx.p)
-    doc, exact = secret_policy(ctx, artifact_url)
+    doc, exact = role_policy(ctx, artifact_url)
     if not exact:
         print(f"note: no database {names.db_instance(p)} yet, so the role may read RDS-managed secrets matching "
               f"{doc['Statement'][0]['Resource']}; rerun this step after 03_database to narrow it to the one secret.")
@@ -263,6 +292,72 @@ def wait_for_instances(ctx: Context, *, timeout_s: float = ASG_WAIT_TIMEOUT_S,
                           "health": i["HealthStatus"]} for i in in_service()], columns=INSTANCE_COLUMNS)
 
 
+class TargetsUnhealthy(RuntimeError):
+    """The group's instances are InService but not all of them pass the target group's health check."""
+
+
+HEALTH_COLUMNS = ["instance", "state", "reason", "description"]
+
+
+def target_health(ctx: Context, instance_ids: list[str] | None = None) -> pd.DataFrame:
+    """How the load balancer sees the group's instances (describe_target_health)."""
+    tg = find_target_group(ctx)
+    if tg is None:
+        return pd.DataFrame(columns=HEALTH_COLUMNS)
+    kw = {"Targets": [{"Id": i} for i in instance_ids]} if instance_ids else {}
+    found = ctx.client("elbv2").describe_target_health(TargetGroupArn=tg.id, **kw)["TargetHealthDescriptions"]
+    return pd.DataFrame([{"instance": d["Target"]["Id"], "state": d["TargetHealth"]["State"],
+                          "reason": d["TargetHealth"].get("Reason", ""),
+                          "description": d["TargetHealth"].get("Description", "")} for d in found], columns=HEALTH_COLUMNS)
+
+
+def boot_log_tail(ctx: Context, instance_id: str, lines: int = BOOT_LOG_LINES) -> list[str]:
+    """The last lines of an instance's console output (where AWS shows the boot script's output),
+    account ids masked; [] when there is none yet."""
+    from ..connect import mask_account
+    try:
+        out = ctx.client("ec2").get_console_output(InstanceId=instance_id, Latest=True).get("Output") or ""
+    except ClientError:
+        return []
+    text = base64.b64decode(out).decode(errors="replace") if out else ""
+    kept = [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
+    return [re.sub(r"\b\d{12}\b", lambda m: mask_account(m.group()), line) for line in kept]
+
+
+def wait_for_healthy_targets(ctx: Context, *, max_attempts: int = HEALTH_WAIT_ATTEMPTS) -> pd.DataFrame:
+    """Until every InService instance of the group is healthy in the target group (botocore waiter
+    target_in_service, every 15 s, bounded); the group being InService says only that the instances
+    run, not that the app answers. On failure, TargetsUnhealthy names each unhealthy target, the load
+    balancer's reason, and the end of that instance's boot log."""
+    if ctx.dry_run:
+        return pd.DataFrame(columns=HEALTH_COLUMNS)
+    group, tg = find_auto_scaling_group(ctx), find_target_group(ctx)
+    if group is None or tg is None:
+        raise PrerequisiteMissing("no Auto Scaling group or target group: run ensure_target_group and "
+                                  "ensure_auto_scaling_group first")
+    ids = sorted(i["InstanceId"] for i in group.raw["Instances"] if i["LifecycleState"] == "InService")
+    if not ids:
+        raise PrerequisiteMissing(f"no InService instance in {group.name}: run wait_for_instances first")
+    try:
+        progress.wait_for(ctx.client("elbv2"), "target_in_service", f"{len(ids)} targets healthy in {tg.name}",
+                          max_attempts=max_attempts, sleep=ctx.clock.sleep, TargetGroupArn=tg.id,
+                          Targets=[{"Id": i} for i in ids])
+    except WaiterError:
+        health = target_health(ctx, ids)
+        bad = health[health.state != "healthy"]
+        lines = [f"{len(bad)} of {len(ids)} targets of {tg.name} are not healthy after {max_attempts} checks:"]
+        for r in bad.itertuples():
+            lines.append(f"- {r.instance}: {r.state} ({r.reason}: {r.description})")
+            tail = boot_log_tail(ctx, r.instance)
+            lines += [f"    boot log: {t}" for t in tail] or ["    boot log: (no console output yet)"]
+        lines.append(f"An app server answers its health check ({ctx.p.health_check_path}, HTTP 200) once its boot script "
+                     f"installed the release named by the SSM parameter {artifact_parameter(ctx.p)} (the instance "
+                     f"role must read it and the object it points to) and the app reaches its database (03_database). "
+                     f"Fix the cause and run this step again; the group replaces instances that stay unhealthy.")
+        raise TargetsUnhealthy("\n".join(lines)) from None
+    return target_health(ctx, ids)
+
+
 def az_spread(ctx: Context) -> pd.DataFrame:
     """AZs the group is configured for versus where its instances run. Where the target cannot show
     the instance spread (ctx.gap), the instances column says "not emulated" and the note says why."""
@@ -283,12 +378,14 @@ def az_spread(ctx: Context) -> pd.DataFrame:
 
 # ---- the step -------------------------------------------------------------------------------------
 def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.DataFrame:
-    """Everything in dependency order; the ALB is started first and waited for late."""
+    """Everything in dependency order; the ALB is started first and waited for late, the targets'
+    health last. `artifact_url`: a release of your own (s3:// or https://) instead of the built one."""
     mark = len(ctx.resources)
     ensure_load_balancer(ctx)                      # takes minutes on AWS: start it now
-    ensure_instance_role(ctx, artifact_url=artifact_url)
+    ensure_release(ctx, artifact_url=artifact_url)  # what the boot script installs, before the role that reads it
+    ensure_instance_role(ctx)
     ensure_instance_profile(ctx)
-    ensure_launch_template(ctx, image_id=image_id, artifact_url=artifact_url)
+    ensure_launch_template(ctx, image_id=image_id)
     ensure_target_group(ctx)
     ensure_listeners(ctx)
     ensure_auto_scaling_group(ctx)
@@ -296,6 +393,7 @@ def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.Dat
     if not ctx.dry_run:
         wait_for_load_balancer(ctx)
         wait_for_instances(ctx)
+        wait_for_healthy_targets(ctx)
     return ctx.resources_frame(mark)
 
 

@@ -184,16 +184,17 @@ def ensure_image_from_dev(ctx: Context) -> Resource:
         "InstanceId": dev_id, "Name": name, "Description": f"App image from dev instance {dev_id}"})
 
 
-def launch_template_data(ctx: Context, net: Network, *, image_id: str = "", artifact_url: str = "") -> dict[str, Any]:
-    """Everything an app server is launched with; a change here becomes a new template version."""
+def launch_template_data(ctx: Context, net: Network, *, image_id: str = "") -> dict[str, Any]:
+    """Everything an app server is launched with; a change here becomes a new template version. The
+    release is not in it: the boot script reads its location from the SSM parameter at boot, so a new
+    release (compute_release) reaches the next instances without a new template version."""
     p, ec2 = ctx.p, ctx.client("ec2")
     image_id = image_id or latest_al2023_ami(ctx)
     images = ec2.describe_images(ImageIds=[image_id])["Images"]
     root = images[0].get("RootDeviceName", "/dev/xvda") if images else "/dev/xvda"
     host, port, db_name = db_endpoint(ctx)
     secret, exact = db_secret_arn(ctx)
-    script = user_data(p, db_host=host, db_port=port, db_name=db_name, db_secret_arn=secret if exact else "",
-                       artifact_url=artifact_url)
+    script = user_data(p, db_host=host, db_port=port, db_name=db_name, db_secret_arn=secret if exact else "")
     return {
         "ImageId": image_id,
         "InstanceType": p.instance_type,
@@ -227,7 +228,7 @@ def find_launch_template(ctx: Context) -> engine.Item | None:
     return engine.find_one(ctx, "launch_template", names.launch_template(ctx.p))
 
 
-def ensure_launch_template(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> Resource:
+def ensure_launch_template(ctx: Context, *, image_id: str = "") -> Resource:
     """Launch template: AL2023 from SSM (or `image_id`, e.g. from ensure_image_from_dev), IMDSv2
     required, no public IP, encrypted gp3, the instance profile and the app security group.
     When what the template should hold changed (new AMI, database now known), a new version."""
@@ -237,8 +238,8 @@ def ensure_launch_template(ctx: Context, *, image_id: str = "", artifact_url: st
     if lt is None or (ctx.dry_run and not net.complete):
         return engine.ensure(ctx, "launch_template", name, step=STEP_ID, found=lt, lookup=False, create=lambda: {
             "LaunchTemplateName": name, "VersionDescription": STEP_ID,
-            "LaunchTemplateData": launch_template_data(ctx, net, image_id=image_id, artifact_url=artifact_url)})
-    wanted = launch_template_data(ctx, net, image_id=image_id, artifact_url=artifact_url)
+            "LaunchTemplateData": launch_template_data(ctx, net, image_id=image_id)})
+    wanted = launch_template_data(ctx, net, image_id=image_id)
     ec2 = ctx.client("ec2")
     current = ec2.describe_launch_template_versions(LaunchTemplateId=lt.id, Versions=["$Latest"])["LaunchTemplateVersions"][0]
     if _same_launch_data(current["LaunchTemplateData"], wanted):
