@@ -52,7 +52,7 @@ def aws():
     """A real-account context (no sandbox corrections) on in-process moto, with the stack 08 needs."""
     with mock_aws():
         ctx = make_ctx(target="aws", aws_account_id="123456789012")
-        yield ctx, create_stack(ctx, ctx.params, managed_secret=True)
+        yield ctx, create_stack(ctx, ctx.params, managed_secret=True, release=False)
 
 
 def test_resolve_reads_what_serves_from_the_control_plane(aws):

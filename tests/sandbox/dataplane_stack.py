@@ -1,7 +1,9 @@
 """Test helper: the prerequisites of the data plane in a sandbox (what steps 00, 03 and 04 create),
-made with plain boto3 so the data plane's tests do not depend on other engineers' steps."""
+made with plain boto3 so the data plane's tests do not depend on other engineers' steps; the group's
+release and role come from 04_compute's own units (an instance boots only from those)."""
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from workbook import names
@@ -9,9 +11,10 @@ from workbook.params import Params
 
 
 def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg: bool = True,
-                 managed_secret: bool = False) -> dict[str, Any]:
+                 managed_secret: bool = False, release: bool = True) -> dict[str, Any]:
     """managed_secret: the RDS master password in an RDS-managed secret, as step 03 makes it (what the
-    move on a real account reads on the instance)."""
+    move on a real account reads on the instance). release: what the group's instances boot from (the
+    sandbox's stand-ins start only from it); a real account's tests need none."""
     ec2, out = ctx.client("ec2"), {}
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
@@ -35,8 +38,17 @@ def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg
         lb = elb.create_load_balancer(Name=names.alb(p), Subnets=subnets, Scheme="internet-facing")["LoadBalancers"][0]
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
-        ec2.create_launch_template(LaunchTemplateName=names.launch_template(p),
-                                   LaunchTemplateData={"ImageId": ami, "InstanceType": "t3.micro"})
+        # What the group's instances boot from, as 04_compute makes it: the release in the stack's bucket,
+        # its parameter, the role that may read both, and a template with that role and the boot script.
+        data = {"ImageId": ami, "InstanceType": "t3.micro"}
+        if release:
+            from workbook.steps import compute
+            compute.ensure_release(ctx)
+            compute.ensure_instance_role(ctx)
+            compute.ensure_instance_profile(ctx)
+            data.update(IamInstanceProfile={"Name": names.app_role(p)},
+                        UserData=base64.b64encode(compute.user_data(p).encode()).decode())
+        ec2.create_launch_template(LaunchTemplateName=names.launch_template(p), LaunchTemplateData=data)
         ctx.client("autoscaling").create_auto_scaling_group(
             AutoScalingGroupName=names.asg(p), LaunchTemplate={"LaunchTemplateName": names.launch_template(p)},
             MinSize=p.min_capacity, MaxSize=p.max_capacity, DesiredCapacity=p.desired_capacity,

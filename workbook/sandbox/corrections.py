@@ -147,6 +147,24 @@ def group_instances_take_the_template(ctx: Context, params: dict[str, Any], pars
     return acted
 
 
+@correct("ec2", "GetConsoleOutput",
+         note="moto's console output is a fixed text: the sandbox gives the boot log of the instance's stand-in")
+def console_output_is_the_boot_log(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    import base64
+    text = ctx.target.dataplane.console_output(ctx, params.get("InstanceId", ""))
+    if text:
+        parsed["Output"] = base64.b64encode(text.encode()).decode()
+    return bool(text)
+
+
+# ---- ELB ------------------------------------------------------------------------------------------------
+@correct("elbv2", "DescribeTargetHealth",
+         note="moto reports every target healthy at once: the sandbox answers what its load balancer sees of the "
+              "instances its data plane booted")
+def target_health_from_the_data_plane(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    return ctx.target.dataplane.target_health(ctx, params, parsed)
+
+
 # ---- RDS ------------------------------------------------------------------------------------------------
 @correct("rds", "DeleteDBInstance",
          note="moto keeps the RDS-managed secret after its DB instance is deleted: the sandbox deletes it, as RDS does")

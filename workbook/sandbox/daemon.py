@@ -54,6 +54,7 @@ class App:
     port: int
     database_url: str
     pgdata: str | None = None      # the dev instance's own database counts into its CPU
+    release: dict[str, str] | None = None   # a group instance: the release its boot unpacked (boot.py)
     proc: subprocess.Popen | None = None
     died_at: float | None = None
     restarts: int = 0
@@ -115,13 +116,15 @@ class Daemon:
             wanted = {a["instance_id"]: a for a in self.cfg.get("apps", [])}
             for iid, app in list(self.apps.items()):
                 spec = wanted.get(iid)
-                if spec is None or spec["database_url"] != app.database_url or spec["port"] != app.port:
+                if spec is None or spec["database_url"] != app.database_url or spec["port"] != app.port \
+                        or spec.get("release") != app.release:
                     self._stop_app(app)
                     del self.apps[iid]
             for iid, spec in wanted.items():
                 app = self.apps.get(iid)
                 if app is None:
-                    app = self.apps[iid] = App(iid, spec["role"], spec["port"], spec["database_url"], spec.get("pgdata"))
+                    app = self.apps[iid] = App(iid, spec["role"], spec["port"], spec["database_url"], spec.get("pgdata"),
+                                               spec.get("release"))
                 if not app.alive:
                     self._start_app(app)
             lb_cfg = self.cfg.get("lb")
@@ -131,11 +134,23 @@ class Daemon:
                 self.lb.set_targets({a.instance_id: a.port for a in self.apps.values() if a.role == "asg"})
 
     def _start_app(self, app: App) -> None:
+        """The dev instance runs the app as it is (this checkout: the dev host is what runs today). A group
+        instance runs only the release its boot installed; with none (the boot failed) nothing starts,
+        and the load balancer's checks find nothing listening, as on AWS."""
+        if app.role == "asg" and not app.release:
+            return
         env = {**os.environ, "DATABASE_URL": app.database_url, "PORT": str(app.port),
                "INSTANCE_ID": app.instance_id, "BIND_HOST": "127.0.0.1",
                "HEALTH_PATH": (self.cfg.get("lb") or {}).get("health", {}).get("path", "/health")}
+        cmd, cwd = [sys.executable, "-m", "workbook.backend", "serve"], None
+        if app.release:
+            # The unpacked wheel first, then the venv's packages for its dependencies (psycopg); -S: no
+            # site, so the .pth that puts this checkout on the path is not read.
+            import sysconfig
+            env["PYTHONPATH"] = os.pathsep.join([app.release["path"], sysconfig.get_paths()["purelib"]])
+            cmd, cwd = [sys.executable, "-S", "-m", "workbook.backend", "serve"], app.release["path"]
         log = open(self.log_dir / f"{app.instance_id}.log", "ab")
-        app.proc = subprocess.Popen([sys.executable, "-m", "workbook.backend", "serve"], env=env,
+        app.proc = subprocess.Popen(cmd, env=env, cwd=cwd,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         app.died_at = None
@@ -160,7 +175,7 @@ class Daemon:
                 for app in self.apps.values():
                     app.sample_cpu()
             for app in self.apps.values():
-                if app.alive or app.retired:
+                if app.alive or app.retired or (app.role == "asg" and not app.release):
                     continue
                 if app.died_at is None:
                     app.died_at = now

@@ -7,7 +7,8 @@ should serve, this module runs a local stand-in and maps the AWS name to it:
 |-----------------------------------------------|---------------------------------------------------------|
 | dev instance (tag Name=dev-backend)           | one app process + its own PostgreSQL (seeded)           |
 | RDS instance `names.db_instance(p)`           | a separate PostgreSQL; its endpoint maps to that server |
-| ASG `names.asg(p)`: each InService instance   | one app process each, on the RDS stand-in; replaced when it dies |
+| ASG `names.asg(p)`: each InService instance   | booted as its user data would (boot.py): one app process each, from |
+|                                               | the release it installed, on the RDS stand-in; replaced when it dies |
 | ALB `names.alb(p)` + target group             | lb.py: round-robin over healthy processes, active health checks |
 
 The processes publish AWS/EC2, AWS/ApplicationELB and AWS/RDS metrics to the sandbox's CloudWatch
@@ -34,7 +35,7 @@ import pandas as pd
 
 from ..connect import Context
 from ..params import state_dir
-from . import pg
+from . import boot, pg
 
 WAIT_S = 30.0
 
@@ -150,7 +151,7 @@ def start(ctx: Context, *, period_s: float = 60.0, publish_every_s: float = 300.
         return old_ports[iid] if iid in running and iid in old_ports else _free_port(old_ports.get(iid))
     admin_port = old["admin_port"] if live else _free_port(old.get("admin_port"))
     lb_port = (old.get("lb") or {}).get("port") if live and old.get("lb") else None
-    cfg: dict[str, Any] = {"region": p.region, "endpoint": ctx.endpoint, "period_s": period_s,
+    cfg: dict[str, Any] = {"stack": p.stack_name, "region": p.region, "endpoint": ctx.endpoint, "period_s": period_s,
                            "publish_every_s": publish_every_s, "replace_after_s": replace_after_s,
                            "admin_port": admin_port, "apps": [], "asg_name": None,
                            "lb": None, "rds": None, "dev": None, "sample_rows": p.sample_rows, "wanted": True}
@@ -165,9 +166,15 @@ def start(ctx: Context, *, period_s: float = 60.0, publish_every_s: float = 300.
         cfg["rds"] = {**r, "pgdata": str(pgroot / f"rds-{r['id']}"), "uri": ""}
     if found["asg"]:
         cfg["asg_name"] = found["asg"]["name"]
+        booted = {a["instance_id"]: a.get("release") for a in old.get("apps", []) if a.get("role") == "asg"}
         for iid in found["asg"]["instance_ids"]:
+            # An instance boots once; one whose boot failed boots again (the group would replace it).
+            release = booted.get(iid)
+            if not (release and Path(release["path"]).is_dir()):
+                release = boot.boot(ctx, iid, _dir() / "instances" / iid).release
             cfg["apps"].append({"instance_id": iid, "role": "asg", "port": port_for(iid),
-                                "database_url": ""})
+                                "database_url": "", "release": release})
+        cfg["booted_at"] = time.time()
     if found["lb"]:
         lb = found["lb"]
         health = dict(lb["health"])
@@ -223,14 +230,18 @@ def _run(cfg: dict[str, Any], seed_rows: int | None = None) -> None:
 
 
 def wait_ready(timeout: float = WAIT_S) -> bool:
-    """Until the dev app answers /health and every load balancer target is healthy (or timeout)."""
+    """Until the dev app answers /health and every load balancer target is healthy, or settled as
+    unhealthy for good because its instance did not boot (or timeout)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         st = _admin("GET", "/status", timeout=2)
         if st:
+            unbooted = {a["instance_id"] for a in (_read(_config_path()) or {}).get("apps", [])
+                        if a["role"] == "asg" and not a.get("release")}
             dev_ok = all(_http("GET", f"http://127.0.0.1:{a['port']}/health", 2)[0] == 200
                          for a in st["apps"] if a["role"] == "dev")
-            tg_ok = all(t["state"] == "healthy" for t in st["targets"])
+            tg_ok = all(t["state"] == "healthy" or (t["instance_id"] in unbooted and t["state"] == "unhealthy")
+                        for t in st["targets"])
             if dev_ok and tg_ok:
                 return True
         time.sleep(0.2)

@@ -40,6 +40,8 @@ class Target:
     port: int
     host: str = "127.0.0.1"
     state: str = "initial"          # initial | healthy | unhealthy, as describe_target_health names them
+    reason: str = ""                # the last failed check, in describe_target_health's words
+    description: str = ""
     passes: int = 0
     fails: int = 0
     last_change: float = field(default_factory=time.time)
@@ -99,8 +101,9 @@ class LoadBalancer:
 
     def targets(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"instance_id": t.instance_id, "port": t.port, "state": t.state,
-                     "since": t.last_change} for t in self._targets.values()]
+            return [{"instance_id": t.instance_id, "port": t.port, "state": t.state, "since": t.last_change,
+                     **({"reason": t.reason, "description": t.description} if t.state != "healthy" else {})}
+                    for t in self._targets.values()]
 
     def _pick(self) -> Target | None:
         with self._lock:
@@ -163,14 +166,21 @@ class LoadBalancer:
 
     # ---- health checks ----------------------------------------------------------------------
     def _check(self, t: Target) -> bool:
+        """One health check; a failure keeps its reason as the ALB names it."""
         try:
             conn = http.client.HTTPConnection(t.host, t.port, timeout=self.health.timeout_s)
             conn.request("GET", self.health.path)
-            ok = conn.getresponse().status == 200   # the target group's default matcher
+            status = conn.getresponse().status
             conn.close()
-            return ok
-        except (OSError, http.client.HTTPException):
+        except TimeoutError:
+            t.reason, t.description = "Target.Timeout", "Request timed out"
             return False
+        except (OSError, http.client.HTTPException):
+            t.reason, t.description = "Target.FailedHealthChecks", "Health checks failed"
+            return False
+        if status != 200:   # the target group's matcher
+            t.reason, t.description = "Target.ResponseCodeMismatch", f"Health checks failed with these codes: [{status}]"
+        return status == 200
 
     def check_once(self) -> None:
         with self._lock:

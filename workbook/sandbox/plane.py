@@ -37,6 +37,16 @@ class SandboxDataPlane(DataPlane):
         return {"stop_dev": local.stop_dev, "kill_app_instance": local.kill_app_instance,
                 "db_failover": local.db_failover}[name]
 
+    def target_health(self, ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+        """DescribeTargetHealth as the stand-in load balancer sees the booted instances (targets.py)."""
+        from . import targets
+        return targets.answer(ctx, params, parsed)
+
+    def console_output(self, ctx: Context, instance_id: str) -> str:
+        """An instance's boot log, as AWS gives the boot script's output in the console output."""
+        from . import targets
+        return targets.console_output(ctx, instance_id)
+
     def flush(self) -> dict[str, int]:
         """Publish the partial minute now instead of at the next period."""
         return local.flush()

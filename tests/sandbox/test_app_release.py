@@ -1,0 +1,122 @@
+"""Issue 10 #1 in the sandbox, as a user meets it: 04_compute's app servers boot from the release the
+step builds (a wheel in the stack's bucket, its location in an SSM parameter, readable through the
+instance role), and 04 returns only once the load balancer's targets are healthy. Without the
+release, the parameter or the role's permission, a new instance never turns healthy and 04 says
+which target is unhealthy and why.
+
+A private moto server and data plane (real processes: the app from the unpacked wheel, PostgreSQL,
+the load balancer); one stack, the tests run in order on it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+from compute_fixtures import build_network
+from workbook import names
+from workbook.params import Params
+from workbook.steps import compute
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    d = tmp_path_factory.mktemp("release-state")
+    old = os.environ.get("WORKBOOK_STATE_DIR")
+    os.environ["WORKBOOK_STATE_DIR"] = str(d)
+    from workbook.connect import connect
+    from workbook.sandbox import dataplane, server
+    server.start()
+    try:
+        p = Params.from_mapping({"stack_name": "rel", "sample_rows": 100})
+        ctx = connect(p, step=compute.STEP_ID)
+        build_network(ctx, p)
+        # What 03_database leaves: the app's health check reads its database.
+        ctx.client("rds").create_db_instance(
+            DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro",
+            AllocatedStorage=20, DBName="app", MasterUsername="app", ManageMasterUserPassword=True)
+        yield {"ctx": ctx, "p": p, "dp": dataplane}
+    finally:
+        from workbook.sandbox import dataplane as dp
+        dp.forget()
+        server.stop()
+        if old is None:
+            os.environ.pop("WORKBOOK_STATE_DIR", None)
+        else:
+            os.environ["WORKBOOK_STATE_DIR"] = old
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def in_service(ctx, p) -> list[str]:
+    g = ctx.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
+    return sorted(i["InstanceId"] for i in g["Instances"] if i["LifecycleState"] == "InService")
+
+
+def replace_one_instance(ctx, p) -> str:
+    """What the group does to an unhealthy instance: terminate it and launch a new one."""
+    before = in_service(ctx, p)
+    ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(InstanceId=before[0],
+                                                                       ShouldDecrementDesiredCapacity=False)
+    new = sorted(set(in_service(ctx, p)) - set(before))
+    assert len(new) == 1
+    return new[0]
+
+
+def test_04_returns_once_every_target_serves_the_release(stack):
+    ctx, p, dp = stack["ctx"], stack["p"], stack["dp"]
+    compute.apply(ctx)
+    targets = dp.daemon_status().get("targets", [])
+    assert sorted(t["instance_id"] for t in targets) == in_service(ctx, p)
+    assert {t["state"] for t in targets} == {"healthy"}
+    # Each answer comes from an app process started from the unpacked wheel, not from this checkout.
+    answers = [get(dp.endpoint("lb") + p.health_check_path) for _ in range(4)]
+    assert {status for status, _ in answers} == {200}
+    assert {body["release"] for _, body in answers} == {compute.release_version()}
+    assert {body["instance"] for _, body in answers} == set(in_service(ctx, p))
+
+
+def test_without_the_roles_read_permission_a_new_instance_never_turns_healthy(stack):
+    ctx, p = stack["ctx"], stack["p"]
+    iam = ctx.client("iam")
+    doc, _ = compute.role_policy(ctx)
+    doc["Statement"] = [s for s in doc["Statement"] if s["Action"] != "s3:GetObject"]
+    iam.put_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME, PolicyDocument=json.dumps(doc))
+    new = replace_one_instance(ctx, p)
+    with pytest.raises(compute.TargetsUnhealthy) as failed:
+        compute.wait_for_healthy_targets(ctx)
+    text = str(failed.value)
+    assert new in text and "unhealthy" in text and "Target.FailedHealthChecks" in text
+    assert "s3:GetObject" in text          # the instance's boot log (its console output) says what was refused
+    assert "1 of 2 targets" in text        # the instance that booted before keeps serving
+    assert [i for i in in_service(ctx, p) if i != new and i in text] == []
+
+
+def test_the_permission_back_the_replacement_serves(stack):
+    ctx, p, dp = stack["ctx"], stack["p"], stack["dp"]
+    assert compute.ensure_instance_role(ctx).action == "exists"   # the role itself was never deleted ...
+    assert compute.wait_for_healthy_targets(ctx).state.tolist() == ["healthy"] * p.desired_capacity
+    assert {t["state"] for t in dp.daemon_status()["targets"]} == {"healthy"}
+
+
+def test_without_the_parameter_a_new_instance_never_turns_healthy_until_04_runs_again(stack):
+    ctx, p = stack["ctx"], stack["p"]
+    ctx.client("ssm").delete_parameter(Name=compute.artifact_parameter(p))
+    new = replace_one_instance(ctx, p)
+    with pytest.raises(compute.TargetsUnhealthy) as failed:
+        compute.wait_for_healthy_targets(ctx)
+    assert new in str(failed.value) and "ParameterNotFound" in str(failed.value)
+    done = compute.apply(ctx)
+    assert dict(zip(done.name, done.action))[compute.artifact_parameter(p)] == "created"
+    assert {t["state"] for t in stack["dp"].daemon_status()["targets"]} == {"healthy"}
