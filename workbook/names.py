@@ -39,4 +39,7 @@ def vpc_link(p: Params) -> str: return p.name("vpc-link")
 def developers_group(p: Params) -> str: return p.name("developers")
 def operators_role(p: Params) -> str: return p.name("operators")
 def dump_bucket(p: Params, account_id: str) -> str: return f"{p.stack_name}-dbmove-{account_id}"
+# The app's own least-privilege database user's login (username, password), a Secrets Manager secret
+# 08 creates with the user; 04 points the app servers' DB_SECRET_ARN at it once it exists.
+def app_db_secret(p: Params) -> str: return p.name("app-db-user")
 def dev_sg(p: Params, kind: str = "") -> str: return f"{DEV_NAME}-sg" + (f"-{kind}" if kind else "")

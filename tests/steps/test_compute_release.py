@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -172,3 +173,31 @@ def test_a_bad_artifact_url_is_refused_before_any_call(moto):
     with pytest.raises(ValueError, match="artifact_url"):
         compute.ensure_release(ctx, artifact_url="s3://x/app.whl; rm -rf /")
     assert ctx.calls.calls[mark:] == []
+
+
+def test_once_the_app_has_its_own_database_user_its_servers_log_in_with_that_secret(moto):
+    """Issue 10 #11: DB_SECRET_ARN names the app user's secret (made by 08 with the user) once it exists;
+    until then the RDS-managed master secret. The role may read the one in use, no other."""
+    ctx, p = _ready()
+    master = ctx.client("rds").create_db_instance(
+        DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro", DBName="app",
+        AllocatedStorage=20, MasterUsername="app", ManageMasterUserPassword=True)["DBInstance"]["MasterUserSecret"]["SecretArn"]
+    compute.apply(ctx)
+
+    def in_use() -> tuple[str, str]:
+        lt = compute.find_launch_template(ctx)
+        data = ctx.client("ec2").describe_launch_template_versions(LaunchTemplateId=lt.id, Versions=["$Latest"])[
+            "LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        env = compute.user_data_files(base64.b64decode(data["UserData"]).decode())["/etc/app/app.env"]
+        doc = ctx.client("iam").get_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME)
+        granted = {s["Resource"] for s in doc["PolicyDocument"]["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"}
+        return next(line for line in env.splitlines() if line.startswith("DB_SECRET_ARN=")), granted
+    assert in_use() == (f"DB_SECRET_ARN={shlex.quote(master)}", {master})
+    # 08 creates the app's own user and its secret (tagged, named names.app_db_secret); a rerun of 04 switches.
+    from workbook import tagging
+    own = ctx.client("secretsmanager").create_secret(
+        Name=names.app_db_secret(p), SecretString='{"username": "app_rw", "password": "x"}',
+        Tags=tagging.tags(p, "08_cutover_compare", names.app_db_secret(p)))["ARN"]
+    assert compute.ensure_instance_role(ctx).action == "exists"
+    assert compute.ensure_launch_template(ctx).action == "updated (v2)"
+    assert in_use() == (f"DB_SECRET_ARN={shlex.quote(own)}", {own})

@@ -91,7 +91,9 @@ STEP = register(Step(
                  "s3:GetEncryptionConfiguration", "s3:GetBucketVersioning", "s3:GetBucketPublicAccessBlock",
                  "s3:PutEncryptionConfiguration", "s3:PutBucketVersioning", "s3:PutBucketPublicAccessBlock",
                  "s3:PutBucketPolicy", "s3:GetObject", "s3:PutObject", "ssm:PutParameter",
-                 "elasticloadbalancing:DescribeTargetHealth", "ec2:GetConsoleOutput"),
+                 "elasticloadbalancing:DescribeTargetHealth", "ec2:GetConsoleOutput",
+                 # which secret the app logs in with: its own user's (08) once it exists
+                 "secretsmanager:ListSecrets"),
 ))
 
 

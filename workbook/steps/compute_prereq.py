@@ -69,8 +69,13 @@ def _database(ctx: Context) -> dict | None:
 
 
 def db_secret_arn(ctx: Context) -> tuple[str, bool]:
-    """The RDS-managed secret of 03_database, else a pattern for any RDS-managed secret of this
-    account and region. Returns (arn, exact)."""
+    """The secret the app logs in with (its DB_SECRET_ARN): the app's own database user's secret
+    (`names.app_db_secret`, made by 08 with that user) once it exists, else the RDS-managed master
+    secret of 03_database, else a pattern for any RDS-managed secret of this account and region.
+    Returns (arn, exact)."""
+    own = engine.find_one(ctx, "secret", names.app_db_secret(ctx.p))
+    if own is not None and not own.raw.get("DeletedDate"):
+        return own.id, True
     arn = ((_database(ctx) or {}).get("MasterUserSecret") or {}).get("SecretArn", "")
     if arn:
         return arn, True
