@@ -226,6 +226,9 @@ def grants(action: str, p: Params, account: str = "*") -> list[Grant]:
         return [Grant(action, tuple(map(fill, NAMED[("ssm", "parameter")])), scope="name"),
                 Grant(action, (f"arn:aws:ssm:{r}:*:parameter/aws/service/*",), scope="account",
                       reason="AWS's public parameters (the current Amazon Linux image)")]
+    if action == "s3:TagResource":   # CreateBucket with tags; the reference parliament ships predates bucket tags
+        return [Grant(action, tuple(map(fill, NAMED[("s3", "bucket")])), scope="name",
+                      reason="tags a new bucket in its CreateBucket call (CreateBucketConfiguration.Tags)")]
     priv = _privilege(action)
     types = [(t["resource_type"].rstrip("*"), t["resource_type"].endswith("*"), t["condition_keys"])
              for t in priv["resource_types"] if t["resource_type"]]

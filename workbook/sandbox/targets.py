@@ -18,7 +18,7 @@ import weakref
 from typing import Any
 
 from .. import names
-from ..connect import Context
+from ..connect import CallLog, Context
 from . import boot, dataplane
 from .corrections import plain
 
@@ -64,7 +64,9 @@ def _quiet(ctx: Context) -> Context:
     """A context of the same session whose calls are the data plane's own reads, not the step's (its
     clients made once: a new botocore client costs a third of a second)."""
     if ctx not in _quiets:
-        _quiets[ctx] = Context(ctx.p, ctx.target, ctx.account_id)
+        quiet = Context(ctx.p, ctx.target, ctx.account_id)
+        quiet.calls = CallLog()   # kept in memory only: never in a pipeline run's record of the workbook's calls
+        _quiets[ctx] = quiet
     return _quiets[ctx]
 
 
