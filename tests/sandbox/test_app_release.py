@@ -95,7 +95,7 @@ def test_without_the_roles_read_permission_a_new_instance_never_turns_healthy(st
     iam.put_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME, PolicyDocument=json.dumps(doc))
     new = replace_one_instance(ctx, p)
     with pytest.raises(compute.TargetsUnhealthy) as failed:
-        compute.wait_for_healthy_targets(ctx)
+        compute.wait_for_healthy_targets(ctx, max_attempts=5)
     text = str(failed.value)
     assert new in text and "unhealthy" in text and "Target.FailedHealthChecks" in text
     assert "s3:GetObject" in text          # the instance's boot log (its console output) says what was refused
@@ -115,7 +115,7 @@ def test_without_the_parameter_a_new_instance_never_turns_healthy_until_04_runs_
     ctx.client("ssm").delete_parameter(Name=compute.artifact_parameter(p))
     new = replace_one_instance(ctx, p)
     with pytest.raises(compute.TargetsUnhealthy) as failed:
-        compute.wait_for_healthy_targets(ctx)
+        compute.wait_for_healthy_targets(ctx, max_attempts=5)
     assert new in str(failed.value) and "ParameterNotFound" in str(failed.value)
     done = compute.apply(ctx)
     assert dict(zip(done.name, done.action))[compute.artifact_parameter(p)] == "created"

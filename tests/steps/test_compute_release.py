@@ -133,7 +133,7 @@ def test_without_the_parameter_04_says_which_targets_never_turn_healthy(moto):
     ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(
         InstanceId=sorted(old)[0], ShouldDecrementDesiredCapacity=False)
     with pytest.raises(compute.TargetsUnhealthy) as failed:
-        compute.wait_for_healthy_targets(ctx)
+        compute.wait_for_healthy_targets(ctx, max_attempts=5)
     new = {i["InstanceId"] for i in compute.find_auto_scaling_group(ctx).raw["Instances"]} - old
     text = str(failed.value)
     assert new and all(f"{i}: unhealthy (Target.FailedHealthChecks" in text for i in new)
