@@ -82,8 +82,9 @@ def test_a_second_holder_is_refused_in_one_line_naming_who_since_when_and_how_to
 
 
 def test_the_lock_is_a_tagged_kind_counted_once_and_in_the_workbooks_policy():
-    from workbook import steps
-    from workbook.steps import access
+    from fnmatch import fnmatch
+    from workbook import policy, steps
+    from workbook.params import Params
     ctx = ctx_of()
     lock.acquire(ctx, "02_network")
     kind = K.get(lock.KIND)
@@ -93,10 +94,16 @@ def test_the_lock_is_a_tagged_kind_counted_once_and_in_the_workbooks_policy():
     assert list(scan.type) == [lock.KIND] and scan.step[0] == lock.TAG_STEP
     assert "held by" in scan.detail[0] and "unlock lk" in scan.detail[0]
     assert lock.KIND in steps.get("09_teardown").kinds
-    actions = set(access.workbook_policy()["Statement"][0]["Action"])
-    assert {"ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParameter", "ssm:AddTagsToResource"} <= actions
-    # a step that changes the stack may take the lock on its own (its own policy, narrowed to it)
-    assert "ssm:PutParameter" in access.workbook_policy(["02_network"])["Statement"][0]["Action"]
+    docs = policy.documents(Params(stack_name="lk"))
+    wanted = {"ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParameter", "ssm:AddTagsToResource"}
+    assert wanted <= policy.actions(docs)
+    listed = lambda v: [v] if isinstance(v, str) else v  # noqa: E731
+    arn = f"arn:aws:ssm:us-east-1:123456789012:parameter{lock_name('lk')}"
+    for action in wanted:   # each allowed on the stack's lock, scoped to the stack
+        assert any(fnmatch(arn, r) for d in docs.values() for st in d["Statement"] if action in listed(st["Action"])
+                   for r in listed(st["Resource"])), action
+    # a step that changes the stack takes the lock itself (its permissions, narrowed to that step)
+    assert "ssm:PutParameter" in policy.declared(["02_network"])
 
 
 # ---- a notebook: the first change of a cell takes it, the end of the cell gives it back ---------------
