@@ -1,5 +1,5 @@
 """python -m workbook sandbox start [--rehearse [--time-scale N] [--throttle SHARE]]|status|stop|reset · run ·
-report · params."""
+report · params · unlock STACK."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +28,30 @@ def _params_from_args(args: argparse.Namespace) -> Params:
     return Params.from_mapping(values)
 
 
+def _unlock(args: argparse.Namespace) -> int:
+    """Release a stale lock: says who holds it, asks for its id, refuses any other id."""
+    from . import lock
+    from .connect import connect
+    p = _params_from_args(argparse.Namespace(params=args.params, set=[*(args.set or []), f"stack_name={args.stack}"]))
+    ctx = connect(p)
+    held = lock.read(ctx)
+    if held is None:
+        print(f"stack {p.stack_name!r} holds no lock: nothing to release")
+        return 0
+    print(f"stack {p.stack_name!r} is locked by {held.holder()}")
+    lock_id = args.lock_id
+    if lock_id is None:
+        print("lock id to release (printed in the message that stopped you): ", end="", flush=True)
+        lock_id = sys.stdin.readline().strip()
+    try:
+        gone = lock.unlock(ctx, lock_id)
+    except (lock.WrongLockId, lock.NoLock) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"released the lock {gone.id} on stack {p.stack_name!r}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m workbook", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -52,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     pa = sub.add_parser("params", help="validate parameters and print them")
     pa.add_argument("--params", help="YAML file of parameters")
     pa.add_argument("--set", action="append", metavar="NAME=VALUE")
+    un = sub.add_parser("unlock", help="release a stack's stale lock (asks for the lock id its refusal printed)")
+    un.add_argument("stack", help="the stack_name whose lock to release")
+    un.add_argument("--id", dest="lock_id", help="the lock id (asked for when not given)")
+    un.add_argument("--params", help="YAML file of parameters (target, region, profile, account)")
+    un.add_argument("--set", action="append", metavar="NAME=VALUE")
     args = ap.parse_args(argv)
 
     try:
@@ -76,15 +105,17 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(_params_from_args(args).to_dict(), indent=2))
             return 0
         if args.cmd == "run":
-            from . import pipeline
+            from . import lock, pipeline
             p = _params_from_args(args)
             only = [s.strip() for s in args.only.split(",")] if args.only else None
             try:
                 pipeline.run(p, only=only, timeout=args.timeout)
-            except pipeline.RunFailed as e:  # the message names notebook, cell and error
+            except (pipeline.RunFailed, lock.StackLocked) as e:  # says where it failed, or who holds the stack
                 print(f"error: {e}", file=sys.stderr)
                 return 1
             return 0
+        if args.cmd == "unlock":
+            return _unlock(args)
         if args.cmd == "report":
             from . import report
             try:

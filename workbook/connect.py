@@ -287,6 +287,7 @@ class Context:
         self.notes: list[str] = []            # sandbox-only notes, said once each
         self._clients: dict[str, Any] = {}
         self._call_hooks: list[Callable[..., Any]] = []
+        self.lock: Any = None                 # the stack's lock as this session holds it (workbook.lock)
 
     # parameters are the context's own
     @property

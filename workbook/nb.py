@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from . import progress
+from . import lock, progress
 from .connect import Context, connect
 from .params import Params
 
@@ -23,6 +23,7 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     p = Params.from_namespace(ns)
     progress.use_bars(p.interactive)
     ctx = connect(p, step=step)
+    lock.guard(ctx)   # a cell that changes the stack holds its lock until the cell ends (workbook.lock)
     where = ctx.target.where(ctx)
     print(f"{step}: stack {p.stack_name!r} in {p.region}, {where}" + (" (dry run: nothing is created)" if p.dry_run else ""))
     if p.interactive:

@@ -3,11 +3,13 @@
 `run(p)` executes `notebooks/NN_*.ipynb` (all but the teardown, or `only=["00", "01"]`) into
 `build/runs/<timestamp>/`, one kernel per notebook, cwd = the repository root, the parameters
 `p.to_dict()` with `interactive=False`, and a per-cell timeout. It starts the sandbox first
-(target=sandbox) and sets two environment variables that every kernel inherits:
+(target=sandbox) and sets environment variables that every kernel inherits:
 
 - `WORKBOOK_RUN_DIR`: the run folder, where notebooks hand the report structured results with
   `workbook.report.artifact(name, obj)`;
-- `WORKBOOK_NOTEBOOK`: the stem of the notebook being run (e.g. "01_assess").
+- `WORKBOOK_NOTEBOOK`: the stem of the notebook being run (e.g. "01_assess");
+- `WORKBOOK_LOCK`: the stack's lock, which the run holds from start to end (workbook.lock), so that
+  its kernels never wait on it.
 
 The run folder holds the executed notebooks, `run.json` (parameters with the account id masked,
 target, region, start/end times, versions, one record per notebook) and `timings.csv` (one row per
@@ -20,6 +22,7 @@ line when a notebook starts and one when it ends, plus at most one progress line
 """
 from __future__ import annotations
 
+import atexit
 import csv
 import datetime as dt
 import json
@@ -28,8 +31,10 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -323,6 +328,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
     if timeout <= 0:
         raise ParameterError({"timeout": f"{timeout} must be a positive number of seconds per cell"})
     p = p.replace(interactive=False)
+    held = _take_stack_lock(p, paths)   # before anything else: a refused run leaves nothing behind
     run_dir = new_run_dir(Path(runs_dir or RUNS))
     rec = RunRecord(run_dir=str(run_dir), params=masked_params(p), target=p.target, region=p.region,
                     stack_name=p.stack_name, started=_now(), versions=versions(),
@@ -349,6 +355,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
             label = f"[{n}/{len(paths)}] {src.stem}"
             print(f"{label}: {len(cells)} cells ({nbrec.cells} code) ...", file=stream, flush=True)
             os.environ["WORKBOOK_NOTEBOOK"] = src.stem
+            _lock_at(held, run_dir, src.stem)
             t0 = time.perf_counter()
             try:
                 execute(src, out, p.to_dict(), timeout, label, stream)
@@ -387,10 +394,75 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        _give_back_stack_lock(held)
     rec.status = "ok"
     _finish(rec, t_run)
     print(f"run {run_dir.name}: ok in {rec.seconds:.1f} s -> {run_dir}", file=stream, flush=True)
     return run_dir
+
+
+# ---- the stack's lock (workbook.lock) ----------------------------------------------------------
+@dataclass
+class _Held:
+    ctx: Any
+    lock: Any
+    sigterm: tuple[Any, ...] = ()    # (the handler before ours,) while ours is set
+    given_back: bool = False
+
+
+def _changes_the_stack(p: Params, paths: list[Path]) -> bool:
+    """A dry run, or a run of read-only notebooks only (steps that create no kind), changes nothing:
+    it takes no lock (a kernel still takes it for a cell that does change something)."""
+    if p.dry_run:
+        return False
+    from . import steps
+    known = {s.id: s for s in steps.ordered()}
+    return any(src.stem not in known or known[src.stem].kinds for src in paths)
+
+
+def _take_stack_lock(p: Params, paths: list[Path]) -> _Held | None:
+    """The run holds the stack's lock from its start to its end, so its kernels never wait on it: they
+    inherit its id (WORKBOOK_LOCK). Raises lock.StackLocked, naming the holder, before any change. A
+    run stopped by SIGTERM (a scheduler's timeout) still gives it back; one killed outright leaves it
+    naming its run and process."""
+    if not _changes_the_stack(p, paths):
+        return None
+    from . import lock
+    from .connect import connect
+    ctx = connect(p, step="run")
+    held = _Held(ctx, lock.acquire(ctx, paths[0].stem, via="pipeline"))
+    os.environ[lock.ENV] = f"{p.stack_name}/{held.lock.id}"
+    atexit.register(_give_back_stack_lock, held)
+    if threading.current_thread() is threading.main_thread():
+        held.sigterm = (signal.signal(signal.SIGTERM, _terminated),)
+    return held
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit("terminated (SIGTERM)")
+
+
+def _lock_at(held: _Held | None, run_dir: Path, notebook: str) -> None:
+    """The lock says which run holds it and which notebook runs now."""
+    if held is not None:
+        from . import lock
+        held.lock = lock.note(held.ctx, held.lock, run=run_dir.name, step=notebook)
+
+
+def _give_back_stack_lock(held: _Held | None) -> None:
+    if held is None or held.given_back:
+        return
+    from . import lock
+    held.given_back = True
+    os.environ.pop(lock.ENV, None)
+    atexit.unregister(_give_back_stack_lock)
+    if held.sigterm:
+        signal.signal(signal.SIGTERM, held.sigterm[0] if held.sigterm[0] is not None else signal.SIG_DFL)
+    try:
+        lock.release(held.ctx, held.lock)
+    except Exception as e:  # noqa: BLE001 - the run's own outcome must not be hidden by this
+        print(f"warning: could not give back the lock on stack {held.lock.stack!r} (id {held.lock.id}): {e}; "
+              f"release it with: python -m workbook unlock {held.lock.stack}", file=sys.stderr)
 
 
 def _finish(rec: RunRecord, t_run: float) -> None:

@@ -14,7 +14,7 @@ import ipywidgets as W
 import pandas as pd
 from IPython.display import display
 
-from . import progress
+from . import lock, progress
 from .connect import Context
 from .params import ParameterError, Params, help_text
 
@@ -154,12 +154,19 @@ class StepPanel:
             self.output.clear_output()
             try:
                 with self.output:
-                    result = self.step.fn(action)(self.ctx)
+                    # the stack's lock from the action's first change to its end (a plan takes none)
+                    with lock.holding(self.ctx, self.step.id, via="panel"):
+                        result = self.step.fn(action)(self.ctx)
                     if isinstance(result, pd.DataFrame):
                         display(result)
                 self.bar.value = self.bar.max
                 self.bar.bar_style = "success"
                 self.bar.description = f"{action} done in {time.monotonic() - t0:.1f} s"
+            except lock.StackLocked as e:   # someone else is changing the stack: who, since when, how to release
+                self.bar.bar_style = "warning"
+                self.bar.description = f"{action} refused: the stack is locked"
+                with self.output:
+                    print(e)
             except Exception as e:  # shown to the attendee, not swallowed
                 self.bar.bar_style = "danger"
                 self.bar.description = f"{action} failed: {type(e).__name__}"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .. import engine, names
+from .. import engine, lock, names
 from .. import kinds as K
 from ..connect import Context
 from ..params import Params
@@ -121,6 +121,8 @@ def scan(ctx: Context, p: Params | None = None, *, stack: str | None = None) -> 
         for it in engine.find(ctx, kind, stack=stack):
             rows.append({"type": kind.name, "id": it.id, "name": it.name, "step": it.step,
                          "status": status(it, p), "detail": _detail(kind, it)})
+            if kind.name == lock.KIND:   # this very run's lock is no leftover; another's says whose it is
+                rows[-1]["status"], rows[-1]["detail"] = lock.census(ctx, stack)
             seen.add(it.id)
             if kind.arn_key and it.raw.get(kind.arn_key):
                 seen.add(it.raw[kind.arn_key])

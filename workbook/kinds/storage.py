@@ -1,7 +1,9 @@
-"""Storage kinds: S3 buckets, SSM parameters, Secrets Manager secrets. Buckets and parameters have
-their tags read per item; secrets carry theirs."""
+"""Storage kinds: S3 buckets, SSM parameters, Secrets Manager secrets, and the stack's lock (an SSM
+parameter of its own kind, see workbook.lock). Buckets and parameters have their tags read per item;
+secrets carry theirs."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,7 +30,20 @@ declare(
          tags_key="Tags", describe_args={"IncludePlannedDeletion": True}, create="create_secret",
          create_tags="list:Tags", token="ClientRequestToken", delete="delete_secret", delete_arg="SecretId",
          after=("db_instance",)),
+    # One change at a time per stack (workbook.lock): taken with a conditional PutParameter (no Overwrite),
+    # given back by deleting it. Teardown holds it while it runs and gives it back last of all.
+    Kind("stack_lock", "ssm", "describe_parameters", "Parameters", "Name", title="stack lock", name_key="Name",
+         create="put_parameter", create_tags="list:Tags", delete="delete_parameter", after=("ssm_parameter",),
+         extra_permissions=("ssm:GetParameter", "ssm:AddTagsToResource", "ssm:ListTagsForResource")),
 )
+
+
+def lock_name(stack: str) -> str:
+    """The stack's lock, beside its ledger."""
+    return f"/workbook/{stack}/lock"
+
+
+_LOCK_NAME = re.compile(r"^/workbook/[^/]+/lock$")
 
 
 @hook("s3_bucket", "tags")
@@ -54,13 +69,27 @@ def _empty_and_delete_bucket(ctx: Any, kind: Kind, it: Any) -> None:
 
 @hook("ssm_parameter", "find")
 def _parameters(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
-    """DescribeParameters filters by tag on the server."""
+    """DescribeParameters filters by tag on the server. The stack's lock is a kind of its own."""
     from ..engine import _pages
     from . import STACK
     filters = [{"Key": f"tag:{STACK}", "Values": [stack]}] if stack else []
-    return _pages(ctx, "ssm", "describe_parameters", "Parameters", ParameterFilters=filters + kw.get("ParameterFilters", []))
+    return [r for r in _pages(ctx, "ssm", "describe_parameters", "Parameters",
+                              ParameterFilters=filters + kw.get("ParameterFilters", []))
+            if not _LOCK_NAME.match(r["Name"])]
 
 
+@hook("stack_lock", "find")
+def _locks(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
+    from ..engine import _pages
+    from . import STACK
+    filters = ([{"Key": f"tag:{STACK}", "Values": [stack]},
+                {"Key": "Name", "Option": "Equals", "Values": [lock_name(stack)]}]
+               if stack else [{"Key": "Name", "Option": "BeginsWith", "Values": ["/workbook/"]}])
+    return [r for r in _pages(ctx, "ssm", "describe_parameters", "Parameters", ParameterFilters=filters)
+            if _LOCK_NAME.match(r["Name"])]
+
+
+@hook("stack_lock", "tags")
 @hook("ssm_parameter", "tags")
 def _parameter_tags(ctx: Any, raw: dict[str, Any]) -> list[dict[str, str]]:
     return ctx.client("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId=raw["Name"])["TagList"]

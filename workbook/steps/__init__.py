@@ -57,7 +57,9 @@ class Step:
         return getattr(importlib.import_module(f"{__name__}.{self.module}"), name, None)
 
     def all_permissions(self) -> tuple[str, ...]:
-        return tuple(sorted(set(self.permissions) | {a for k in self.kinds for a in kind_permissions(k)}))
+        # a step that creates things holds the stack's lock while it does (workbook.lock)
+        kinds = set(self.kinds) | ({"stack_lock"} if self.kinds else set())
+        return tuple(sorted(set(self.permissions) | {a for k in kinds for a in kind_permissions(k)}))
 
 
 REGISTRY: dict[str, Step] = {}

@@ -7,6 +7,9 @@ that AWS refuses for a while (an interface of a deleted NAT gateway is freed min
 retried within a bound. Kept on purpose: the database's final snapshot (keep_final_snapshot), the dev
 environment (unless teardown_dev), secrets already in their recovery window.
 
+A teardown holds the stack's lock (workbook.lock) from its start to its end, so it is refused while a
+build holds it (and nobody builds while it runs), and gives it back last of all; a plan takes none.
+
 `workbook.inventory.leftovers.scan` is the independent proof: every kind listed again, plus the
 region-wide tagging API and interfaces left in VPCs that are gone.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import engine
+from .. import engine, lock
 from .. import kinds as K
 from ..connect import Context
 from ..inventory import leftovers as scan_module
@@ -44,7 +47,13 @@ def keep(ctx: Context):
 def destroy(ctx: Context) -> pd.DataFrame:
     """Everything of the stack, kind by kind in deletion order; what stays is listed with its reason.
     Safe to run twice; with dry_run it lists what it would delete."""
-    return engine.destroy(ctx, [k.name for k in K.deletion_order()], step=STEP, keep=keep(ctx))
+    mark = len(ctx.resources)
+    with lock.holding(ctx, STEP, eager=True) as held:
+        engine.destroy(ctx, [k.name for k in K.deletion_order() if k.name != lock.KIND], step=STEP, keep=keep(ctx))
+        gone = held.give_back()   # last of all (the pipeline's own lock is given back when its run ends)
+    if gone is not None:
+        ctx.note(STEP, lock.KIND, gone.name, gone.name, "released")
+    return ctx.resources_frame(mark)
 
 
 def scan(ctx: Context) -> pd.DataFrame:
