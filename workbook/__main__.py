@@ -7,19 +7,16 @@ import json
 import sys
 from typing import Any
 
-import yaml
-
 from .params import ParameterError, Params
+from .params_io import load_yaml
 
 
 def _params_from_args(args: argparse.Namespace) -> Params:
-    """A YAML file, then --set key=value on top; validated before anything runs."""
+    """A YAML file, then --set key=value on top; validated together, once, before anything runs (a file
+    that needs a --set to be complete is fine)."""
     values: dict[str, Any] = {}
     if getattr(args, "params", None):
-        try:
-            values.update(Params.from_yaml(args.params).to_dict())
-        except (OSError, yaml.YAMLError) as e:  # a missing or broken file: say which, no traceback
-            raise ParameterError({"--params": f"cannot read {args.params}: {e}"}) from None
+        values.update(load_yaml(args.params, label="--params"))
     for item in getattr(args, "set", None) or []:
         if "=" not in item:
             raise ParameterError({item: "use --set name=value"})

@@ -16,6 +16,12 @@ from typing import Any, Literal, Mapping, get_args, get_type_hints
 
 import yaml
 
+from . import aws_limits as aws
+from .params_io import ParameterError, coerce, load_yaml, shown
+
+__all__ = ["Params", "ParameterError", "REGIONS", "DB_ENGINES", "DB_PORTS", "FAULTS", "LOG_RETENTION_DAYS",
+           "state_dir", "saved_path", "help_text"]
+
 # Regions the workbook knows prices and AZ names for; real AWS has more, but an unknown
 # region is far more often a typo than a new region.
 REGIONS = (
@@ -26,35 +32,25 @@ REGIONS = (
 )
 DB_ENGINES = ("postgres", "mysql")
 DB_PORTS = {"postgres": 5432, "mysql": 3306}
-INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|\d*xlarge|metal)$")
-DB_CLASS_RE = re.compile(r"^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$")
+# Every pattern here is matched whole (fullmatch: `$` would let a trailing newline through) with ASCII
+# classes only (`\d` matches other scripts' digits; AWS's APIs do not).
+INSTANCE_TYPE_RE = re.compile(r"[a-z][a-z0-9-]*\.(?:nano|micro|small|medium|large|[0-9]*xlarge|metal(?:-[0-9]+xl)?)",
+                              re.ASCII)
 # Stack names go into resource names with the tightest rules of the lot: ALB and target group
 # names (32 chars, alphanumerics and hyphens, no leading/trailing hyphen) with a suffix of up to
 # 12 chars, and RDS identifiers (must start with a letter, no double hyphen).
-STACK_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-)){0,18}[a-z0-9]$")
-DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z]{2,63}$")
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}$")
-ACCOUNT_RE = re.compile(r"^\d{12}$")
-INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
-ZONE_ID_RE = re.compile(r"^[A-Z0-9]{2,32}$")  # AWS ids start with Z; moto's do not always
+STACK_NAME_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,18}[a-z0-9]", re.ASCII)
 # A target group's HealthCheckPath: botocore's elbv2 model allows 1 to 1,024 characters (no pattern);
 # the load balancer requests it as the URL path of its health check, so it must be one: "/" then
 # RFC 3986 path and query characters, "%" only as a %XX escape. No spaces, no control characters.
-HEALTH_CHECK_PATH_MAX = 1024
-HEALTH_CHECK_PATH_RE = re.compile(r"^/(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*$")
+HEALTH_CHECK_PATH_MAX = int(aws.limits("elbv2", "Path")["max"])
+HEALTH_CHECK_PATH_RE = re.compile(r"/(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*", re.ASCII)
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
 FAULTS = ("none", "stop_dev", "kill_app_instance", "db_failover")
-
-
-class ParameterError(ValueError):
-    """Raised before any AWS call; `problems` maps each bad parameter to what would be valid."""
-
-    def __init__(self, problems: dict[str, str]):
-        self.problems = problems
-        lines = [f"  {name}: {msg}" for name, msg in problems.items()]
-        super().__init__("invalid parameters:\n" + "\n".join(lines))
+# Identifiers AWS spells in lowercase: another case means the same thing, so it is normalised.
+LOWERCASE = ("region", "instance_type", "dev_instance_type", "db_instance_class", "domain_name")
 
 
 def _meta(help: str, **kw: Any) -> dict[str, Any]:
@@ -143,28 +139,31 @@ class Params:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, strict: bool = True) -> "Params":
         """Build and validate. Unknown keys are an error when strict (a typo must not be ignored)."""
-        known = set(cls.names())
-        unknown = sorted(k for k in values if k not in known)
+        known = cls.names()
+        unknown = [k for k in values if k not in known]
         if strict and unknown:
-            raise ParameterError({k: f"unknown parameter; known are: {', '.join(sorted(known))}" for k in unknown})
+            raise ParameterError({k: unknown_message(k) for k in unknown})
         coerced, problems = {}, {}
         hints = get_type_hints(cls)
         for k, v in values.items():
             if k in known:
                 try:
-                    coerced[k] = _coerce(v, hints[k])
+                    coerced[k] = coerce(k, v, hints[k])
                 except (TypeError, ValueError) as e:
                     problems[k] = str(e)
+                else:
+                    if k in LOWERCASE and isinstance(coerced[k], str) and coerced[k].isascii():
+                        coerced[k] = coerced[k].lower()
         if problems:
             raise ParameterError(problems)
+        if coerced.get("domain_name", "").endswith("."):
+            coerced["domain_name"] = coerced["domain_name"][:-1]   # the root's dot: the same name
         return cls(**coerced)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "Params":
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ParameterError({"params_file": f"{path} must hold a mapping of parameter: value"})
-        return cls.from_mapping(data)
+        """From a YAML file of name: value; a file that is not one is refused naming the file."""
+        return cls.from_mapping(load_yaml(path))
 
     @classmethod
     def from_namespace(cls, ns: Mapping[str, Any]) -> "Params":
@@ -174,8 +173,8 @@ class Params:
         so every notebook picks up what was entered in 00_setup.
         """
         values = {k: ns[k] for k in cls.names() if k in ns}
-        if values.get("interactive") and saved_path().exists():
-            saved = yaml.safe_load(saved_path().read_text()) or {}
+        if values.get("interactive") is True and saved_path().exists():
+            saved = load_yaml(saved_path(), label="saved form")
             values.update({k: v for k, v in saved.items() if k in cls.names() and k != "interactive"})
         return cls.from_mapping(values)
 
@@ -219,24 +218,55 @@ class Params:
         check = problems.setdefault
         hints = get_type_hints(type(self))
         for f in fields(self):
-            v = getattr(self, f.name)
-            choices = get_args(hints[f.name]) if getattr(hints[f.name], "__origin__", None) is Literal else ()
+            v, hint = getattr(self, f.name), hints[f.name]
+            want = str if getattr(hint, "__origin__", None) is Literal else hint
+            if type(v) is not want:   # made directly with a wrong type: nothing below may compare it
+                check(f.name, f"expected {'text' if want is str else want.__name__}, got {shown(v)}")
+                continue
+            choices = get_args(hint) if want is str and hint is not str else ()
             if choices and v not in choices:
-                check(f.name, f"{v!r} is not one of {', '.join(choices)}")
+                check(f.name, f"{shown(v)} is not one of {', '.join(choices)}")
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if lo is not None and not (lo <= v <= hi):
-                check(f.name, f"{v} is outside {lo}..{hi}")
-        if not STACK_NAME_RE.match(self.stack_name):
-            check("stack_name", f"{self.stack_name!r}: use 2-20 lowercase letters, digits and single hyphens, "
+                check(f.name, f"{shown(v)} is outside {lo}..{hi}")
+        if problems:   # the checks below read every value as its type
+            raise ParameterError(problems)
+        self._check_names(check)
+        self._check_network(check)
+        self._check_compute(check)
+        self._check_database(check)
+        self._check_edge(check)
+        self._check_dev(check)
+        if problems:
+            raise ParameterError(problems)
+        return self
+
+    def _check_names(self, check: Any) -> None:
+        if not STACK_NAME_RE.fullmatch(self.stack_name):
+            check("stack_name", f"{shown(self.stack_name)}: use 2-20 lowercase letters, digits and single hyphens, "
                                 "starting with a letter and not ending with a hyphen")
         if self.region not in REGIONS:
-            check("region", f"{self.region!r} is not a known region; known: {', '.join(REGIONS)}")
+            check("region", f"{shown(self.region)} is not a known region; known: {', '.join(REGIONS)}")
+        if self.aws_profile and not aws.PROFILE_RE.fullmatch(self.aws_profile):
+            check("aws_profile", f"{shown(self.aws_profile)} is not a profile name of ~/.aws/config (at most 128 "
+                                 "characters, no control characters)")
+        if self.target == "aws":
+            if not aws.ACCOUNT_RE.fullmatch(self.aws_account_id):
+                check("aws_account_id", f"target=aws needs the 12-digit id of the account to act on (the workbook "
+                                        f"refuses to act on any other); got {shown(self.aws_account_id)}")
+        elif self.aws_account_id and not aws.ACCOUNT_RE.fullmatch(self.aws_account_id):
+            check("aws_account_id", f"{shown(self.aws_account_id)} is not a 12-digit account id")
+
+    def _check_network(self, check: Any) -> None:
         nets = {}
         for name in ("vpc_cidr", "dev_vpc_cidr"):
+            value = getattr(self, name)
             try:
-                net = ipaddress.IPv4Network(getattr(self, name), strict=True)
+                if not value.isascii():
+                    raise ValueError("only ASCII digits")
+                net = ipaddress.IPv4Network(value, strict=True)
             except ValueError as e:
-                check(name, f"{getattr(self, name)!r} is not a valid IPv4 CIDR ({e})")
+                check(name, f"{shown(value)} is not a valid IPv4 CIDR ({shown(str(e), 80).strip(chr(39))})")
                 continue
             if not 16 <= net.prefixlen <= 24:
                 check(name, f"{net} has prefix /{net.prefixlen}; AWS allows /16 to /28, the workbook needs /16 to /24")
@@ -250,47 +280,78 @@ class Params:
         if self.az_count < 2:
             check("az_count", "production needs at least 2 availability zones (2-6); an RDS subnet group and an "
                               "ALB both require two")
-        if not self.min_capacity <= self.desired_capacity <= self.max_capacity:
-            check("min_capacity", f"need min_capacity <= desired_capacity <= max_capacity, got "
-                                  f"{self.min_capacity} <= {self.desired_capacity} <= {self.max_capacity}")
+
+    def _check_compute(self, check: Any) -> None:
+        # the one out of line is named: min above desired blames min_capacity, desired above max desired_capacity
+        if self.min_capacity > self.desired_capacity:
+            check("min_capacity", f"{self.min_capacity} is above desired_capacity {self.desired_capacity}; need "
+                                  f"min_capacity <= desired_capacity <= max_capacity")
+        elif self.desired_capacity > self.max_capacity:
+            check("desired_capacity", f"{self.desired_capacity} is above max_capacity {self.max_capacity}; need "
+                                      f"min_capacity <= desired_capacity <= max_capacity")
         for name in ("instance_type", "dev_instance_type"):
-            if not INSTANCE_TYPE_RE.match(getattr(self, name)):
-                check(name, f"{getattr(self, name)!r} is not an EC2 instance type such as t3.micro")
-        if not DB_CLASS_RE.match(self.db_instance_class):
-            check("db_instance_class", f"{self.db_instance_class!r} is not an RDS class such as db.t4g.micro")
-        if not re.match(r"^\d+(\.\d+){0,2}$", self.db_engine_version):
-            check("db_engine_version", f"{self.db_engine_version!r} is not a version such as 16.4 or 8.0.39")
+            value = getattr(self, name)
+            if not INSTANCE_TYPE_RE.fullmatch(value) or value not in aws.instance_types():
+                near = aws.closest(value, aws.instance_types()) if value.isascii() and len(value) < 40 else []
+                hint = f"; did you mean {near[0]}?" if near else " such as t3.micro"
+                check(name, f"{shown(value)} is not an EC2 instance type{hint} (botocore "
+                            f"{aws.botocore_version()} lists {len(aws.instance_types()):,})")
         path = self.health_check_path
         if len(path) > HEALTH_CHECK_PATH_MAX:
-            check("health_check_path", f"{_shown(path)} is {len(path):,} characters; a target group's health "
+            check("health_check_path", f"{shown(path)} is {len(path):,} characters; a target group's health "
                                        f"check path takes at most {HEALTH_CHECK_PATH_MAX:,}")
-        elif not HEALTH_CHECK_PATH_RE.match(path):
-            check("health_check_path", f"{_shown(path)} must be a URL path starting with /, such as /health: "
+        elif not HEALTH_CHECK_PATH_RE.fullmatch(path):
+            check("health_check_path", f"{shown(path)} must be a URL path starting with /, such as /health: "
                                        "letters, digits, - . _ ~ ! $ & ' ( ) * + , ; = : @ / ? and %XX escapes, no "
                                        "spaces or control characters (what a target group's health check requests)")
-        if self.domain_name and not DOMAIN_RE.match(self.domain_name):
-            check("domain_name", f"{self.domain_name!r} is not a lowercase DNS name such as api.example.com")
-        if self.hosted_zone_id and not ZONE_ID_RE.match(self.hosted_zone_id):
-            check("hosted_zone_id", f"{self.hosted_zone_id!r} is not a Route 53 zone id such as Z0123456789ABC")
-        if self.hosted_zone_id and not self.domain_name:
+
+    def _check_database(self, check: Any) -> None:
+        cls = self.db_instance_class
+        if not aws.DB_CLASS_RE.fullmatch(cls):
+            fix = f"db.{cls}" if INSTANCE_TYPE_RE.fullmatch(cls) else "db.t4g.micro"
+            check("db_instance_class", f"{shown(cls)} is not an RDS instance class; RDS classes start with db., "
+                                       f"e.g. {fix}")
+        version = self.db_engine_version
+        if not aws.ENGINE_VERSION_RE[self.db_engine].fullmatch(version):
+            check("db_engine_version", f"{shown(version)} is not a {self.db_engine} version such as "
+                                       f"{aws.ENGINE_VERSION_EXAMPLE[self.db_engine]}")
+
+    def _check_edge(self, check: Any) -> None:
+        d = self.domain_name
+        if d and len(d) > aws.DOMAIN_MAX:
+            check("domain_name", f"{shown(d)} is {len(d):,} characters; a certificate's domain name takes at most "
+                                 f"{aws.DOMAIN_MAX} (ACM)")
+        elif d and any(len(label) > 63 for label in d.split(".")):
+            check("domain_name", f"{shown(d)} has a label over 63 characters (DNS allows 63 between dots)")
+        elif d and not aws.DOMAIN_RE.fullmatch(d):
+            check("domain_name", f"{shown(d)} is not a DNS name such as api.example.com: ASCII letters, digits and "
+                                 "hyphens between dots (an internationalised name in its xn-- form)")
+        z = self.hosted_zone_id
+        if z and not aws.ZONE_ID_RE.fullmatch(z):
+            check("hosted_zone_id", f"{shown(z)} is not a Route 53 zone id such as Z0123456789ABC (upper-case "
+                                    f"letters and digits, at most {aws.ZONE_ID_MAX})")
+        if z and not d:
             check("domain_name", "hosted_zone_id is set, so domain_name must name a record in that zone")
-        if self.entry == "api_gateway" and not self.domain_name:
-            pass  # the API's default execute-api endpoint serves; a domain is optional
-        if self.alarm_email and not EMAIL_RE.match(self.alarm_email):
-            check("alarm_email", f"{self.alarm_email!r} is not an e-mail address such as ops@example.com")
+        e = self.alarm_email
+        if e and (len(e) > aws.EMAIL_MAX or len(e.partition("@")[0]) > aws.EMAIL_LOCAL_MAX):
+            check("alarm_email", f"{shown(e)} is too long for an e-mail address (at most {aws.EMAIL_LOCAL_MAX} "
+                                 f"characters before the @, {aws.EMAIL_MAX} in all)")
+        elif e and not aws.EMAIL_RE.fullmatch(e):
+            check("alarm_email", f"{shown(e)} is not an e-mail address such as ops@example.com")
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             check("log_retention_days", f"{self.log_retention_days} is not a CloudWatch Logs retention; use one of "
                                         f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
-        if self.dev_tag and not re.match(r"^[^=\s][^=]*=.+$", self.dev_tag):
-            check("dev_tag", f"{self.dev_tag!r} must be Key=Value, e.g. Name=dev-backend")
-        if self.dev_instance_id and not INSTANCE_ID_RE.match(self.dev_instance_id):
-            check("dev_instance_id", f"{self.dev_instance_id!r} is not an instance id such as i-0123456789abcdef0")
-        if self.target == "aws":
-            if not ACCOUNT_RE.match(self.aws_account_id):
-                check("aws_account_id", "target=aws needs the 12-digit id of the account to act on "
-                                        "(the workbook refuses to act on any other)")
-        elif self.aws_account_id and not ACCOUNT_RE.match(self.aws_account_id):
-            check("aws_account_id", f"{self.aws_account_id!r} is not a 12-digit account id")
+
+    def _check_dev(self, check: Any) -> None:
+        if self.dev_tag:
+            key, eq, value = self.dev_tag.partition("=")
+            if not eq or not key.strip() or not value or re.search(r"[\x00-\x1f\x7f]", self.dev_tag):
+                check("dev_tag", f"{shown(self.dev_tag)} must be Key=Value, e.g. Name=dev-backend")
+            elif len(key) > aws.TAG_KEY_MAX or len(value) > aws.TAG_VALUE_MAX:
+                check("dev_tag", f"{shown(self.dev_tag)}: a tag key takes at most {aws.TAG_KEY_MAX} characters and a "
+                                 f"value at most {aws.TAG_VALUE_MAX} (key {len(key):,}, value {len(value):,})")
+        if self.dev_instance_id and not aws.INSTANCE_ID_RE.fullmatch(self.dev_instance_id):
+            check("dev_instance_id", f"{shown(self.dev_instance_id)} is not an instance id such as i-0123456789abcdef0")
         if self.demo_dev_host == "yes" and self.dev_instance_id:
             check("demo_dev_host", f"yes builds a demo dev host, but dev_instance_id={self.dev_instance_id} names "
                                    "your own: empty dev_instance_id, or set demo_dev_host to no (or auto)")
@@ -298,50 +359,17 @@ class Params:
             why = "target=aws" if self.target == "aws" and self.demo_dev_host == "auto" else \
                 f"demo_dev_host={self.demo_dev_host}"
             check("dev_instance_id", f"{why} needs dev_instance_id or dev_tag to find the dev instance")
-        if problems:
-            raise ParameterError(problems)
-        return self
 
 
-def _shown(value: Any, limit: int = 60) -> str:
-    """A value as a message quotes it: its repr, cut to `limit` characters (a 5 MB value is not echoed)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def unknown_message(name: Any) -> str:
+    near = aws.closest(name, tuple(Params.names())) if isinstance(name, str) and len(name) < 60 else []
+    hint = f"did you mean {near[0]}? " if near else ""
+    return f"unknown parameter; {hint}`python -m workbook params` lists the known ones"
 
 
 def _subnet_bits(az_count: int) -> int:
     """Bits needed to carve 3 tiers x az_count subnets (rounded to a power of two)."""
     return max(1, (3 * max(az_count, 1) - 1).bit_length())
-
-
-def _coerce(value: Any, hint: Any) -> Any:
-    """Accept what YAML, papermill, the CLI or a form gives; refuse silently lossy conversions."""
-    origin = getattr(hint, "__origin__", None)
-    if origin is Literal and isinstance(value, bool) and {"yes", "no"} <= set(get_args(hint)):
-        return "yes" if value else "no"   # YAML 1.1 reads an unquoted yes / no as a boolean
-    if origin is Literal or hint is str:
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise TypeError(f"expected text, got {value!r}")
-        return value.strip()
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise TypeError(f"expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, bool):
-            raise TypeError(f"expected a whole number, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip().replace("_", "")):
-            return int(value.strip().replace("_", ""))
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise TypeError(f"expected a whole number, got {value!r}")
-    return value
 
 
 def state_dir() -> Path:
