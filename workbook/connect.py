@@ -308,6 +308,9 @@ class Context:
         other = object.__new__(Context)
         other.__dict__.update(self.__dict__)
         other.params = self.params.replace(**changes)
+        if other.params.az_count != self.params.az_count:
+            from . import boundary
+            boundary.check(other)   # the region's AZs, read again before anything uses the new count
         return other
 
     def client(self, service: str) -> Any:
@@ -358,4 +361,6 @@ def connect(p: Params, step: str = "") -> Context:
     target = target_for(p)
     ctx = Context(p, target, step=step)
     ctx.account_id = target.account(ctx)
+    from . import boundary
+    boundary.check(ctx)   # what only the account can say (its AZs), read before any write
     return ctx

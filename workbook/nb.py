@@ -1,6 +1,7 @@
 """What a notebook cell calls to get going and to show what happened. No logic lives in notebooks."""
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -9,7 +10,15 @@ import pandas as pd
 
 from . import lock, progress
 from .connect import Context, connect
-from .params import Params
+from .params import ParameterError, Params
+from .params_io import load_yaml, shown
+
+# What papermill may inject besides parameters: its paths (--inject-paths) and the workbook's own
+# `params_file` (a YAML file read here, as `python -m workbook run --params` reads it).
+PAPERMILL_EXTRA = ("PAPERMILL_INPUT_PATH", "PAPERMILL_OUTPUT_PATH")
+PARAMS_FILE = "params_file"
+# papermill's Python translator opens the cell it injects with this comment (papermill 2.x).
+INJECTED_HEADER = "# Parameters"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +29,7 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     # Paths in the notebooks (diagrams/, build/) are relative to the checkout, wherever the kernel
     # started: JupyterLab starts it in notebooks/, papermill in the pipeline's working directory.
     os.chdir(ROOT)
-    p = Params.from_namespace(ns)
+    p = parameters(ns)
     progress.use_bars(p.interactive)
     ctx = connect(p, step=step)
     lock.guard(ctx)   # a cell that changes the stack holds its lock until the cell ends (workbook.lock)
@@ -30,6 +39,51 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
         from . import ui
         ui.navigator(ctx, p, step)
     return p, ctx
+
+
+def parameters(ns: Mapping[str, Any]) -> Params:
+    """The validated parameters of a notebook: its `parameters` cell, a `params_file` if papermill was
+    given one (`-p params_file my.yaml`), then what papermill injected (`-p name value`, `-f file`) on top.
+    A name papermill injected that is no parameter is refused: papermill itself sets any name it is given."""
+    names = injected_names()
+    unknown = [n for n in names or () if n not in Params.names() and n not in PAPERMILL_EXTRA + (PARAMS_FILE,)]
+    if unknown:
+        from .params import unknown_message
+        raise ParameterError({n: unknown_message(n) + " (papermill sets any name it is given)" for n in unknown})
+    values = dict(ns)
+    path = ns.get(PARAMS_FILE)
+    if path:
+        if not isinstance(path, str):
+            raise ParameterError({PARAMS_FILE: f"expected the path of a YAML file, got {shown(path)}"})
+        from_file = load_yaml(Path(path).expanduser(), label=PARAMS_FILE)
+        bad = [k for k in from_file if k not in Params.names()]
+        if bad:
+            from .params import unknown_message
+            raise ParameterError({k: f"in {path}: {unknown_message(k)}" for k in bad})
+        # the file over the parameters cell's defaults; what papermill injected by name over the file
+        over = {k: ns[k] for k in (names or ()) if k in Params.names()}
+        values.update({**from_file, **over})
+    return Params.from_namespace(values)
+
+
+def injected_names() -> list[str] | None:
+    """Names assigned in the cell papermill injected into this kernel (None when none was): read from the
+    kernel's own input history, where the injected cell ran like any other, and parsed, not executed."""
+    try:
+        from IPython import get_ipython
+    except ImportError:   # pragma: no cover - the workbook's kernels have IPython
+        return None
+    ip = get_ipython()
+    history = ip.user_ns.get("_ih", []) if ip is not None else []
+    for source in reversed(history):
+        if source.startswith(INJECTED_HEADER + "\n"):
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                return None
+            return [t.id for node in tree.body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)]
+    return None
 
 
 def calls(ctx: Context) -> pd.DataFrame:

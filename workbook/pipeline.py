@@ -328,6 +328,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
     if timeout <= 0:
         raise ParameterError({"timeout": f"{timeout} must be a positive number of seconds per cell"})
     p = p.replace(interactive=False)
+    preflight(p)                        # reads only: a value the account cannot serve is refused first
     held = _take_stack_lock(p, paths)   # before anything else: a refused run leaves nothing behind
     run_dir = new_run_dir(Path(runs_dir or RUNS))
     rec = RunRecord(run_dir=str(run_dir), params=masked_params(p), target=p.target, region=p.region,
@@ -463,6 +464,13 @@ def _give_back_stack_lock(held: _Held | None) -> None:
     except Exception as e:  # noqa: BLE001 - the run's own outcome must not be hidden by this
         print(f"warning: could not give back the lock on stack {held.lock.stack!r} (id {held.lock.id}): {e}; "
               f"release it with: python -m workbook unlock {held.lock.stack}", file=sys.stderr)
+
+
+def preflight(p: Params) -> None:
+    """Connect once before the first notebook: the target starts (the sandbox) and the boundary checks that
+    need a read (the region's AZs, the account) refuse a bad value before any notebook creates anything."""
+    from .connect import connect
+    connect(p)
 
 
 def _finish(rec: RunRecord, t_run: float) -> None:
