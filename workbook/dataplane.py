@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
-from . import names
+from . import names, quoting
 from .connect import Context
 
 if TYPE_CHECKING:
@@ -149,9 +149,9 @@ class AwsDataPlane(DataPlane):
         if kind == "dev":
             iid = self.dev_instance_id(ctx)
             inst = ctx.client("ec2").describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
-            return f"http://{inst['PublicIpAddress']}:{p.app_port}"
+            return quoting.url("http", inst["PublicIpAddress"], p.app_port)
         lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
-        return f"{'https' if p.domain_name else 'http'}://{p.domain_name or lb['DNSName']}"
+        return quoting.url("https" if p.domain_name else "http", p.domain_name or lb["DNSName"])
 
     def _fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]]:
         """The documented API that causes the same thing: stop the dev instance; terminate one InService

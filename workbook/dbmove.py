@@ -32,7 +32,7 @@ import psycopg
 from botocore.exceptions import WaiterError
 from psycopg import sql
 
-from . import engine, names, progress, tagging
+from . import engine, names, progress, quoting, tagging
 from .backend.app import TABLES
 from .connect import Context, Resource
 
@@ -248,7 +248,7 @@ def move_with_ssm(ctx: Context) -> MoveResult:
                            "password from it (ManageMasterUserPassword=True in step 03)")
     g = ctx.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
     app_instance = next(i["InstanceId"] for i in g["Instances"] if i["LifecycleState"] == "InService")
-    url = f"s3://{bucket}/{key}"
+    url = quoting.s3_uri(bucket, key)
     local_psql = f"sudo -u postgres psql -d {DB_NAME} -v ON_ERROR_STOP=1"
     t: dict[str, float] = {}
     t_freeze = time.time()
@@ -264,8 +264,9 @@ def move_with_ssm(ctx: Context) -> MoveResult:
     dev_fp = _parse_fingerprints(_run_ssm(ctx, dev, [f"{local_psql} -At -F '|' -c {shlex.quote(FINGERPRINT_SQL)}"],
                                           "workbook: fingerprint the dev database"))
     ep = db["Endpoint"]
-    conn = (f"host={ep['Address']} port={ep['Port']} dbname={db.get('DBName') or DB_NAME} "
-            f"user={db['MasterUsername']} sslmode=require")
+    # libpq's own quoting: a name with a space or a quote cannot add an option (another host, no TLS)
+    conn = quoting.conninfo(host=ep["Address"], port=ep["Port"], dbname=db.get("DBName") or DB_NAME,
+                            user=db["MasterUsername"], sslmode="require")
     password = (f"export PGPASSWORD=\"$(aws secretsmanager get-secret-value --secret-id {shlex.quote(secret)} "
                 "--query SecretString --output text | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"password\"])')\"")
     t0 = time.perf_counter()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import names
+from .. import names, quoting
 from ..connect import Context
 from . import Step, destroy_kinds, register
 
@@ -71,7 +71,7 @@ def cutover(ctx: Context) -> pd.DataFrame:
     for who, url in (("before: dev instance", dev_url), *[(f"after: load balancer #{i + 1}", lb_url)
                                                          for i in range(max(2, p.desired_capacity))]):
         try:
-            with urllib.request.urlopen(url + p.health_check_path, timeout=5) as r:
+            with urllib.request.urlopen(quoting.join_url(url, p.health_check_path), timeout=5) as r:
                 h = json.loads(r.read())
         except (OSError, ValueError) as e:
             h = {"status": f"no answer ({type(e).__name__})"}
