@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import importlib
 import os
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,12 @@ from .params import Params
 # Standard mode: capped exponential backoff with a retry quota, as the AWS CLI uses; the legacy
 # default would retry throttles differently in each SDK. Set explicitly so both modes agree.
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+WRITE_ATTEMPTS = RETRY_CONFIG.retries["max_attempts"] + 1   # botocore's max_attempts counts retries only
+# A throttled read (what feeds a check, a diagram, a wait) is retried past that, up to READ_ATTEMPTS in all:
+# it changes nothing, so waiting longer costs only time, and a run is not lost to a busy API (at 30 %
+# throttling 0.3**6 of all reads, some in every run, failed after the standard budget).
+READ_ATTEMPTS = 12
+READ_OPERATIONS = ("Describe", "Get", "List", "Head", "Lookup", "Search")
 
 _SECRET_KEY = re.compile(r"password|secret(?!.*(arn|id)$)|(?<!client)token|userdata|credential|privatekey|"
                          r"accesskey|sessiontoken|authorization", re.I)
@@ -318,6 +325,7 @@ class Context:
             c = self.session.client(service, endpoint_url=self.endpoint, config=RETRY_CONFIG)
             self.calls.attach(c)
             self.target.install(c, self)
+            _retry_reads_longer(c, self)
             for fn in self._call_hooks:
                 c.meta.events.register("before-call", fn)
             self._clients[service] = c
@@ -353,6 +361,26 @@ class Context:
 
 
 RESOURCE_COLUMNS = ["step", "type", "name", "id", "action"]
+
+
+def _retry_reads_longer(client: Any, ctx: "Context") -> None:
+    """After botocore's standard handler has given up on a throttled read (attempt WRITE_ATTEMPTS), retry it
+    with capped exponential backoff slept on the target's clock, up to READ_ATTEMPTS. Writes keep the
+    standard budget."""
+    from botocore.retries import standard
+    sid = client.meta.service_model.service_id.hyphenize()
+    throttled = standard.ThrottlingErrorDetector(standard.RetryEventAdapter()).is_throttling_error
+    total = (client.meta.config.retries or {}).get("total_max_attempts", WRITE_ATTEMPTS)
+
+    def needs_retry(attempts: int, operation: Any, **kwargs: Any) -> float | None:
+        # below `total` the standard handler decides (it returns the delay): acting too would sleep twice
+        if not (total <= attempts < READ_ATTEMPTS) or not operation.name.startswith(READ_OPERATIONS):
+            return None
+        if not throttled(attempts=attempts, operation=operation, **kwargs):
+            return None
+        ctx.clock.sleep(min(20.0, random.random() * 2 ** attempts))   # botocore's cap, AWS seconds
+        return 0.0   # retry now: the wait was slept on the clock
+    client.meta.events.register(f"needs-retry.{sid}", needs_retry, unique_id=f"workbook-read-retries-{sid}")
 
 
 def connect(p: Params, step: str = "") -> Context:
