@@ -2,10 +2,13 @@
 
 `draw_before(inv, path)` draws the discovered dev environment; `draw_stack(inv, path, title)` draws
 whatever of the production stack the inventory holds (a frame no module provides yet is empty).
-Both return the PNG path; `show(path)` displays it inline in a notebook.
+Both return the PNG path: `path` itself, or during a pipeline run its copy in the run folder, published to
+`path`'s folder when the run ends (workbook/outputs.py: two runs never remove each other's files);
+`show(path)` displays it inline in a notebook.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -21,6 +24,8 @@ from diagrams.aws.security import ACM, IAMRole
 from diagrams.aws.storage import EBS
 from diagrams.onprem.client import Users
 from diagrams.onprem.database import Mysql, Postgresql
+
+from . import outputs
 
 DEV_STEP = "00_setup"
 DB_PORTS = {5432: "postgres", 3306: "mysql"}
@@ -45,11 +50,15 @@ def _frame(inv: Any, name: str, drop_dev: bool = False) -> pd.DataFrame:
 
 def _diagram(path: str | Path, title: str, direction: str = "LR",
              graph: dict[str, str] | None = None) -> tuple[Diagram, Path]:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    d = Diagram(title, filename=str(path.with_suffix("")), outformat="png", show=False, direction=direction,
+    """A Diagram drawn in a private folder (diagrams writes its Graphviz source beside the PNG and removes
+    it: two runs drawing the same name in one folder removed each other's); `_rendered` puts the PNG
+    where `outputs.place` says (the run folder during a run), atomically."""
+    dest = outputs.place(Path(path).with_suffix(".png"))
+    work = outputs.private_dir(dest)
+    d = Diagram(title, filename=str(work / dest.stem), outformat="png", show=False, direction=direction,
                 graph_attr={**GRAPH, **(graph or {})}, node_attr=NODE)
-    return d, path.with_suffix(".png")
+    d.workbook_dest = dest
+    return d, work / dest.name
 
 
 def _port_text(ports: Iterable[int]) -> str:
@@ -170,7 +179,9 @@ def draw_stack(inv: Any, path: str | Path, title: str) -> Path:
 def _rendered(diagram: Diagram, png: Path) -> Path:
     global last_dot_source
     last_dot_source = diagram.dot.source
-    return png
+    dest = outputs.publish(png, diagram.workbook_dest, move=True)
+    shutil.rmtree(png.parent, ignore_errors=True)
+    return dest
 
 
 def _draw_production(f: dict[str, pd.DataFrame], users: Node) -> None:

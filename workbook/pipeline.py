@@ -14,7 +14,7 @@
 The run folder holds the executed notebooks, `run.json` (parameters with the account id masked,
 target, region, start/end times, versions, one record per notebook) and `timings.csv` (one row per
 notebook: seconds, cells, status, slowest cell), which benchmarks read. `build/runs/latest` points at
-the newest run. On a failure the run stops, keeps the failed notebook, and raises `RunFailed`
+the run that ended last (it moves when a run ends, never while one is going). On a failure the run stops, keeps the failed notebook, and raises `RunFailed`
 naming the notebook, the cell (index in the source notebook and its first line) and the error.
 
 Progress: on a terminal a tqdm bar per notebook ("[2/5] 01_assess  7/14 cells"); in a log (CI) one
@@ -50,6 +50,7 @@ from .params import ParameterError, Params
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 RUNS = ROOT / "build" / "runs"
+DIAGRAMS = ROOT / "diagrams"
 KERNEL = "python3"
 NOTEBOOK_RE = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 VERSIONED = ("boto3", "botocore", "moto", "pandas", "papermill", "nbconvert", "nbclient", "ipykernel",
@@ -315,11 +316,13 @@ def execute(src: Path, out: Path, parameters: dict[str, Any], timeout: int, labe
 
 
 def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
-        notebooks_dir: Path | None = None, runs_dir: Path | None = None,
+        notebooks_dir: Path | None = None, runs_dir: Path | None = None, diagrams_dir: Path | None = None,
         stream: TextIO | None = None) -> Path:
     """Run the notebooks in order into a new run folder; return it. Raises RunFailed on a failure.
 
-    `notebooks_dir`/`runs_dir` default to notebooks/ and build/runs/ (tests point them elsewhere).
+    `notebooks_dir`/`runs_dir`/`diagrams_dir` default to notebooks/, build/runs/ and diagrams/ (tests
+    point them elsewhere). When the run ends, ok or not, its pictures are published to diagrams/ and
+    build/runs/latest is pointed at it (`end_run`), both atomically: another run still going is untouched.
     """
     stream = stream or sys.stderr
     paths = select(discover(Path(notebooks_dir or NOTEBOOKS)), only)
@@ -336,7 +339,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
                     notebooks=[NotebookRecord(nb.stem) for nb in paths])
     write_record(rec)
     mask_run_outputs(run_dir, notebooks=True)
-    point_latest(run_dir)
+    pictures = Path(diagrams_dir or DIAGRAMS)
 
     from .connect import target_for
     rec.sandbox_endpoint = target_for(p).endpoint or ""   # the sandbox starts here, before any kernel
@@ -370,6 +373,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
                 mask_run_outputs(run_dir)
                 rec.status = "failed"
                 _finish(rec, t_run)
+                end_run(run_dir, pictures)
                 where = f"cell {index} ({first!r})" if index is not None else "before any cell ran"
                 msg = (f"{src.stem} failed at {where}: {err}\n"
                        f"  the failed notebook is kept: {out}\n"
@@ -398,6 +402,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
         _give_back_stack_lock(held)
     rec.status = "ok"
     _finish(rec, t_run)
+    end_run(run_dir, pictures)
     print(f"run {run_dir.name}: ok in {rec.seconds:.1f} s -> {run_dir}", file=stream, flush=True)
     return run_dir
 
@@ -473,6 +478,14 @@ def preflight(p: Params) -> None:
     connect(p)
 
 
+def end_run(run_dir: Path, diagrams: Path) -> None:
+    """What a run's end makes visible to others, each atomically: its pictures in diagrams/, then
+    build/runs/latest (moved only here, so it never names a run still going)."""
+    from .outputs import publish_run
+    publish_run(run_dir, diagrams)
+    point_latest(run_dir)
+
+
 def _finish(rec: RunRecord, t_run: float) -> None:
     rec.finished = _now()
     rec.seconds = round(time.perf_counter() - t_run, 2)
@@ -492,7 +505,15 @@ def latest(runs_dir: Path | None = None) -> Path:
     link = runs / "latest"
     if link.exists():
         return link.resolve()
-    dirs = sorted(d for d in runs.glob("*") if d.is_dir() and (d / "run.json").exists()) if runs.exists() else []
+    dirs = sorted(d for d in runs.glob("*") if d.is_dir() and _ended(d)) if runs.exists() else []
     if not dirs:
         raise FileNotFoundError(f"no run under {runs}; run `python -m workbook run` (or `make report`) first")
     return dirs[-1]
+
+
+def _ended(run_dir: Path) -> bool:
+    """A run folder whose run has ended (run.json says ok or failed)."""
+    try:
+        return json.loads((run_dir / "run.json").read_text()).get("status") in ("ok", "failed")
+    except (OSError, ValueError):
+        return False
