@@ -40,10 +40,17 @@ def test_an_engine_version_number_that_lost_a_trailing_zero_is_refused_with_the_
     assert "quote" in msg and "-r db_engine_version" in msg
 
 
+def test_an_engine_named_without_a_version_gets_its_own_default():
+    assert Params.from_mapping({"db_engine": "mysql"}).db_engine_version == "8.0.39"
+    assert "mysql" in refused({"db_engine": "mysql", "db_engine_version": "16.4"}, "db_engine_version")
+
+
 def test_an_account_id_that_arrived_as_a_number_is_accepted():
     assert Params.from_mapping({"aws_account_id": 123456789012}).aws_account_id == "123456789012"
-    # a number has no leading zero: 12345678901 can only be the account 012345678901
-    assert Params.from_mapping({"aws_account_id": 12345678901}).aws_account_id == "012345678901"
+    # a number drops leading zeros: a shorter one is not guessed at, the message says how to pass the text
+    msg = refused({"aws_account_id": 12345678901}, "aws_account_id")
+    assert "-r aws_account_id 012345678901" in msg
+    assert "-r aws_account_id 000000012345" in refused({"aws_account_id": 12345}, "aws_account_id")
 
 
 def test_an_account_id_in_yaml_keeps_its_digits(tmp_path):

@@ -32,6 +32,7 @@ REGIONS = (
 )
 DB_ENGINES = ("postgres", "mysql")
 DB_PORTS = {"postgres": 5432, "mysql": 3306}
+ENGINE_DEFAULT_VERSION = {"postgres": "16.4", "mysql": "8.0.39"}
 # Every pattern here is matched whole (fullmatch: `$` would let a trailing newline through) with ASCII
 # classes only (`\d` matches other scripts' digits; AWS's APIs do not).
 INSTANCE_TYPE_RE = re.compile(r"[a-z][a-z0-9-]*\.(?:nano|micro|small|medium|large|[0-9]*xlarge|metal(?:-[0-9]+xl)?)",
@@ -156,6 +157,9 @@ class Params:
                         coerced[k] = coerced[k].lower()
         if problems:
             raise ParameterError(problems)
+        if "db_engine_version" not in coerced and coerced.get("db_engine") in ENGINE_DEFAULT_VERSION:
+            # an engine named without a version: that engine's default, not the other engine's
+            coerced["db_engine_version"] = ENGINE_DEFAULT_VERSION[coerced["db_engine"]]
         if coerced.get("domain_name", "").endswith("."):
             coerced["domain_name"] = coerced["domain_name"][:-1]   # the root's dot: the same name
         return cls(**coerced)

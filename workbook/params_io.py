@@ -177,8 +177,11 @@ def _text(name: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected text, got {shown(value)}")
     # a number from papermill's -p (or a YAML loader that made one): its text, when unambiguous
-    if name == "aws_account_id" and isinstance(value, int) and 0 <= value < 10 ** 12:
-        return f"{value:012d}"              # a number has no leading zero: 12345678901 is 012345678901
+    if name == "aws_account_id" and isinstance(value, int) and 0 <= value < 10 ** 11:
+        # 12 digits make an account id; a shorter number lost leading zeros, or digits: not guessed
+        raise ValueError(f"{value} arrived as a number of {len(str(value))} digits; an account id has 12 and a "
+                         f"number drops leading zeros: pass it as text (papermill: -r aws_account_id "
+                         f"{value:012d} if that is the id)")
     if isinstance(value, int):
         return str(value)
     if not math.isfinite(value):
