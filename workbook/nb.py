@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import lock, progress
 from .connect import Context, connect
-from .params import ParameterError, Params
+from .params import ParameterError, Params, unknown_message
 from .params_io import load_yaml, shown
 
 # What papermill may inject besides parameters: its paths (--inject-paths) and the workbook's own
@@ -48,7 +48,6 @@ def parameters(ns: Mapping[str, Any]) -> Params:
     names = injected_names()
     unknown = [n for n in names or () if n not in Params.names() and n not in PAPERMILL_EXTRA + (PARAMS_FILE,)]
     if unknown:
-        from .params import unknown_message
         raise ParameterError({n: unknown_message(n) + " (papermill sets any name it is given)" for n in unknown})
     values = dict(ns)
     path = ns.get(PARAMS_FILE)
@@ -58,8 +57,7 @@ def parameters(ns: Mapping[str, Any]) -> Params:
         from_file = load_yaml(Path(path).expanduser(), label=PARAMS_FILE)
         bad = [k for k in from_file if k not in Params.names()]
         if bad:
-            from .params import unknown_message
-            raise ParameterError({k: f"in {path}: {unknown_message(k)}" for k in bad})
+                raise ParameterError({k: f"in {path}: {unknown_message(k)}" for k in bad})
         # the file over the parameters cell's defaults; what papermill injected by name over the file
         over = {k: ns[k] for k in (names or ()) if k in Params.names()}
         values.update({**from_file, **over})

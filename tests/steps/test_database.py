@@ -59,10 +59,10 @@ def test_parameter_group_family_follows_engine_and_version(engine, version, fami
 
 
 def test_a_version_of_the_other_engine_is_refused_before_any_call(ctx, net):
-    bad = ctx.replace(db_engine="postgres", db_engine_version="8.0.39")
     mark = ctx.calls.mark()
     with pytest.raises(ParameterError, match="db_engine_version.*postgres"):
-        db.apply(bad)
+        # refused where the parameters are made (Params checks the engine's version form), before apply
+        db.apply(ctx.replace(db_engine="postgres", db_engine_version="8.0.39"))
     assert ctx.calls.mark() == mark
 
 
