@@ -45,6 +45,7 @@ import nbformat
 
 from . import masking
 from .connect import mask_account
+from .outputs import end_run, new_run_dir, point_latest  # noqa: F401 - run folders live in outputs.py
 from .params import ParameterError, Params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,30 +143,6 @@ def versions() -> dict[str, str]:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def new_run_dir(runs: Path = RUNS) -> Path:
-    """build/runs/<UTC timestamp>; a suffix if two runs start in the same second."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    runs.mkdir(parents=True, exist_ok=True)
-    for n in range(100):
-        d = runs / (stamp if n == 0 else f"{stamp}-{n}")
-        try:
-            d.mkdir()
-            return d
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"cannot create a run folder under {runs}")
-
-
-def point_latest(run_dir: Path) -> Path:
-    """build/runs/latest -> the run folder (relative link, replaced atomically)."""
-    link = run_dir.parent / "latest"
-    tmp = run_dir.parent / f".latest-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(run_dir.name, target_is_directory=True)
-    os.replace(tmp, link)
-    return link
 
 
 def write_record(rec: RunRecord) -> None:
@@ -478,14 +455,6 @@ def preflight(p: Params) -> None:
     connect(p)
 
 
-def end_run(run_dir: Path, diagrams: Path) -> None:
-    """What a run's end makes visible to others, each atomically: its pictures in diagrams/, then
-    build/runs/latest (moved only here, so it never names a run still going)."""
-    from .outputs import publish_run
-    publish_run(run_dir, diagrams)
-    point_latest(run_dir)
-
-
 def _finish(rec: RunRecord, t_run: float) -> None:
     rec.finished = _now()
     rec.seconds = round(time.perf_counter() - t_run, 2)
@@ -500,20 +469,6 @@ def _error_text(e: BaseException) -> str:
 
 
 def latest(runs_dir: Path | None = None) -> Path:
-    """The newest run folder."""
-    runs = Path(runs_dir or RUNS)
-    link = runs / "latest"
-    if link.exists():
-        return link.resolve()
-    dirs = sorted(d for d in runs.glob("*") if d.is_dir() and _ended(d)) if runs.exists() else []
-    if not dirs:
-        raise FileNotFoundError(f"no run under {runs}; run `python -m workbook run` (or `make report`) first")
-    return dirs[-1]
-
-
-def _ended(run_dir: Path) -> bool:
-    """A run folder whose run has ended (run.json says ok or failed)."""
-    try:
-        return json.loads((run_dir / "run.json").read_text()).get("status") in ("ok", "failed")
-    except (OSError, ValueError):
-        return False
+    """The run that ended last (build/runs/latest), else the newest run folder whose run ended."""
+    from .outputs import latest_run
+    return latest_run(Path(runs_dir or RUNS))
