@@ -84,6 +84,7 @@ def one_notebook(folder: Path) -> Path:
 def no_target(monkeypatch):
     from workbook import connect
     monkeypatch.setattr(pipeline, "preflight", lambda p: None)
+    monkeypatch.setattr(pipeline, "_take_stack_lock", lambda p, paths: None)   # the stack's lock: its own tests
     monkeypatch.setattr(connect, "target_for", lambda p: SimpleNamespace(endpoint=None))
 
 
