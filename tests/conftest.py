@@ -14,13 +14,19 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
 
 
+# Unit tests start from the smallest stack (no domain, no API Gateway, no alarm address, one NAT gateway)
+# and name what they add. The defaults, the whole article in the sandbox, are what `make report` and
+# tests/test_full_run.py build.
+MINIMAL = {"domain_name": "", "alarm_email": "", "entry": "alb", "nat_per_az": False}
+
+
 def make_ctx(**overrides):
     """A Context on moto's in-process mock (call inside mock_aws), through the sandbox's seam as the
-    notebooks get it (the in-process mock has moto's gaps too)."""
+    notebooks get it (the in-process mock has moto's gaps too). Parameters: MINIMAL, then `overrides`."""
     from workbook.connect import Context, Target
     from workbook.params import Params
     from workbook.sandbox.seam import ACCOUNT, SandboxTarget
-    p = Params.from_mapping(overrides)
+    p = Params.from_mapping({**MINIMAL, **overrides})
     # target=aws: the real-account code path, against the same in-process moto (no sandbox corrections)
     return Context(p, SandboxTarget(endpoint=None) if p.target == "sandbox" else Target(), ACCOUNT)
 

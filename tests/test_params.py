@@ -41,7 +41,7 @@ BAD = [
     ({"health_check_path": "/100%"}, "health_check_path", "%XX escapes"),
     ({"health_check_path": "/" + "a" * 1024}, "health_check_path", "1,025 characters"),
     ({"dev_instance_id": "i-xyz"}, "dev_instance_id", "instance id"),
-    ({"hosted_zone_id": "Z123"}, "domain_name", "hosted_zone_id is set"),
+    ({"hosted_zone_id": "Z123", "domain_name": ""}, "domain_name", "hosted_zone_id is set"),
     ({"hosted_zone_id": "z-12", "domain_name": "api.example.com"}, "hosted_zone_id", "zone id"),
     ({"az_count": "two"}, "az_count", "whole number"),
     ({"multi_az": "maybe"}, "multi_az", "true or false"),

@@ -150,8 +150,17 @@ class AwsDataPlane(DataPlane):
             iid = self.dev_instance_id(ctx)
             inst = ctx.client("ec2").describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
             return quoting.url("http", inst["PublicIpAddress"], p.app_port)
+        if p.domain_name:
+            return quoting.url("https", p.domain_name)
+        if p.entry == "api_gateway":   # the ALB is internal: the API's own endpoint is the way in
+            from urllib.parse import urlsplit
+
+            from . import engine
+            api = engine.find_one(ctx, "http_api", names.api(p))
+            if api is not None:
+                return quoting.url("https", urlsplit(api.raw["ApiEndpoint"]).hostname or "")
         lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
-        return quoting.url("https" if p.domain_name else "http", p.domain_name or lb["DNSName"])
+        return quoting.url("http", lb["DNSName"])
 
     def _fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]]:
         """The documented API that causes the same thing: stop the dev instance; terminate one InService

@@ -52,6 +52,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 FAULTS = ("none", "stop_dev", "kill_app_instance", "db_failover")
 # Identifiers AWS spells in lowercase: another case means the same thing, so it is normalised.
 LOWERCASE = ("region", "instance_type", "dev_instance_type", "db_instance_class", "domain_name")
+AUTO = ("domain_name", "alarm_email")   # parameters whose "auto" Params resolves from target and stack_name
 
 
 def _meta(help: str, **kw: Any) -> dict[str, Any]:
@@ -75,7 +76,7 @@ class Params:
     vpc_cidr: str = field(default="10.20.0.0/16", metadata=_meta("CIDR of the new production VPC (/16 to /24)."))
     dev_vpc_cidr: str = field(default="172.31.0.0/16", metadata=_meta(
         "CIDR of the dev VPC; the production VPC must not overlap it (the default VPC is 172.31.0.0/16)."))
-    nat_per_az: bool = field(default=False, metadata=_meta(
+    nat_per_az: bool = field(default=True, metadata=_meta(
         "One NAT gateway per AZ (survives an AZ loss; each one adds its hourly charge, priced in the plan) instead of a single one."))
     # compute
     instance_type: str = field(default="t3.micro", metadata=_meta("Instance type of the app servers."))
@@ -94,12 +95,16 @@ class Params:
     backup_retention_days: int = field(default=7, metadata=_meta(
         "Days of automated backups (1-35; 0 would turn backups off, which production must not do).", min=1, max=35))
     # edge
-    domain_name: str = field(default="", metadata=_meta("DNS name of the API, e.g. api.example.com; empty for none."))
+    domain_name: str = field(default="auto", metadata=_meta(
+        "DNS name of the API, e.g. api.example.com; empty for none. auto: api.<stack_name>.example in the sandbox "
+        "(its zone and certificate are made there), none on a real account (a domain must be yours and delegated)."))
     hosted_zone_id: str = field(default="", metadata=_meta("Existing Route 53 zone id; empty creates one."))
-    entry: Literal["alb", "api_gateway"] = field(default="alb", metadata=_meta(
+    entry: Literal["alb", "api_gateway"] = field(default="api_gateway", metadata=_meta(
         "alb: the load balancer is the way in. api_gateway: an HTTP API in front of an internal ALB."))
     # observability
-    alarm_email: str = field(default="", metadata=_meta("E-mail subscribed to alarms; empty for none."))
+    alarm_email: str = field(default="auto", metadata=_meta(
+        "E-mail subscribed to alarms; empty for none. auto: ops@<stack_name>.example in the sandbox, none on a real "
+        "account (only you know who should be woken up)."))
     log_retention_days: int = field(default=30, metadata=_meta("CloudWatch Logs retention.", min=1, max=3653))
     # the dev environment ("before")
     dev_instance_id: str = field(default="", metadata=_meta("Your dev instance (i-...); empty finds it by dev_tag."))
@@ -128,9 +133,24 @@ class Params:
     interactive: bool = field(default=False, metadata=_meta("Show forms and buttons (JupyterLab)."))
 
     def __post_init__(self) -> None:
+        # "auto" is resolved here, once, like demo_dev_host: every step reads the concrete value. to_dict()
+        # gives "auto" back, so a copy with another stack_name or target resolves again.
+        auto = tuple(n for n in AUTO if getattr(self, n) == "auto")
+        object.__setattr__(self, "_auto", auto)
+        for name in auto:
+            object.__setattr__(self, name, self.auto_value(name))
         # A Params is valid by construction, however it is made (mapping, YAML, replace(), direct):
         # validation happens once, here, at the boundary, and nothing downstream validates again.
         self.validate()
+
+    def auto_value(self, name: str) -> str:
+        """What "auto" means for `name`. The sandbox gets the whole article (a domain of its own under the
+        reserved .example TLD, with its zone and an issued certificate; an alarm address). A real account
+        gets none: a domain must be registered to you and delegated to Route 53 before ACM can validate it,
+        and an alarm address must be someone's; a guessed one would cost money and never work."""
+        if self.target != "sandbox":
+            return ""
+        return {"domain_name": f"api.{self.stack_name}.example", "alarm_email": f"ops@{self.stack_name}.example"}[name]
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -186,7 +206,8 @@ class Params:
         return Params.from_mapping({**self.to_dict(), **changes})
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The parameters as given ("auto" stays "auto"; the attribute holds what it resolved to)."""
+        return {**dataclasses.asdict(self), **{name: "auto" for name in getattr(self, "_auto", ())}}
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         path = Path(path or saved_path())

@@ -57,7 +57,7 @@ class ParameterForm:
         for title, names in SECTIONS.items():
             rows = []
             for name in names:
-                w = _field_widget(name, hints[name], getattr(p, name))
+                w = _field_widget(name, hints[name], p.to_dict()[name])  # "auto" shown as auto
                 w.observe(lambda _c: self.validate(), names="value")
                 self.inputs[name] = w
                 self.errors[name] = W.HTML()

@@ -5,7 +5,7 @@ import pandas as pd
 from moto import mock_aws
 
 from compute_fixtures import build_network, issue_certificate
-from conftest import make_ctx
+from conftest import MINIMAL, make_ctx
 from fake_inventory import FakeContext
 from workbook import checks, inventory
 from workbook.checks import compute as cc
@@ -13,7 +13,7 @@ from workbook.inventory import compute as inv_compute
 from workbook.params import Params
 from workbook.steps import compute
 
-P = Params()
+P = Params(**MINIMAL)
 LB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/demo-alb/1"
 
 

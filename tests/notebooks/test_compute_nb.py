@@ -50,7 +50,8 @@ def resource_actions(nb: nbformat.NotebookNode) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def first_run(sandbox, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("nb04")
-    p = Params(stack_name=STACK, domain_name=DOMAIN)
+    # entry=alb: this notebook's own way in, an internet-facing ALB (the default puts API Gateway in front)
+    p = Params(stack_name=STACK, domain_name=DOMAIN, entry="alb")
     ctx = connect(p)
     if NETWORK_NB.exists():
         run(NETWORK_NB, out_dir / "02_network.ipynb", stack_name=STACK)
@@ -60,7 +61,7 @@ def first_run(sandbox, tmp_path_factory):
     ctx.client("rds").create_db_instance(
         DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro",
         AllocatedStorage=20, DBName="app", MasterUsername="app", ManageMasterUserPassword=True)
-    nb = run(NB, out_dir / "04_compute.ipynb", stack_name=STACK, domain_name=DOMAIN)
+    nb = run(NB, out_dir / "04_compute.ipynb", stack_name=STACK, domain_name=DOMAIN, entry="alb")
     return {"ctx": ctx, "p": p, "nb": nb, "out_dir": out_dir}
 
 
@@ -97,7 +98,7 @@ def test_notebook_builds_the_compute_tier(first_run):
 def test_rerun_after_certificate_upgrades_to_https_and_creates_nothing_else(first_run):
     ctx, p = first_run["ctx"], first_run["p"]
     issue_certificate(ctx, DOMAIN)  # what 05_edge leaves behind
-    nb = run(NB, first_run["out_dir"] / "04_compute_rerun.ipynb", stack_name=STACK, domain_name=DOMAIN)
+    nb = run(NB, first_run["out_dir"] / "04_compute_rerun.ipynb", stack_name=STACK, domain_name=DOMAIN, entry="alb")
     lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
     listeners = {x["Port"]: x for x in ctx.client("elbv2").describe_listeners(
         LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}

@@ -75,7 +75,7 @@ def test_carved_subnets_fit_the_vpc_without_overlap(cidr, az_count):
 
 
 def test_nat_cost_counts_one_nat_or_one_per_az():
-    single = network.nat_cost(Params.from_mapping({"az_count": 3}))
+    single = network.nat_cost(Params.from_mapping({"az_count": 3, "nat_per_az": False}))
     per_az = network.nat_cost(Params.from_mapping({"az_count": 3, "nat_per_az": True}))
     assert single.attrs["monthly_usd"] == pytest.approx(32.85 + 3.65)
     assert per_az.attrs["monthly_usd"] == pytest.approx(3 * (32.85 + 3.65))
