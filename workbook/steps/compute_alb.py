@@ -179,8 +179,9 @@ def ensure_listeners(ctx: Context) -> list[Resource]:
         put(80, "HTTP", REDIRECT_TO_HTTPS)
     else:
         if p.domain_name:
-            print(f"note: no ISSUED ACM certificate for {p.domain_name} yet (05_edge requests it): the load balancer "
-                  f"serves plain HTTP on port 80. Rerun this step after 05_edge to switch to HTTPS.")
+            print(f"note: no ISSUED ACM certificate for {p.domain_name} yet: the load balancer serves plain HTTP on "
+                  f"port 80 until 05_edge, which requests the certificate and then calls this step's ensure_listeners "
+                  f"(HTTPS on 443, port 80 redirected).")
         else:
             print("note: no domain_name, so no certificate: the load balancer serves plain HTTP on port 80.")
         if 80 in current and _actions_key(current[80]["DefaultActions"]) == _actions_key(REDIRECT_TO_HTTPS) \

@@ -268,7 +268,10 @@ def ensure_https_listener(ctx: Context) -> list[Resource]:
         return []
     cert = stack_certificate(ctx)
     if cert is None or cert.raw["Status"] != "ISSUED" or find_alb(ctx) is None:
-        print("HTTPS listener: once the certificate is issued and the ALB exists, rerun 04_compute "
+        if ctx.dry_run:   # the plan: apply requests the certificate first, then adds the listener
+            return [ctx.note("04_compute", "listener", f"{names.alb(p)}:443 (HTTPS)", "", "would create"),
+                    ctx.note("04_compute", "listener", f"{names.alb(p)}:80 (redirect to HTTPS)", "", "would update")]
+        print("HTTPS listener: once the certificate is issued and the ALB exists, rerun 05_edge (or 04_compute) "
               "to add the HTTPS listener and the HTTP->HTTPS redirect.")
         return []
     from .compute import PrerequisiteMissing, ensure_listeners
