@@ -350,27 +350,11 @@ def after_inventory(ctx: Context) -> inventory.Inventory:
     return inv_ec2.ProductionInventory(ctx, ctx.p.stack_name)
 
 
-def _rollup(findings: pd.DataFrame) -> pd.DataFrame:
-    """One status per check: FAIL if any resource fails, then NOT_EMULATED, PASS, NOT_APPLICABLE."""
-    if findings.empty:
-        return pd.DataFrame(columns=["id", "title", "severity", "status", "detail"])
-    rank = {"FAIL": 0, "NOT_EMULATED": 1, "PASS": 2, "NOT_APPLICABLE": 3}
-    f = findings.assign(_r=findings.status.map(rank)).sort_values("_r")
-    return f.groupby("id", sort=False).agg(title=("title", "first"), severity=("severity", "first"),
-                                           status=("status", "first"), detail=("detail", "first")).reset_index()
-
-
-def compare_before_after(ctx: Context, groups: tuple[str, ...] = ("dev",)
-                         ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """The same checks on the dev environment and on the new stack, side by side, with a score each."""
-    p = ctx.p
-    before = checks.run(before_inventory(ctx), p, groups=list(groups))
-    after = checks.run(after_inventory(ctx), p, groups=list(groups))
-    b, a = _rollup(before), _rollup(after)
-    table = b.merge(a, on=["id", "title", "severity"], how="outer", suffixes=("_before", "_after"))
-    table = table[["id", "title", "severity", "status_before", "status_after", "detail_before", "detail_after"]]
-    table = table.rename(columns={"status_before": "before", "status_after": "after"}).fillna("")
-    return table.sort_values("id").reset_index(drop=True), {"before": checks.score(before), "after": checks.score(after)}
+def compare_before_after(ctx: Context) -> "compare.BeforeAfter":
+    """The dev environment's checks on it, every step's checks on the new stack: the two findings
+    frames, one score each and the table by practice, all from those two frames (checks/compare.py)."""
+    from ..checks import compare
+    return compare.before_after(before_inventory(ctx), after_inventory(ctx), ctx.p)
 
 
 # ---- destroy -----------------------------------------------------------------------------------
