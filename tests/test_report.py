@@ -63,21 +63,28 @@ def page(run_folder):
 
 def test_report_is_one_file_with_toc_run_metadata_and_notebooks(run_folder, page):
     assert (run_folder["tmp"] / "report.html").is_file()
-    assert 'href="#summary"' in page and 'href="#nb-00_setup"' in page and 'href="#nb-01_assess"' in page
+    assert 'id="summary"' in page and 'href="#run"' in page
+    assert 'href="#nb-00_setup"' in page and 'href="#nb-01_assess"' in page
     assert 'id="nb-00_setup"' in page and 'id="nb-01_assess"' in page
     for text in ("target", "sandbox", "us-east-1", "rep", "papermill", "boto3"):
         assert text in page
 
 
-def test_before_diagram_is_embedded_as_data_uri(run_folder, page):
-    data = base64.b64encode(run_folder["png"].read_bytes()).decode()
-    assert re.search(r'<img [^>]*src="data:image/png;base64,' + re.escape(data) + '"', page)
+def test_before_diagram_is_embedded_as_data_uri_once(run_folder, page):
+    from PIL import Image
+    section = page.split('id="before-after"', 1)[1].split("</section>", 1)[0]
+    uris = re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', section)
+    assert len(uris) == 1
+    shown = Image.open(io.BytesIO(base64.b64decode(uris[0])))
+    assert shown.size == Image.open(run_folder["png"]).size        # the same picture, in 256 colours
+    # the notebook displayed nothing here, and no other copy of the image is in the page
+    assert page.count(uris[0]) == 1
 
 
-def test_findings_table_is_in_the_summary(page):
-    summary = page.split('id="summary"', 1)[1].split('id="run"', 1)[0]
-    assert "EC2.19" in summary and "SG open to the internet" in summary
-    assert "FAIL 1" in summary and "PASS 1" in summary
+def test_findings_table_is_in_its_section(page):
+    findings = page.split('id="findings"', 1)[1].split("</section>", 1)[0]
+    assert "EC2.19" in findings and "SG open to the internet" in findings
+    assert "FAIL 1" in findings and "PASS 1" in findings
 
 
 def test_nothing_is_fetched_from_the_network(page):
@@ -162,44 +169,135 @@ def test_one_function_masks_account_ids_everywhere():
     assert [o.split(":")[0] for o in own] == ["connect.py"], own
 
 
-def _executed(cells: list[tuple[str, dict]]) -> "nbformat.NotebookNode":
-    """A notebook as papermill leaves it: each (tag, output data) becomes a tagged cell with that output."""
+# ---- the first screen and the notebooks' detail, from a run folder made by hand (no kernel) ----------
+def _png(color: str = "red") -> bytes:
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), color).save(out, "PNG")
+    return out.getvalue()
+
+
+def _code(*outputs: dict, tags: tuple[str, ...] = ()) -> "nbformat.NotebookNode":
     import nbformat
+    cell = nbformat.v4.new_code_cell("x = 1")
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    cell.metadata["tags"] = list(tags)
+    return cell
+
+
+FINDINGS_AFTER = pd.DataFrame([
+    {"id": "ELB.1", "title": "Load balancer redirects HTTP to HTTPS", "severity": "medium", "group": "compute",
+     "resource": "demo-alb", "status": "FAIL", "detail": "HTTPS missing", "remediation": "set domain_name"},
+    {"id": "RDS.5", "title": "RDS Multi-AZ", "severity": "medium", "group": "database", "resource": "demo-db standby",
+     "status": "NOT_EMULATED", "detail": "the sandbox reports no SecondaryAvailabilityZone", "remediation": ""},
+    {"id": "RDS.11", "title": "RDS backups", "severity": "medium", "group": "database", "resource": "demo-db",
+     "status": "PASS", "detail": "7 days", "remediation": ""}])
+
+
+@pytest.fixture
+def made_run(tmp_path, monkeypatch):
+    import json
+
+    import nbformat
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.setenv("WORKBOOK_RUN_DIR", str(run))
+    monkeypatch.setenv("WORKBOOK_NOTEBOOK", "07_access")
+    report.artifact("findings_after", FINDINGS_AFTER)
+    report.artifact("scores", {"score before": 0.0, "score after": 50.0, "evaluated after": 2, "fail after": 1,
+                               "not emulated after": 1, "how": "weighted by severity"})
+    report.artifact("findings_compare", pd.DataFrame([{"practice": "TLS (HTTPS)", "before": "not checked",
+                                                       "after": "FAIL", "findings after": "1 fail"}]))
+    monkeypatch.setenv("WORKBOOK_NOTEBOOK", "08_cutover_compare")
+    report.artifact("availability", {"availability before (%)": 30.0, "availability after (%)": 80.0,
+                                     "error rate before (%)": 66.75, "error rate after (%)": 5.0,
+                                     "measured": "Measured while one of the 2 app servers was killed (after)"})
+    report.artifact("cost", pd.DataFrame({"phase": ["before", "after", "after"],
+                                          "type": ["EC2 instance", "EC2 instance", "NAT gateway"],
+                                          "monthly_usd": [15.18, 15.18, 65.70], "unpriced": [0, 0, 0]}))
+    report.artifact("built_summary", [{"part": "Way in", "what": "https://api.demo.example → API Gateway"}])
+    report.artifact("metrics_chart", _png("blue"))
+    report.artifact("metrics", pd.DataFrame({"measure": ["availability (% of seconds >= 95% ok)"],
+                                             "before": [30.0], "after": [80.0]}))
     nb = nbformat.v4.new_notebook()
-    for tag, data in cells:
-        cell = nbformat.v4.new_code_cell("x")
-        cell.metadata["tags"] = [tag]
-        cell.outputs = [nbformat.v4.new_output("display_data", data=data)]
-        nb.cells.append(cell)
-    return nb
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    chart = base64.b64encode(_png("blue")).decode()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 08 · Move the data"),
+                _code({"output_type": "stream", "name": "stdout",
+                       "text": "[sandbox] moto runs nothing: local processes stand in\nmoved 1000 rows\n"}),
+                _code({"output_type": "stream", "name": "stderr", "text":
+                       "/x/platformdirs/api.py:441: RuntimeDirWarning: XDG_RUNTIME_DIR is not set, falling back\n"
+                       "  return Path(self.user_runtime_dir)\n"}),
+                _code({"output_type": "display_data", "metadata": {}, "data": {"image/png": chart}}),
+                _code({"output_type": "display_data", "metadata": {}, "data": {"text/html":
+                       "<table><thead><tr><th>id</th><th>status</th></tr></thead>"
+                       "<tbody><tr><td>ONLY-DISPLAYED-FINDING</td><td>FAIL</td></tr></tbody></table>"}},
+                      tags=("findings",))]
+    nbformat.write(nb, run / "08_cutover_compare.ipynb")
+    (run / "run.json").write_text(json.dumps({
+        "stack_name": "demo", "target": "sandbox", "region": "us-east-1", "status": "ok", "started": "t0",
+        "params": {"keep_final_snapshot": True, "teardown_dev": False},
+        "notebooks": [{"notebook": "08_cutover_compare", "status": "ok", "seconds": 1.0,
+                       "output": "08_cutover_compare.ipynb"}]}))
+    page = report.build(run_dir=run, out=tmp_path / "report.html").read_text()
+    return {"page": page, "chart": chart,
+            "first": page.split('id="summary"', 1)[1].split("</section>", 1)[0],
+            "notebooks": page.split('id="notebooks"', 1)[1]}
 
 
-def test_summary_falls_back_to_tagged_cells_when_no_artifact(tmp_path, monkeypatch):
-    png = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
-    findings = pd.DataFrame({"id": ["EC2.19"], "severity": ["high"], "status": ["FAIL"]})
-    after = pd.DataFrame({"id": ["RDS.5"], "severity": ["medium"], "status": ["PASS"]})
-    notebooks = {
-        "01_assess": _executed([("diagram", {"image/png": png}), ("findings", {"text/html": findings.to_html()})]),
-        "03_database": _executed([("findings", {"text/html": after.to_html()}), ("diagram", {"image/png": png})]),
-        "09_teardown": _executed([("diagram", {"image/png": base64.b64encode(b"\x89PNG\r\n\x1a\nempty").decode()})]),
-    }
-    got = {a.name: a for a in report.summary_artifacts(tmp_path, notebooks)}
-    assert list(got) == ["before_diagram", "after_diagram", "findings_before", "findings_after"]
-    assert got["after_diagram"].path.read_bytes().endswith(b"fake")  # the last step, not the teardown
-    assert pd.read_csv(got["findings_before"].path).to_dict("records") == [
-        {"id": "EC2.19", "severity": "high", "status": "FAIL"}]
-    assert pd.read_csv(got["findings_after"].path)["step"].tolist() == ["03_database"]
-    # an artifact wins over the fallback
-    monkeypatch.setenv("WORKBOOK_RUN_DIR", str(tmp_path))
-    report.artifact("findings_before", findings.assign(detail="from the artifact"))
-    got = {a.name: a for a in report.summary_artifacts(tmp_path, notebooks)}
-    assert "detail" in pd.read_csv(got["findings_before"].path).columns
+def _text(fragment: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment))
+
+
+def test_first_screen_answers_built_safe_up_cost_and_removal(made_run):
+    first = _text(made_run["first"])
+    assert "Way in: https://api.demo.example → API Gateway" in first
+    assert "50 / 100" in first and "before: 0" in first and "1 of 2 evaluated findings fail" in first
+    assert "ELB.1" in first                                               # the remaining failure, by name
+    assert "80 %" in first and "one of the 2 app servers was killed" in first
+    assert "$80.88 a month" in first and "before: $15.18" in first
+    assert "make teardown" in first
+
+
+def test_not_emulated_is_listed_apart_and_said_not_to_count(made_run):
+    assert "not in the score" in _text(made_run["first"])
+    findings = made_run["page"].split('id="findings"', 1)[1].split("</section>", 1)[0]
+    apart = findings.split("Not evaluated by this target, not in the score (1)", 1)[1].split("</table>", 1)[0]
+    assert "RDS.5" in apart and "ELB.1" not in apart
+
+
+def test_sandbox_notes_are_gathered_and_warnings_left_out(made_run):
+    page, notebooks = made_run["page"], made_run["notebooks"]
+    assert "RuntimeDirWarning" not in page and "XDG_RUNTIME_DIR" not in page
+    assert "[sandbox]" not in notebooks and "moved 1000 rows" in notebooks
+    notes = page.split('id="sandbox-notes"', 1)[1].split("</section>", 1)[0]
+    assert "moto runs nothing: local processes stand in" in notes and page.count("moto runs nothing") == 1
+
+
+def test_notebooks_follow_collapsed_and_sections_have_one_title_each(made_run):
+    page = made_run["page"]
+    opened = re.findall(r'<details class="wb-nb"[^>]*>', page)
+    assert opened and all(" open" not in d for d in opened)
+    titles = re.findall(r"<h[23]>([^<]+)", page.split('id="notebooks"', 1)[0])
+    assert len(titles) == len(set(titles)), titles
+    assert "unpriced" not in page.split('id="cost"', 1)[1].split("</section>", 1)[0]   # all zero: left out
+
+
+def test_an_image_is_in_the_page_once_and_displayed_tables_are_not_re_read(made_run):
+    page = made_run["page"]
+    uris = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(uris) == len(set(uris)) == 1
+    assert 'href="#artifact-metrics_chart"' in made_run["notebooks"]     # the notebook's copy links to it
+    # a table a notebook only displayed (tagged "findings") is in its notebook, never in the summary
+    assert "ONLY-DISPLAYED-FINDING" not in page.split('id="notebooks"', 1)[0]
+    assert "ONLY-DISPLAYED-FINDING" in made_run["notebooks"]
 
 
 def test_long_findings_table_shows_what_needs_attention_and_folds_the_rest():
+    from workbook import report_view
     df = pd.DataFrame({"id": [f"X.{i}" for i in range(30)], "severity": "low",
                        "status": ["FAIL"] + ["PASS"] * 29})
-    html_ = report._table(df)
-    visible = html_.split("<details", 1)[0]
-    assert "FAIL 1" in visible and "X.0" in visible and "X.1<" not in visible
-    assert "all 30 rows" in html_ and "X.29" in html_
+    t = report_view.table(df)
+    assert t["counts"] == [("PASS", 29), ("FAIL", 1)]
+    assert [r[0]["v"] for r in t["attention"]] == ["X.0"] and len(t["rows"]) == 30
+    assert t["attention"][0][2]["c"] == "wb-status-FAIL"

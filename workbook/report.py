@@ -1,16 +1,16 @@
 """One self-contained HTML report of a pipeline run: `python -m workbook report`.
 
 `build()` merges the executed notebooks of a run (default: `build/runs/latest`) into
-`build/report.html` with nbconvert: code hidden unless `with_code`, images embedded as data URIs,
-no script or stylesheet fetched from anywhere (the template drops require.js, MathJax, Mermaid and
-the widget manager; `build` refuses to write a report that still references one), account ids
-masked to their last four digits, cells tagged `widget` or `remove` left out. At the top: the run's
-metadata (parameters, target, region, times, versions), a table of contents, and a summary built
-from the artifacts the notebooks handed over.
+`build/report.html` with nbconvert and the Jinja template `report_template/workbook_report`: code
+hidden unless `with_code`, images embedded (as 256-colour PNGs, each image once), nothing fetched
+from anywhere (`build` refuses a page that would), account ids masked, cells tagged `widget` or
+`remove` left out. The first screen answers what was built, whether it is safe, whether it stays up,
+what it costs a month and how to remove it; the notebooks follow, each one collapsed, with the
+sandbox's notes gathered into one list and Python warnings left out.
 
 Handing the report a result (for notebook authors)
 --------------------------------------------------
-In a notebook, after computing something the summary should show:
+The report shows only what the notebooks hand over; it never re-reads their displayed tables or images:
 
     from workbook import report
     report.artifact("findings_before", findings, title="Findings before the migration")
@@ -22,30 +22,26 @@ matplotlib figure) `<name>.png`, other text `<name>.md` (markdown). The run fold
 `WORKBOOK_RUN_DIR`, which the pipeline sets for every kernel; run by hand (JupyterLab, papermill
 directly), artifacts go to `build/interactive/artifacts/` and no report reads them.
 
-The summary shows these names first, in this order, then any other artifact in the order written:
+The names the report places (any other artifact follows them under "Other results"):
 
-    before_diagram   diagram of the dev environment (01_assess)
-    findings_before  findings table of the dev environment (01_assess)
-    after_diagram    diagram of the production stack
-    findings_after   findings table of the production stack
-    metrics          before/after measurements (frame)
-    metrics_chart    before/after chart (figure)
-    cost             monthly cost estimate before/after (workbook.cost.compare)
-    cost_explained   why the cost differs (markdown, workbook.cost.explain)
-
-A table with a `status` column (a findings frame) gets a count of each status above it.
-
-Without an artifact, the summary takes what the notebooks displayed in cells tagged by the house
-convention: `diagram` (before_diagram from 01, after_diagram from the last step before teardown),
-`findings` (findings_before from 01; findings_after from the steps 02-08, with a step column),
-`comparison` (metrics) and `charts` (metrics_chart). Displayed tables are what pandas showed
-(truncated cells, at most 60 rows), so an artifact is the better hand-over.
+    built_summary    one line per part of the stack (headline.built; 08)      first screen
+    scores           the score before/after and the counts (checks/compare; 07)  first screen
+    findings_after   the production stack's findings, the frame of the score (07) first screen, Findings
+    availability     availability under the fault, and how it was measured (08)  first screen, Measurements
+    cost             monthly cost per phase and type (cost.totals; 08)          first screen, Cost
+    before_diagram, after_diagram   the two architectures (01, 08)               Before and after
+    findings_compare one row per practice, before and after (07)                 Findings
+    findings_before  the dev environment's findings (01)                         Findings
+    metrics, metrics_chart          the probe's before/after table and chart (08) Measurements
+    cost_explained   why the cost differs (markdown; 08)                          Cost
+    built            resources of the stack, counted (08)                         What was built
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
+import hashlib
+import io
 import json
 import os
 import re
@@ -58,27 +54,35 @@ import nbformat
 import pandas as pd
 
 from . import masking
-from .connect import mask_account
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "report.html"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 TEMPLATE = "workbook_report"
 REMOVE_TAGS = ("widget", "remove")
-SUMMARY_ORDER = ("before_diagram", "after_diagram", "built", "scores", "findings_compare", "findings_before",
-                 "findings_after", "metrics", "metrics_chart", "cost", "cost_explained")
-SIDE_BY_SIDE = ("before_diagram", "after_diagram")
-TITLES = {"before_diagram": "Before: the dev environment", "findings_before": "Findings before",
-          "after_diagram": "After: the production stack", "findings_after": "Findings after",
-          "metrics": "Measurements before and after", "metrics_chart": "Measurements before and after",
-          "cost": "Monthly cost estimate", "cost_explained": "Why the cost differs",
-          "built": "What was built", "scores": "Findings score (severity-weighted share passed)",
-          "findings_compare": "Findings before and after"}
+TITLES = {"before_diagram": "Before: the dev environment", "after_diagram": "After: the production stack",
+          "findings_before": "Findings on the dev environment", "findings_after": "Findings on the production stack",
+          "findings_compare": "The article's practices, before and after", "metrics": "Measured before and after",
+          "metrics_chart": "Per second, before and after", "cost": "Monthly cost estimate",
+          "cost_explained": "Why the cost differs", "built": "Resources of the stack",
+          "built_summary": "What was built", "scores": "Findings score", "availability": "Availability under a fault"}
+# section id, title, the artifacts it shows in this order (known names; the rest go under "Other results")
+SECTIONS = (("before-after", "Before and after", ("before_diagram", "after_diagram")),
+            ("findings", "Findings", ("findings_compare", "findings_after", "findings_before")),
+            ("measurements", "Measurements before and after", ("availability", "metrics", "metrics_chart")),
+            ("cost", "Monthly cost", ("cost", "cost_explained")),
+            ("built", "What was built, resource by resource", ("built",)))
+FIRST_SCREEN_ONLY = ("built_summary", "scores")
 NAME_RE = re.compile(r"^(?!index$)[a-z0-9][a-z0-9_]{0,63}$")
 ACCOUNT_RE, DATA_URI_RE = masking.ACCOUNT_RE, masking.DATA_URI_RE   # one definition (masking.py)
 WIDGET_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LONG_TABLE = 25  # rows; a longer findings table shows its FAIL and NOT_EMULATED rows, the rest folded
+SANDBOX_LINE = re.compile(r"^\[sandbox[^\]]*\]\s*")
+# A Python warning as the warnings module prints it: "<file>:<line>: <Name>Warning: <message>" and the
+# source line under it, indented.
+WARNING_LINE = re.compile(r"^\S.*:\d+: \w*Warning: .*$")
+TEARDOWN = "make teardown"
 
 
 class ReportError(RuntimeError):
@@ -93,7 +97,7 @@ def run_dir() -> Path:
 
 
 def artifact(name: str, obj: Any, title: str | None = None) -> Path:
-    """Store one result for the report's summary; see the module docstring for the names it knows."""
+    """Store one result for the report; see the module docstring for the names it places."""
     if not NAME_RE.match(name):
         raise ValueError(f"artifact name {name!r}: use lowercase letters, digits and _ (e.g. findings_before)")
     folder = run_dir() / "artifacts"
@@ -141,16 +145,26 @@ class Artifact:
     title: str
     path: Path
     notebook: str = ""
-    note: str = ""
+
+    def load(self) -> Any:
+        """The stored object: a DataFrame (csv), the JSON value, PNG bytes, or markdown text."""
+        if self.path.suffix == ".csv":
+            return pd.read_csv(self.path, keep_default_na=False)
+        if self.path.suffix == ".json":
+            return json.loads(self.path.read_text())
+        if self.path.suffix == ".png":
+            return self.path.read_bytes()
+        return self.path.read_text()
 
 
 def artifacts(folder: Path) -> list[Artifact]:
-    """The run's artifacts: known names first in SUMMARY_ORDER, then the rest in the order written."""
+    """The run's artifacts: the names the report places first (in its order), then the rest as written."""
     index_path = folder / "artifacts" / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     found = [Artifact(n, m["title"], folder / "artifacts" / m["file"], m.get("notebook", ""))
              for n, m in index.items() if (folder / "artifacts" / m["file"]).exists()]
-    rank = {n: i for i, n in enumerate(SUMMARY_ORDER)}
+    order = [n for _, _, names in SECTIONS for n in names]
+    rank = {n: i for i, n in enumerate(FIRST_SCREEN_ONLY + tuple(order))}
     return sorted(found, key=lambda a: (rank.get(a.name, len(rank)), list(index).index(a.name)))
 
 
@@ -176,193 +190,87 @@ def external_references(page: str) -> list[str]:
     return [m.group(0) for rx in _EXTERNAL for m in rx.finditer(page)]
 
 
-def _mask_cell(cell: nbformat.NotebookNode) -> None:
+# ---- images: small, and each one once ------------------------------------------------------------
+def small_png(raw: bytes) -> bytes:
+    """The image in 256 colours (diagrams and charts have few), when that is smaller."""
+    from PIL import Image
+    try:
+        img = Image.open(io.BytesIO(raw))
+        if img.mode == "P":
+            return raw
+        out = io.BytesIO()
+        img.convert("RGBA").quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=True)
+    except (OSError, ValueError):
+        return raw
+    return out.getvalue() if out.tell() < len(raw) else raw
+
+
+def data_uri(raw: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(small_png(raw)).decode()
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+# ---- the notebooks, merged ------------------------------------------------------------------------
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "".join(value)
+
+
+def _clean_stream(text: str, notes: list[str]) -> str:
+    """A stream without the sandbox's notes (gathered into `notes`) and without Python warnings."""
+    keep, skip_source = [], False
+    for line in text.splitlines(keepends=True):
+        if skip_source and line[:1].isspace():
+            continue
+        skip_source = False
+        if WARNING_LINE.match(line.rstrip("\n")):
+            skip_source = True
+            continue
+        if SANDBOX_LINE.match(line):
+            note = SANDBOX_LINE.sub("", line).strip()
+            if note and note not in notes:
+                notes.append(note)
+            continue
+        keep.append(line)
+    return "".join(keep)
+
+
+def _clean_cell(cell: nbformat.NotebookNode, notes: list[str], shown: dict[str, str]) -> None:
+    """Masked, widgets dropped, sandbox notes and warnings taken out, images made small; an image the
+    summary already shows becomes a link to it."""
     cell.source = mask_accounts(cell.source)
+    outputs = []
     for out in cell.get("outputs", []):
-        if "text" in out:
-            out["text"] = mask_accounts(out["text"] if isinstance(out["text"], str) else "".join(out["text"]))
+        if out.get("output_type") == "stream":
+            out["text"] = mask_accounts(_clean_stream(_text(out.get("text", "")), notes))
+            if not out["text"].strip():
+                continue
         if out.get("output_type") == "error":
             out["evalue"] = mask_accounts(out.get("evalue", ""))
             out["traceback"] = [mask_accounts(t) for t in out.get("traceback", [])]
         data = out.get("data", {})
         for mime in WIDGET_MIME:
             data.pop(mime, None)
+        if "image/png" in data:
+            raw = base64.b64decode(_text(data["image/png"]))
+            if _digest(raw) in shown:
+                out = nbformat.v4.new_output("display_data", data={"text/html": (
+                    f'<p class="wb-note">(shown above: <a href="#artifact-{shown[_digest(raw)]}">'
+                    f'{shown[_digest(raw)].replace("_", " ")}</a>)</p>')})
+                outputs.append(out)
+                continue
+            data["image/png"] = base64.b64encode(small_png(raw)).decode()
         for mime in list(data):
-            if mime.startswith("text/") or mime in ("application/json",):
-                value = data[mime]
-                if isinstance(value, list):
-                    value = "".join(value)
-                if isinstance(value, str):
-                    data[mime] = mask_accounts(value)
-
-
-# ---- rendering pieces ----------------------------------------------------------------------------
-def _img(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
-
-
-def _readable(v: Any) -> Any:
-    """3 significant decimals for a reader: measured values arrive with float noise (5.0187019996)."""
-    if isinstance(v, float) and not v.is_integer():
-        return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3g}"
-    if isinstance(v, str) and re.fullmatch(r"-?\d+\.\d{4,}", v):
-        return _readable(float(v))
-    return v
-
-
-def _table(df: pd.DataFrame) -> str:
-    df = df.copy()
-    for col in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[col]):  # pandas 3 reads text as str, not object
-            df[col] = df[col].map(lambda v: mask_accounts(v) if isinstance(v, str) else v)
-        df[col] = df[col].map(_readable)
-    counts = ""
-    if "status" in df.columns and not df.empty:
-        parts = [f'<span class="wb-status-{html.escape(str(s))}">{html.escape(str(s))} {n}</span>'
-                 for s, n in df["status"].value_counts().items()]
-        counts = f'<p>{" · ".join(parts)}</p>'
-    def html_table(frame: pd.DataFrame) -> str:
-        out = frame.to_html(index=False, classes="wb-table", border=0, na_rep="", escape=True, justify="left")
-        for s in ("FAIL", "PASS", "NOT_EMULATED"):
-            out = out.replace(f"<td>{s}</td>", f'<td class="wb-status-{s}">{s}</td>')
-        return out
-
-    if "status" in df.columns and len(df) > LONG_TABLE:
-        # a long findings table: what needs attention in view, everything one click away
-        attention = df[df["status"].isin(["FAIL", "NOT_EMULATED"])]
-        return (counts + (html_table(attention) if len(attention) else "")
-                + f'<details class="wb-details"><summary>all {len(df)} rows</summary>{html_table(df)}</details>')
-    return counts + html_table(df)
-
-
-def _markdown(text: str) -> str:
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
-    return markdown2html_mistune(mask_accounts(text))
-
-
-def _render_artifact(a: Artifact) -> str:
-    suffix = a.path.suffix
-    if suffix == ".png":
-        body = _img(a.path, a.title)
-    elif suffix == ".csv":
-        body = _table(pd.read_csv(a.path, keep_default_na=False))
-    elif suffix == ".json":
-        data = json.loads(a.path.read_text())
-        if isinstance(data, dict) and all(not isinstance(v, (dict, list)) for v in data.values()):
-            body = _kv(data)
-        elif isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
-            body = _table(pd.DataFrame(data))
-        else:
-            body = f"<pre>{html.escape(mask_accounts(json.dumps(data, indent=2)))}</pre>"
-    else:
-        body = _markdown(a.path.read_text())
-    src = f" (from {html.escape(a.notebook)})" if a.notebook else ""
-    note = f'<p class="wb-note">{html.escape(a.note)}</p>' if a.note else ""
-    return (f'<div class="wb-artifact" id="artifact-{a.name}"><h3>{html.escape(a.title)}'
-            f'<span class="wb-note">{src}</span></h3>{note}{body}</div>')
-
-
-def _kv(d: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(mask_accounts(str(v)))}</td></tr>"
-                   for k, v in d.items())
-    return f'<table class="wb-kv">{rows}</table>'
-
-
-def _tagged_png(nb: nbformat.NotebookNode, tag: str) -> bytes | None:
-    """The last PNG displayed by a cell with this tag."""
-    for cell in reversed(nb.cells):
-        if tag in cell.get("metadata", {}).get("tags", []):
-            for out in reversed(cell.get("outputs", [])):
-                data = out.get("data", {}).get("image/png")
-                if data:
-                    return base64.b64decode(data if isinstance(data, str) else "".join(data))
-    return None
-
-
-def _tagged_table(nb: nbformat.NotebookNode, tag: str) -> pd.DataFrame | None:
-    """The last table (a displayed DataFrame) of a cell with this tag."""
-    for cell in reversed(nb.cells):
-        if tag in cell.get("metadata", {}).get("tags", []):
-            for out in reversed(cell.get("outputs", [])):
-                page = out.get("data", {}).get("text/html")
-                page = "".join(page) if isinstance(page, list) else page
-                if page and "<table" in page:
-                    df = _html_table(page)
-                    if df is not None:
-                        return df
-    return None
-
-
-def _html_table(page: str) -> pd.DataFrame | None:
-    """A pandas HTML table back into a frame (bs4 comes with nbconvert; read_html would need lxml)."""
-    from bs4 import BeautifulSoup
-    table = BeautifulSoup(page, "html.parser").find("table")
-    if table is None or table.thead is None or table.tbody is None:
-        return None
-    header = [th.get_text(strip=True) for th in table.thead.find_all("tr")[-1].find_all("th")]
-    rows = [[c.get_text(strip=True) for c in tr.find_all(["th", "td"])] for tr in table.tbody.find_all("tr")]
-    if not rows or any(len(r) != len(header) for r in rows):
-        return None
-    df = pd.DataFrame(rows, columns=header)
-    return df.drop(columns=[""]) if "" in df.columns else df
-
-
-def _is_step(stem: str) -> bool:
-    """A step of the migration proper (the step registry says which: 02 ... 08)."""
-    from . import steps
-    step = steps.ordered() and steps.REGISTRY.get(stem)
-    return bool(step and step.migration)
-
-
-def _fallbacks(notebooks: dict[str, nbformat.NotebookNode]) -> dict[str, tuple[object, str]]:
-    """What the summary takes from tagged cells when a notebook handed over no artifact."""
-    out: dict[str, tuple[object, str]] = {}
-    assess = next(((s, nb) for s, nb in notebooks.items() if s.startswith("01_")), None)
-    steps = [(s, nb) for s, nb in notebooks.items() if _is_step(s)]
-    if assess:
-        png = _tagged_png(assess[1], "diagram")
-        if png:
-            out["before_diagram"] = (png, f"the diagram {assess[0]} displayed")
-        df = _tagged_table(assess[1], "findings")
-        if df is not None:
-            out["findings_before"] = (df, f"the findings table {assess[0]} displayed")
-    for stem, nb in reversed(steps):
-        png = _tagged_png(nb, "diagram")
-        if png:
-            out["after_diagram"] = (png, f"the diagram {stem} displayed, the last step before teardown")
-            break
-    tables = [df.assign(step=stem) for stem, nb in steps
-              if (df := _tagged_table(nb, "findings")) is not None and {"status", "severity"} <= set(df.columns)]
-    if tables:
-        out["findings_after"] = (pd.concat(tables, ignore_index=True),
-                                 "the findings tables of " + ", ".join(t["step"].iloc[0] for t in tables))
-    for stem, nb in steps:
-        if (df := _tagged_table(nb, "comparison")) is not None:
-            out["metrics"] = (df, f"the comparison table {stem} displayed")
-        if (png := _tagged_png(nb, "charts")) is not None:
-            out["metrics_chart"] = (png, f"the charts {stem} displayed")
-    return out
-
-
-def summary_artifacts(folder: Path, notebooks: dict[str, nbformat.NotebookNode]) -> list[Artifact]:
-    """The run's artifacts; for a known name no notebook handed over, what its tagged cell showed."""
-    found = artifacts(folder)
-    names = {a.name for a in found}
-    extra: list[Artifact] = []
-    for name, (obj, note) in _fallbacks(notebooks).items():
-        if name in names:
+            if mime.startswith("text/") or mime == "application/json":
+                if isinstance(data[mime], (str, list)):
+                    data[mime] = mask_accounts(_text(data[mime]))
+        if out.get("output_type") in ("display_data", "execute_result") and not data:
             continue
-        path = folder / "artifacts" / f"{name}.fallback.{'png' if isinstance(obj, bytes) else 'csv'}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(obj, bytes):
-            path.write_bytes(obj)
-        else:
-            obj.to_csv(path, index=False)  # type: ignore[attr-defined]
-            masking.file(path)
-        extra.append(Artifact(name, TITLES[name], path, note=f"taken from {note}"))
-    rank = {n: i for i, n in enumerate(SUMMARY_ORDER)}
-    return sorted(found + extra, key=lambda a: rank.get(a.name, len(rank)))
+        outputs.append(out)
+    if "outputs" in cell:
+        cell.outputs = outputs
 
 
 def _notebook_title(nb: nbformat.NotebookNode, stem: str) -> str:
@@ -374,49 +282,40 @@ def _notebook_title(nb: nbformat.NotebookNode, stem: str) -> str:
     return stem
 
 
-def _header(rec: dict[str, Any], titles: dict[str, str], parts: list[Artifact], folder: Path) -> str:
-    started = rec.get("started", "")
-    status = rec.get("status", "unknown")
-    status_html = f'<span class="wb-failed">{html.escape(status)}</span>' if status != "ok" else "ok"
-    meta = {"run": folder.name, "status": status_html, "target": html.escape(rec.get("target", "")),
-            "region": html.escape(rec.get("region", "")), "stack": html.escape(rec.get("stack_name", "")),
-            "started (UTC)": html.escape(started), "finished (UTC)": html.escape(rec.get("finished", "")),
-            "duration": f'{rec.get("seconds", 0):.1f} s'}
-    meta_rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in meta.items())
-    nb_rows = "".join(
-        f'<tr><td><a href="#nb-{html.escape(n["notebook"])}">{html.escape(n["notebook"])}</a></td>'
-        f'<td>{html.escape(titles.get(n["notebook"], ""))}</td>'
-        f'<td class="{"wb-failed" if n["status"] == "failed" else ""}">{html.escape(n["status"])}</td>'
-        f'<td>{n.get("seconds", 0):.1f}</td><td>{html.escape(mask_accounts(n.get("error", "")))}</td></tr>'
-        for n in rec.get("notebooks", []))
-    nb_table = (f'<table class="wb-table"><tr><th>notebook</th><th>title</th><th>status</th>'
-                f'<th>seconds</th><th>error</th></tr>{nb_rows}</table>')
-    toc_items = ['<li><a href="#summary">Summary</a></li>', '<li><a href="#run">The run</a></li>']
-    toc_items += [f'<li><a href="#nb-{html.escape(s)}">{html.escape(t)}</a></li>' for s, t in titles.items()]
-    pair = [a for a in parts if a.name in SIDE_BY_SIDE]
-    rest = [a for a in parts if a.name not in SIDE_BY_SIDE]
-    summary = (f'<div class="wb-pair">{"".join(_render_artifact(a) for a in pair)}</div>' if pair else "") + \
-        "".join(_render_artifact(a) for a in rest) or (
-        '<p class="wb-note">No results were handed to the report in this run.</p>')
-    params = {k: mask_account(str(v)) if k == "aws_account_id" and v else v for k, v in rec.get("params", {}).items()}
-    return f"""
-<header class="wb-header">
-  <h1>Dev backend to production on AWS: workbook report</h1>
-  <p class="wb-sub">stack <b>{html.escape(rec.get("stack_name", ""))}</b> · target {html.escape(rec.get("target", ""))}
-  · region {html.escape(rec.get("region", ""))} · run {html.escape(started)} · {status_html}</p>
-  <nav class="wb-toc"><h2>Contents</h2><ol>{"".join(toc_items)}</ol></nav>
-  <section id="summary"><h2>Summary</h2>{summary}</section>
-  <section id="run"><h2>The run</h2>
-    <table class="wb-kv">{meta_rows}</table>
-    <h3>Notebooks</h3>{nb_table}
-    <details class="wb-details"><summary>Parameters</summary>{_kv(params)}</details>
-    <details class="wb-details"><summary>Versions</summary>{_kv(rec.get("versions", {}))}</details>
-  </section>
-</header>
-"""
+def merge(notebooks: dict[str, nbformat.NotebookNode], rec: dict[str, Any],
+          shown: dict[str, str] | None = None, notes: list[str] | None = None) -> nbformat.NotebookNode:
+    """One notebook of all: each notebook's cells between an opening and a closing marker (the template
+    makes them one collapsed section), widget/remove cells dropped, outputs cleaned (_clean_cell)."""
+    merged = nbformat.v4.new_notebook()
+    first = next(iter(notebooks.values()))
+    for key in ("kernelspec", "language_info"):
+        if first.metadata.get(key):
+            merged.metadata[key] = first.metadata[key]
+    status = {n["notebook"]: n for n in rec.get("notebooks", [])}
+    notes = [] if notes is None else notes
+    for stem, nb in notebooks.items():
+        info = status.get(stem, {})
+        opening = nbformat.v4.new_raw_cell("")
+        opening.metadata.update({"wb": "open", "stem": stem, "title": _notebook_title(nb, stem),
+                                 "seconds": f'{info.get("seconds", 0):.1f}', "failed": info.get("status") == "failed"})
+        opening["id"] = f"{stem}-open"
+        merged.cells.append(opening)
+        for cell in nb.cells:
+            if set(cell.get("metadata", {}).get("tags", [])) & set(REMOVE_TAGS):
+                continue
+            cell = nbformat.from_dict(json.loads(json.dumps(cell)))
+            cell["id"] = f"{stem}-{len(merged.cells)}"  # ids stay unique across the merged notebooks
+            _clean_cell(cell, notes, shown or {})
+            merged.cells.append(cell)
+        closing = nbformat.v4.new_raw_cell("")
+        closing.metadata["wb"] = "close"
+        closing["id"] = f"{stem}-close"
+        merged.cells.append(closing)
+    nbformat.validator.normalize(merged)
+    return merged
 
 
-# ---- the report ------------------------------------------------------------------------------
+# ---- the run ------------------------------------------------------------------------------------
 def _load_run(folder: Path) -> tuple[dict[str, Any], dict[str, nbformat.NotebookNode]]:
     rec_path = folder / "run.json"
     rec = json.loads(rec_path.read_text()) if rec_path.exists() else {"notebooks": [
@@ -431,35 +330,6 @@ def _load_run(folder: Path) -> tuple[dict[str, Any], dict[str, nbformat.Notebook
     return rec, notebooks
 
 
-def merge(notebooks: dict[str, nbformat.NotebookNode], rec: dict[str, Any]) -> nbformat.NotebookNode:
-    """One notebook of all: an anchor before each notebook's cells, widget/remove cells dropped."""
-    merged = nbformat.v4.new_notebook()
-    first = next(iter(notebooks.values()))
-    merged.metadata["kernelspec"] = first.metadata.get("kernelspec", {})
-    merged.metadata["language_info"] = first.metadata.get("language_info", {})
-    status = {n["notebook"]: n for n in rec.get("notebooks", [])}
-    for stem, nb in notebooks.items():
-        info = status.get(stem, {})
-        note = f'{info.get("seconds", 0):.1f} s' + (" · <b class='wb-failed'>failed</b>"
-                                                    if info.get("status") == "failed" else "")
-        anchor = nbformat.v4.new_raw_cell(
-            f'<div class="wb-notebook-anchor" id="nb-{html.escape(stem)}">'
-            f'<span class="wb-note">notebook {html.escape(stem)}.ipynb · {note}</span></div>')
-        anchor.metadata["raw_mimetype"] = "text/html"
-        anchor["id"] = f"{stem}-anchor"
-        merged.cells.append(anchor)
-        for cell in nb.cells:
-            tags = set(cell.get("metadata", {}).get("tags", []))
-            if tags & set(REMOVE_TAGS):
-                continue
-            cell = nbformat.from_dict(json.loads(json.dumps(cell)))
-            cell["id"] = f"{stem}-{len(merged.cells)}"  # ids stay unique across the merged notebooks
-            _mask_cell(cell)
-            merged.cells.append(cell)
-    nbformat.validator.normalize(merged)
-    return merged
-
-
 def build(run_dir: str | os.PathLike | None = None, with_code: bool = False,
           out: str | os.PathLike | None = None) -> Path:
     """Write the report of a run (default: the newest) and return its path."""
@@ -467,6 +337,7 @@ def build(run_dir: str | os.PathLike | None = None, with_code: bool = False,
     from traitlets.config import Config
 
     from . import pipeline
+    from .report_view import view
     try:
         folder = Path(run_dir).resolve() if run_dir else pipeline.latest()
     except FileNotFoundError as e:
@@ -474,8 +345,10 @@ def build(run_dir: str | os.PathLike | None = None, with_code: bool = False,
     if not folder.is_dir():
         raise ReportError(f"run folder {folder} does not exist")
     rec, notebooks = _load_run(folder)
-    titles = {stem: _notebook_title(nb, stem) for stem, nb in notebooks.items()}
-    header = _header(rec, titles, summary_artifacts(folder, notebooks), folder)
+    found = artifacts(folder)
+    shown = {_digest(a.path.read_bytes()): a.name for a in found if a.path.suffix == ".png"}
+    notes: list[str] = []
+    merged = merge(notebooks, rec, shown, notes)
 
     c = Config()
     # The library's own preprocessor drops the tagged cells too (merge() already did: belt and braces
@@ -488,8 +361,8 @@ def build(run_dir: str | os.PathLike | None = None, with_code: bool = False,
                             exclude_output_prompt=True, embed_images=True, theme="light")
     exporter.register_preprocessor("nbconvert.preprocessors.TagRemovePreprocessor", enabled=True)
     resources = {"metadata": {"name": f"workbook report {rec.get('stack_name', '')}".strip(), "path": str(ROOT)},
-                 "workbook_header": header}
-    page, _ = exporter.from_notebook_node(merge(notebooks, rec), resources=resources)
+                 "wb": view(folder, rec, found, notebooks, notes), "wb_with_code": with_code}
+    page, _ = exporter.from_notebook_node(merged, resources=resources)
     refs = external_references(page)
     if refs:
         raise ReportError("the report would fetch from the network: " + "; ".join(sorted(set(refs))[:5]))

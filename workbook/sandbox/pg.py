@@ -24,7 +24,17 @@ def _pg_user() -> str | None:
     return "pgserver" if os.geteuid() == 0 else None
 
 
+def _import_pgserver() -> None:
+    """pgserver asks platformdirs for the runtime folder when imported; without XDG_RUNTIME_DIR (a kernel,
+    a container, CI) platformdirs warns and uses /tmp/runtime-<uid>, which serves: the warning goes."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver  # noqa: F401
+
+
 def bin_path(tool: str) -> str:
+    _import_pgserver()
     from pgserver._commands import POSTGRES_BIN_PATH
     return str(POSTGRES_BIN_PATH / tool)
 
@@ -55,6 +65,7 @@ def cluster_pids(pgdata: Path) -> list[int]:
 
 def start(pgdata: Path) -> str:
     """Start (initdb first when new) and return the URI of the `app` database."""
+    _import_pgserver()
     import pgserver
     pgdata = Path(pgdata)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
