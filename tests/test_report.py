@@ -221,6 +221,7 @@ def made_run(tmp_path, monkeypatch):
                                              "before": [30.0], "after": [80.0]}))
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
     chart = base64.b64encode(_png("blue")).decode()
     nb.cells = [nbformat.v4.new_markdown_cell("# 08 · Move the data"),
                 _code({"output_type": "stream", "name": "stdout",

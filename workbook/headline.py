@@ -17,10 +17,10 @@ from .params import Params
 
 ENGINES = {"postgres": "PostgreSQL", "mysql": "MySQL"}
 FAULTS = {
-    "none": "no fault was injected",
-    "stop_dev": "the dev host was stopped a third of the way in (its API and its database with it)",
-    "kill_app_instance": "one of the {n} app servers was killed a third of the way in",
-    "db_failover": "the database was failed over to its standby a third of the way in",
+    "none": "with no fault injected",
+    "stop_dev": "while the dev host was stopped",
+    "kill_app_instance": "while one of the {n} app servers was killed",
+    "db_failover": "while the database failed over to its standby",
 }
 
 
@@ -113,7 +113,7 @@ def availability(before: Any, after: Any, p: Params) -> dict[str, Any]:
         "error rate before (%)": pct(sb, "error_rate", 2), "error rate after (%)": pct(sa, "error_rate", 2),
         "served at the end, before (%)": pct(sb, "ok_in_last_second"),
         "served at the end, after (%)": pct(sa, "ok_in_last_second"),
-        "measured": (f"Measured while {fault(after)} (after, at the production load balancer) and while "
-                     f"{fault(before)} (before, at the dev host): {after.rate} requests a second for {after.seconds:g} s, "
-                     "from the client side. Availability: the share of seconds with at least 95% of requests served."),
+        "measured": (f"Measured {fault(after)} (after, at the load balancer) and {fault(before)} (before): "
+                     f"{after.seconds:g} s of {after.rate} requests a second sent from the client side, the fault a third "
+                     "of the way in. Availability: the share of seconds in which at least 95% of requests were served."),
     }

@@ -28,7 +28,7 @@ def readable(v: Any) -> str:
         if v != v:
             return ""
         if not v.is_integer():
-            return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3g}"
+            return f"{v:.2f}".rstrip("0").rstrip(".") if abs(v) >= 1 else f"{v:.3g}"
         return str(int(v))
     if isinstance(v, str) and re.fullmatch(r"-?\d+\.\d{4,}", v):
         return readable(float(v))
