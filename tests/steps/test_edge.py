@@ -99,8 +99,11 @@ def test_dry_run_creates_nothing_and_says_what_it_would_create(domain_ctx):
     mark = ctx.calls.mark()
     plan = edge.plan(ctx)
     assert _mutating(ctx, mark) == []
-    assert set(plan.action) == {"would create"}
+    assert set(plan.action) == {"would create", "would update"}
     assert {"hosted_zone", "certificate", "dns_record"} <= set(plan.type)
+    # 04's listeners, which apply switches to HTTPS once the certificate is issued: 443 added, 80 redirected
+    listeners = plan[plan.type == "listener"].set_index("action").name
+    assert listeners["would create"].endswith(":443 (HTTPS)") and listeners["would update"].endswith(":80 (redirect to HTTPS)")
 
 
 def test_records_in_the_users_zone_are_in_the_ledger_and_destroy_removes_exactly_those(domain_ctx):
