@@ -28,3 +28,25 @@ def test_wait_for_gives_up_after_max_attempts(ctx):
 def test_poll_times_out_with_a_message():
     with pytest.raises(TimeoutError, match="the thing"):
         progress.poll(lambda: False, "the thing", delay=0, max_attempts=3)
+
+
+@pytest.fixture
+def workshop_bars():
+    progress.use_bars(True)
+    yield
+    progress.use_bars(False)
+
+
+def test_workshop_wait_ready_at_once_shows_nothing(workshop_bars, capsys):
+    progress.poll(lambda: True, "the VPC", delay=0, max_attempts=40)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""   # no "40/40 checks, 00:00 elapsed" bar for what never waited
+
+
+def test_workshop_wait_says_ready_after_n_seconds(workshop_bars, capsys):
+    looks = iter([False, False, True])
+    progress.poll(lambda: next(looks), "the NAT gateway", delay=0, max_attempts=40)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "the NAT gateway: ready after 0 s" in text
+    assert "checks" not in text and "elapsed" not in text   # read as a timeout, not as a wait

@@ -48,10 +48,34 @@ class _Line:
             print(f"{self.desc}: ready after {time.monotonic() - self.t0:.1f} s ({self.waited + 1} looks)")
 
 
+class _LazyBar(_Line):
+    """The workshop's bar: nothing while the first look finds it ready (the sandbox), a bar from the
+    first look that finds it not ready, ending in the same words as headless ("ready after 12 s")."""
+
+    def __init__(self, total: int, desc: str, **_: object) -> None:
+        super().__init__(total, desc)
+        self.bar = None
+
+    def update(self, k: int) -> None:
+        super().update(k)
+        if self.waited and self.bar is None:
+            self.bar = auto_tqdm(total=self.total, desc=self.desc, bar_format="{desc}: {elapsed} so far")
+        if self.bar is not None:
+            self.bar.update(min(k, self.total - self.bar.n))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is None:
+            return
+        took = time.monotonic() - self.t0
+        what = self.desc.removeprefix("waiting for ")
+        self.bar.set_description_str(f"{what}: gave up after {took:.0f} s" if exc[0] is not None else
+                                     f"{what}: ready after {took:.0f} s")
+        self.bar.bar_format = "{desc}"
+        self.bar.close()
+
+
 def _bar(total: int, desc: str):
-    if _bars:
-        return auto_tqdm(total=total, desc=desc, unit="check", bar_format="{desc}: {n}/{total} checks, {elapsed} elapsed")
-    return _Line(total, desc)
+    return _LazyBar(total, desc) if _bars else _Line(total, desc)
 
 
 def add_listener(fn: Listener) -> None:
