@@ -11,7 +11,7 @@ BAD = [
     ({"vpc_cidr": "10.20.0.1/16"}, "vpc_cidr", "not a valid IPv4 CIDR"),
     ({"vpc_cidr": "10.0.0.0/8"}, "vpc_cidr", "/16 to /24"),
     ({"vpc_cidr": "172.31.128.0/20"}, "vpc_cidr", "overlaps the dev VPC"),
-    ({"az_count": 1}, "az_count", "Multi-AZ needs at least 2"),
+    ({"az_count": 1}, "az_count", "at least 2 availability zones"),
     ({"az_count": 1, "multi_az": False}, "az_count", "at least 2 availability zones"),
     ({"az_count": 9}, "az_count", "outside"),
     ({"min_capacity": 3, "desired_capacity": 2}, "min_capacity", "min_capacity <= desired_capacity"),

@@ -300,11 +300,10 @@ class Params:
             check("vpc_cidr", f"{nets['vpc_cidr']} overlaps the dev VPC {nets['dev_vpc_cidr']}; pick a range that does not")
         if "vpc_cidr" in nets and nets["vpc_cidr"].prefixlen + _subnet_bits(self.az_count) > 28:
             check("vpc_cidr", f"{nets['vpc_cidr']} is too small for 3 subnets in each of {self.az_count} AZs")
-        if self.multi_az and self.az_count < 2:
-            check("az_count", "Multi-AZ needs at least 2 availability zones (az_count >= 2), or set multi_az=False")
         if self.az_count < 2:
-            check("az_count", "production needs at least 2 availability zones (2-6); an RDS subnet group and an "
-                              "ALB both require two")
+            # one message whatever multi_az says: turning Multi-AZ off would not make one AZ valid
+            check("az_count", "production needs at least 2 availability zones (2-6): an RDS subnet group, an ALB "
+                              "and a Multi-AZ standby each need two")
 
     def _check_compute(self, check: Any) -> None:
         # the one out of line is named: min above desired blames min_capacity, desired above max desired_capacity
