@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .. import checks, engine, inventory, names, tagging
+from .. import checks, engine, inventory, names, plan_cost, tagging
 from ..checks import access as access_checks
 from ..connect import Context, Resource
 from ..inventory import iam as iam_inventory
@@ -186,7 +186,7 @@ def ensure_operators_policy(ctx: Context) -> Resource:
 
 
 def plan(ctx: Context) -> pd.DataFrame:
-    return apply(ctx.replace(dry_run=True))
+    return plan_cost.plan(ctx, apply)  # priced: each row, new and running, the total
 
 
 def apply(ctx: Context) -> pd.DataFrame:

@@ -38,7 +38,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError, WaiterError
 
-from .. import checks, engine, inventory, names, progress
+from .. import checks, engine, inventory, names, plan_cost, progress
 from ..connect import Context, Resource
 from ..params import Params
 from . import Step, destroy_kinds, register
@@ -401,7 +401,7 @@ def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.Dat
 
 def plan(ctx: Context) -> pd.DataFrame:
     """What apply would do; creates nothing."""
-    return apply(ctx.replace(dry_run=True))
+    return plan_cost.plan(ctx, apply)  # priced: each row, new and running, the total
 
 
 def verify(ctx: Context) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .. import checks, engine, inventory, names, tagging
+from .. import checks, engine, inventory, names, plan_cost, tagging
 from ..connect import Context, Resource
 from ..params import ParameterError, Params
 from . import Step, destroy_kinds, register
@@ -368,7 +368,7 @@ def apply(ctx: Context, progress: ProgressFn | None = None) -> pd.DataFrame:
 
 def plan(ctx: Context) -> pd.DataFrame:
     """What apply would do (creates nothing)."""
-    return apply(ctx.replace(dry_run=True))
+    return plan_cost.plan(ctx, apply)  # priced: each row, new and running, the total
 
 
 def verify(ctx: Context) -> pd.DataFrame:

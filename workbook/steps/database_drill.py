@@ -26,7 +26,7 @@ from ..progress import add_listener, remove_listener
 STEP_ID = "03_database"
 DRILL_TAG = "workbook:restore-drill"
 # Longer than the waiter's 30 s x 60: a Multi-AZ create "sometimes takes half an hour" and Terraform
-# allows 40 minutes (AWS-FACTS.md).
+# allows 40 minutes (its default create timeout).
 CREATE_MAX_ATTEMPTS = 80
 # A progress callback hears (what it waits for, attempt, max attempts, elapsed seconds) after every
 # poll, on top of the bar that workbook.progress shows.

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import checks, engine
+from .. import checks, engine, plan_cost
 from ..connect import Context, Resource
 from ..inventory import ec2 as inv_ec2
 from ..names import DEV_NAME, dev_sg
@@ -269,7 +269,7 @@ def apply(ctx: Context) -> pd.DataFrame:
 
 def plan(ctx: Context) -> pd.DataFrame:
     """What apply would do: the same finds, with nothing created."""
-    return apply(ctx.replace(dry_run=True))
+    return plan_cost.plan(ctx, apply)  # priced: each row, new and running, the total
 
 
 def discover(ctx: Context) -> inv_ec2.DevInventory:

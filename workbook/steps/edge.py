@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import WaiterError
 
-from .. import checks, engine, inventory, names, progress, tagging
+from .. import checks, engine, inventory, names, plan_cost, progress, tagging
 from ..connect import Context, Resource
 from ..kinds.edge import change_and_wait, record_id, record_key
 from ..params import Params
@@ -342,7 +342,7 @@ def apply(ctx: Context) -> pd.DataFrame:
 
 def plan(ctx: Context) -> pd.DataFrame:
     """What apply would do; creates nothing."""
-    return apply(ctx.replace(dry_run=True))
+    return plan_cost.plan(ctx, apply)  # priced: each row, new and running, the total
 
 
 def verify(ctx: Context) -> pd.DataFrame:

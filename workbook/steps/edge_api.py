@@ -28,7 +28,7 @@ ACCESS_LOG_FORMAT = json.dumps({
     "integrationError": "$context.integrationErrorMessage",
 })
 VPC_LINK_POLL_DELAY_S = 10
-VPC_LINK_POLL_ATTEMPTS = 60       # Terraform waits up to 10 minutes for a VPC link (AWS-FACTS.md)
+VPC_LINK_POLL_ATTEMPTS = 60       # Terraform waits up to 10 minutes for a VPC link
 LINK_PORTS = (80, 443)
 
 

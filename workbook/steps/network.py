@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .. import checks, cost, engine, names, tagging
+from .. import checks, cost, engine, names, plan_cost, tagging
 from ..connect import Context, Resource
 from ..inventory import ec2 as ec2_inventory
 from ..params import ParameterError, Params, _subnet_bits
@@ -413,15 +413,11 @@ def apply(ctx: Context) -> pd.DataFrame:
 
 
 def plan(ctx: Context) -> pd.DataFrame:
-    """What apply would do, creating nothing, with the monthly cost of what it would add.
-    `attrs["nat_monthly_usd"]` holds the NAT total (hourly charge + EIP) for the plan as a whole."""
-    df = apply(ctx.replace(dry_run=True))
-    rp = cost.region_prices(ctx.p)
-    unit = {kind: rp.monthly(rate) if (rate := rp.rate(key)) is not None else float("nan")
-            for kind, key in (("nat_gateway", "nat_gateway_hour"), ("elastic_ip", "public_ipv4_hour"))}
-    df["usd_month"] = [unit.get(t, 0.0) if a == "would create" else 0.0 for t, a in zip(df.type, df.action)]
+    """What apply would do, creating nothing, each row priced (new and already running, with the total:
+    plan_cost). `attrs["nat_monthly_usd"]` holds the NAT total (hourly charge + EIP) for the plan as a whole."""
+    df = plan_cost.plan(ctx, apply)
     df.attrs["nat_monthly_usd"] = nat_cost(ctx.p).attrs["monthly_usd"]
-    df.attrs["new_usd_month"] = round(float(df.usd_month.sum()), 2)
+    df.attrs["new_usd_month"] = df.attrs["usd_month_new"]
     return df
 
 

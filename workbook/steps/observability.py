@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .. import checks, engine, inventory, names
+from .. import checks, engine, inventory, names, plan_cost
 from ..alarms import AlarmSpec, alarm_specs
 from ..connect import Context, Resource
 from ..params import Params
@@ -334,7 +334,7 @@ def apply(ctx: Context) -> pd.DataFrame:
 
 def plan(ctx: Context) -> pd.DataFrame:
     """What apply would do; creates nothing."""
-    return apply(ctx.replace(dry_run=True))
+    return plan_cost.plan(ctx, apply)  # priced: each row, new and running, the total
 
 
 def verify(ctx: Context) -> pd.DataFrame:
