@@ -292,6 +292,7 @@ class Context:
         self.calls = CallLog(run_call_file(), step)
         self.resources: list[Resource] = []
         self.notes: list[str] = []            # sandbox-only notes, said once each
+        self.tell: Callable[[str], None] | None = None   # where notes go instead of print (the workshop's list)
         self._clients: dict[str, Any] = {}
         self._call_hooks: list[Callable[..., Any]] = []
         self.lock: Any = None                 # the stack's lock as this session holds it (workbook.lock)
@@ -341,7 +342,10 @@ class Context:
         """A sandbox-only note, printed once per session and labelled so (the seam calls this)."""
         if message not in self.notes:
             self.notes.append(message)
-            print(f"[sandbox] {message}")
+            if self.tell is not None:
+                self.tell(message)
+            else:
+                print(f"[sandbox] {message}")
 
     def note(self, step: str, type_: str, name: str, id_: str, action: str,
              item: dict[str, Any] | None = None) -> Resource:

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from . import lock, progress
+from . import lock, progress, workshop
 from .connect import Context, connect
 from .params import ParameterError, Params, unknown_message
 from .params_io import load_yaml, shown
@@ -29,15 +29,15 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     # Paths in the notebooks (diagrams/, build/) are relative to the checkout, wherever the kernel
     # started: JupyterLab starts it in notebooks/, papermill in the pipeline's working directory.
     os.chdir(ROOT)
+    workshop.require_form(ns, step)   # the workshop acts only on the stack its form named
     p = parameters(ns)
     progress.use_bars(p.interactive)
     ctx = connect(p, step=step)
     lock.guard(ctx)   # a cell that changes the stack holds its lock until the cell ends (workbook.lock)
     where = ctx.target.where(ctx)
     print(f"{step}: stack {p.stack_name!r} in {p.region}, {where}" + (" (dry run: nothing is created)" if p.dry_run else ""))
-    if p.interactive:
-        from . import ui
-        ui.navigator(ctx, p, step)
+    if p.interactive:   # the step bar, one line of sandbox notes, the form's values followed (workbook.workshop)
+        workshop.attach(ns, step, p, ctx)
     return p, ctx
 
 

@@ -1,113 +1,26 @@
-"""The workshop's widgets: the parameter form, the step panel, the navigator.
+"""The workshop's widgets: the parameter form (ui_form.py), the step panel, the step bar, "you are here".
 
 Built only when interactive; every button calls the same step functions the headless path calls.
-Cells that show these widgets are tagged `widget` and left out of the report.
+Cells that show these widgets are tagged `widget` and left out of the report. What a button produced
+(the plan with its cost, what changed, the diagram drawn, the findings) is written as plain output
+under the panel, so it is still there after a kernel restart or when the notebook is reopened.
 """
 from __future__ import annotations
 
+import base64
 import html
 import time
-
-from typing import Any, Callable, Literal, get_args, get_type_hints
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import ipywidgets as W
 import pandas as pd
-from IPython.display import display
+from IPython.display import HTML, display
 
-from . import lock, progress
+from . import lock, progress, tables, workshop
 from .connect import Context
-from .params import ParameterError, Params, help_text
-
-# Form sections, in the order a newcomer meets them.
-SECTIONS = {
-    "Where": ["stack_name", "target", "region", "aws_profile", "aws_account_id"],
-    "Network": ["az_count", "vpc_cidr", "dev_vpc_cidr", "nat_per_az"],
-    "Compute": ["instance_type", "app_port", "health_check_path", "min_capacity", "desired_capacity", "max_capacity"],
-    "Database": ["db_engine", "db_engine_version", "db_instance_class", "db_allocated_storage", "multi_az",
-                 "backup_retention_days"],
-    "Edge and alarms": ["domain_name", "hosted_zone_id", "entry", "alarm_email", "log_retention_days"],
-    "Dev environment": ["demo_dev_host", "dev_instance_id", "dev_tag", "dev_instance_type", "dev_db_engine",
-                        "dev_elastic_ip", "dev_split_security_groups"],
-    "Evidence and teardown": ["probe_rate", "probe_seconds", "fault", "sample_rows", "keep_final_snapshot",
-                              "teardown_dev", "dry_run"],
-}
-
-
-def _field_widget(name: str, hint: Any, value: Any) -> W.Widget:
-    style = {"description_width": "190px"}
-    layout = W.Layout(width="460px")
-    if getattr(hint, "__origin__", None) is Literal:
-        return W.Dropdown(options=list(get_args(hint)), value=value, description=name, style=style, layout=layout)
-    if hint is bool:
-        return W.Checkbox(value=value, description=name, style=style, indent=True)
-    if hint is int:
-        return W.IntText(value=value, description=name, style=style, layout=layout)
-    return W.Text(value=value, description=name, style=style, layout=layout)
-
-
-class ParameterForm:
-    """Each field with its help, validated as it is edited with the same rules as headless runs."""
-
-    def __init__(self, p: Params):
-        hints = get_type_hints(Params)
-        helps = help_text()
-        self.inputs: dict[str, W.Widget] = {}
-        self.errors: dict[str, W.HTML] = {}
-        sections = []
-        for title, names in SECTIONS.items():
-            rows = []
-            for name in names:
-                w = _field_widget(name, hints[name], p.to_dict()[name])  # "auto" shown as auto
-                w.observe(lambda _c: self.validate(), names="value")
-                self.inputs[name] = w
-                self.errors[name] = W.HTML()
-                rows.append(W.VBox([w, W.HTML(f"<small style='margin-left:198px;color:#555'>"
-                                              f"{html.escape(helps[name])}</small>"), self.errors[name]]))
-            sections.append(W.VBox(rows))
-        self.tabs = W.Accordion(children=sections, titles=tuple(SECTIONS))
-        self.tabs.selected_index = 0
-        self.status = W.HTML()
-        self.save_button = W.Button(description="Save parameters", button_style="primary", icon="save")
-        self.save_button.on_click(lambda _b: self.save())
-        self.widget = W.VBox([self.tabs, W.HBox([self.save_button, self.status])])
-        self.params: Params | None = p
-        self.validate()
-
-    def _ipython_display_(self) -> None:
-        display(self.widget)  # a cell ending in ui.parameter_form(p) shows the form, not the object
-
-    def values(self) -> dict[str, Any]:
-        return {k: w.value for k, w in self.inputs.items()}
-
-    def validate(self) -> Params | None:
-        for e in self.errors.values():
-            e.value = ""
-        try:
-            self.params = Params.from_mapping({**self.values(), "interactive": True})
-        except ParameterError as err:
-            self.params = None
-            for name, msg in err.problems.items():
-                if name in self.errors:
-                    self.errors[name].value = f"<span style='color:#b00020;margin-left:198px'>⚠ {html.escape(msg)}</span>"
-            self.status.value = f"<span style='color:#b00020'>{len(err.problems)} invalid value(s)</span>"
-            self.save_button.disabled = True
-            return None
-        self.save_button.disabled = False
-        self.status.value = "<span style='color:#1b5e20'>valid</span>"
-        return self.params
-
-    def save(self) -> None:
-        p = self.validate()
-        if p is not None:
-            path = p.save()
-            self.status.value = (f"<span style='color:#1b5e20'>saved to {html.escape(str(path))}; "
-                                 f"the other notebooks use these values</span>")
-
-
-def parameter_form(p: Params) -> ParameterForm | None:
-    if not p.interactive:
-        return None
-    return ParameterForm(p)
+from .params import Params
+from .ui_form import SECTIONS, ParameterForm, parameter_form  # noqa: F401  (the form is part of ui)
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -115,8 +28,9 @@ def _table(df: pd.DataFrame) -> str:
 
 
 class StepPanel:
-    """Plan / Apply / Verify (/ Destroy) for one step (from the step registry), with output, progress
-    and API calls."""
+    """Plan / Apply / Verify (/ Destroy) for one step (from the step registry), with progress and API
+    calls; what an action produced is drawn under the buttons (plan with its cost, what changed and the
+    diagram after Apply, the findings after Verify)."""
 
     def __init__(self, ctx: Context, actions: tuple[str, ...] = ("plan", "apply", "verify")):
         from . import steps
@@ -133,19 +47,52 @@ class StepPanel:
             b.on_click(self._runner(action))
             self.buttons.append(b)
         self.widget = W.VBox([W.HBox(self.buttons), self.bar, self.output, self.calls])
+        self.result_html = ""          # the last action's result, as written under the panel
+        self._result: Any = None        # its display (plain output, kept by a saved notebook)
 
     def _ipython_display_(self) -> None:
-        display(self.widget)
+        workshop.show_widget(self.widget)
+        self._result = display(HTML(self.result_html), display_id=True)
 
     def _on_progress(self, what: str, attempt: int, total: int, elapsed: float) -> None:
         self.bar.max = total
         self.bar.value = attempt
         self.bar.description = f"waiting for {what}: {elapsed:.0f} s"
 
+    def _show_result(self, action: str, result: Any, ctx: Context) -> None:
+        parts = [f"<h4 style='margin:6px 0 2px 0'>{html.escape(RESULT_TITLES.get(action, action))}</h4>"]
+        if isinstance(result, pd.DataFrame):
+            parts.append(tables.to_html(result))
+        if action in ("apply", "destroy"):
+            png = self._draw(ctx)
+            if png is not None:
+                parts.append(f"<img alt='diagram after {action}' style='max-width:100%' "
+                             f"src='data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}'>")
+        if action == "apply" and "verify" in [b.description.lower() for b in self.buttons]:
+            parts.append("<p style='font-size:13px'>Next: press <b>Verify</b> to check what was built.</p>")
+        self.result_html = "".join(parts)
+        if self._result is not None:
+            self._result.update(HTML(self.result_html))
+
+    def _draw(self, ctx: Context) -> Path | None:
+        """The step's diagram as its notebook's last cell draws it (None when drawing fails: the rest stands)."""
+        from . import architecture, inventory
+        try:
+            if self.step.id == "00_setup":
+                from .steps import dev
+                return architecture.draw_before(dev.discover(ctx), "diagrams/00_setup.png")
+            return architecture.draw_stack(inventory.Inventory(ctx, ctx.p.stack_name),
+                                           f"diagrams/{self.step.id}.png", f"After {self.step.id[:2]}")
+        except Exception as e:  # a diagram is a picture of the result, not the result
+            with self.output:
+                print(f"(no diagram: {type(e).__name__}: {e})")
+            return None
+
     def _runner(self, action: str) -> Callable[[Any], None]:
         def run(_b: Any) -> None:
             for b in self.buttons:
                 b.disabled = True
+            self.ctx = workshop.current(self.ctx)   # a form saved since: act on the stack it names
             mark = self.ctx.calls.mark()
             self.bar.bar_style, self.bar.value, self.bar.max = "info", 0, 100
             self.bar.description = f"{action} running"
@@ -157,8 +104,7 @@ class StepPanel:
                     # the stack's lock from the action's first change to its end (a plan takes none)
                     with lock.holding(self.ctx, self.step.id, via="panel"):
                         result = self.step.fn(action)(self.ctx)
-                    if isinstance(result, pd.DataFrame):
-                        display(result)
+                    self._show_result(action, result, self.ctx)
                 self.bar.value = self.bar.max
                 self.bar.bar_style = "success"
                 self.bar.description = f"{action} done in {time.monotonic() - t0:.1f} s"
@@ -182,6 +128,10 @@ class StepPanel:
         return run
 
 
+RESULT_TITLES = {"plan": "Plan: what Apply would do (nothing was created)", "apply": "What changed",
+                 "verify": "Findings", "destroy": "What was removed"}
+
+
 def step_panel(ctx: Context, actions: tuple[str, ...] = ("plan", "apply", "verify")) -> StepPanel | None:
     """The buttons of the notebook's own step (ctx.step)."""
     if not ctx.p.interactive:
@@ -192,7 +142,8 @@ def step_panel(ctx: Context, actions: tuple[str, ...] = ("plan", "apply", "verif
 def step_status(ctx: Context, p: Params) -> pd.DataFrame:
     """Which steps are done, from what exists in the account (tags), not from a file: the tagging API
     covers the kinds each step creates first (VPC, RDS, ALB, log groups, alarms ...); what cannot
-    carry a tag (the developers' IAM group) is in the stack's ledger."""
+    carry a tag (the developers' IAM group) is in the stack's ledger. 01 creates nothing: it is done
+    when its assessment of this stack was recorded (workshop.record_assessment)."""
     from . import engine, steps
     counts: dict[str, int] = {}
     pages = ctx.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
@@ -204,37 +155,57 @@ def step_status(ctx: Context, p: Params) -> pd.DataFrame:
     for entries in engine.ledger(ctx, p.stack_name).values():
         for entry in entries.values():
             counts[entry.get("step", "")] = counts.get(entry.get("step", ""), 0) + 1
-    rows = [{"step": s.id, "title": s.short or s.title, "resources": counts.get(s.id, 0),
-             "done": counts.get(s.id, 0) > 0 if s.kinds and s.id != "09_teardown" else None}
+
+    def done(s: Any) -> bool | None:
+        if s.id == "01_assess":
+            return bool(workshop.assessed(p))
+        return counts.get(s.id, 0) > 0 if s.kinds and s.id != "09_teardown" else None
+    rows = [{"step": s.id, "title": s.short or s.title, "resources": counts.get(s.id, 0), "done": done(s)}
             for s in steps.ordered()]
     return pd.DataFrame(rows)
 
 
-_navigators: list[tuple[W.HTML, Context, Params, str]] = []
-
-
-def _navigator_html(ctx: Context, p: Params, current: str) -> str:
-    df = step_status(ctx, p)
-    cells = []
-    for r in df.itertuples():
-        mark = "✔" if r.done else ("·" if r.done is None else "○")
-        style = "font-weight:bold;text-decoration:underline" if r.step == current else ""
-        cells.append(f"<span style='margin-right:14px;{style}' title='{r.resources} resources tagged {r.step}'>"
-                     f"{mark} <a href='{r.step}.ipynb'>{html.escape(r.step[:2])} {html.escape(r.title)}</a></span>")
-    return (f"<div class='wb-nav' style='padding:6px;border:1px solid #ddd;border-radius:4px'>"
-            f"<b>Stack {html.escape(p.stack_name)}</b> · {''.join(cells)}</div>")
-
-
-def navigator(ctx: Context, p: Params, current: str) -> W.HTML | None:
+def navigator(ctx: Context, p: Params, current: str) -> str | None:
+    """The step bar's HTML (nb.start shows it in the workshop; None headless)."""
     if not p.interactive:
         return None
-    w = W.HTML(_navigator_html(ctx, p, current))
-    _navigators.append((w, ctx, p, current))
-    display(w)
-    return w
+    return workshop.navigator_html(ctx.replace(stack_name=p.stack_name) if ctx.p.stack_name != p.stack_name
+                                   else ctx, current)
 
 
 def refresh_navigators() -> None:
     """After a button changed the account, the step bar shows it (it reads the tags again)."""
-    for w, ctx, p, current in _navigators:
-        w.value = _navigator_html(ctx, p, current)
+    workshop.refresh()
+
+
+def you_are_here(ns: Context | Params | Mapping[str, Any], step: str) -> None:
+    """The target architecture with this step's part framed (workshop only; no AWS call)."""
+    from .architecture_target import draw_target
+    p = ns.p if isinstance(ns, Context) else ns if isinstance(ns, Params) else None
+    if p is None:
+        if not ns.get("interactive"):
+            return None
+        from .ui_form import initial_values
+        values = initial_values(ns)
+        values["stack_name"] = values["stack_name"] or "demo"
+        try:
+            p = Params.from_mapping(values)
+        except Exception:
+            p = Params()
+    if not p.interactive and isinstance(ns, (Context, Params)):
+        return None
+    png = draw_target(p, Path(__file__).resolve().parent.parent / "build" / "workshop" / "diagrams" /
+                      f"target-{step}.png", current=step)
+    data = base64.b64encode(png.read_bytes()).decode()
+    display(HTML(f"<img alt='target architecture, step {html.escape(step[:2])}' style='max-width:760px;width:100%' "
+                 f"src='data:image/png;base64,{data}'>"))
+    return None
+
+
+def glossary() -> None:
+    """The short glossary and the control ids, collapsed (workshop and report alike)."""
+    from . import glossary as g
+    display(HTML(f"<details><summary><b>Glossary</b>: NAT, IGW, security group, IMDSv2 ...</summary>"
+                 f"{g.html_terms()}</details>"
+                 f"<details><summary><b>Control ids</b> (EC2.2, RDS.5, ARTICLE.* ...): what each one checks"
+                 f"</summary>{tables.to_html(g.controls())}</details>"))
