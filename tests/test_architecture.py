@@ -112,3 +112,44 @@ def test_nothing_shadows_the_diagrams_package(name):
     from pathlib import Path
     root = Path(__file__).resolve().parent.parent
     assert not (root / name).exists() and not (root / "workbook" / name).exists()
+
+
+# ---- what 02 teaches, drawn; what runs where, drawn honestly ------------------------------------------
+def _nodes(dot: str) -> list[str]:
+    return re.findall(r'^\s*"?(\w+)"? \[([^\]]*)\]', dot, re.M)
+
+
+def test_network_diagram_draws_the_security_group_chain_and_no_loose_ends(ctx, tmp_path):
+    from workbook.steps import network
+    network.apply(ctx)
+    architecture.draw_stack(inventory.Inventory(ctx, ctx.params.stack_name), tmp_path / "02.png", "After 02")
+    dot, text = architecture.last_dot_source, labels()
+    assert {"demo-alb-sg", "demo-app-sg", "demo-db-sg"} <= set(text.splitlines())   # the groups, drawn
+    ids = {m.group(2): m.group(1) for m in re.finditer(r'^\s*"?(\w+)"? \[label="?([\w-]+)"?', dot, re.M)}
+    edge = lambda a, b, port: re.search(rf'"?{ids[a]}"? -> "?{ids[b]}"? \[[^\]]*label="?{port}"?', dot)  # noqa: E731
+    assert edge("demo-alb-sg", "demo-app-sg", "8080") and edge("demo-app-sg", "demo-db-sg", "5432")
+    assert edge("users", "demo-alb-sg", '"?80, 443')                  # the users icon is connected
+    assert "shape=point" not in dot                                     # no stray "." in the subnets
+    # every AZ's public subnet one rank below the internet gateway: the AZ columns line up
+    igw = next(i for i, attrs in _nodes(dot) if "Internet gateway" in attrs)
+    assert len(re.findall(rf'"?{igw}"? -> \S+ \[[^\]]*style=invis', dot)) >= 2
+
+
+def test_no_users_icon_when_nothing_lets_them_in(tmp_path):
+    stack = production_stack()
+    partial = FakeInventory(**{n: stack.frames[n] for n in ("vpcs", "subnets", "internet_gateways")})
+    architecture.draw_stack(partial, tmp_path / "02.png", "After 02")
+    assert "users" not in labels().splitlines()
+
+
+def test_app_servers_drawn_where_they_run_and_the_group_spread_labelled(tmp_path):
+    """The sandbox starts a group's instances in one AZ: both are drawn there, and the other AZ the group
+    is configured for says that none runs there now (not two servers in two AZs that do not exist)."""
+    stack = production_stack()
+    inst = stack.frames["instances"].copy()
+    inst["subnet_id"], inst["az"] = "subnet-app0", "us-east-1a"
+    stack.frames["instances"] = inst
+    architecture.draw_stack(stack, tmp_path / "after.png", "After")
+    text = labels()
+    assert text.count("ASG demo-app-asg") == 2
+    assert "Auto Scaling group demo-app-asg spans this AZ; no instance runs here now" in text

@@ -166,13 +166,13 @@ def draw_stack(inv: Any, path: str | Path, title: str) -> Path:
     diagram, png = _diagram(path, title, direction="TB")  # AZs side by side, tiers top to bottom
     f = {n: _frame(inv, n, drop_dev=True) for n in (
         "vpcs", "subnets", "instances", "internet_gateways", "nat_gateways", "load_balancers", "auto_scaling_groups",
-        "db_instances", "hosted_zones", "certificates", "apis", "alarms", "log_groups", "topics", "iam_roles")}
+        "db_instances", "hosted_zones", "certificates", "apis", "alarms", "log_groups", "topics", "iam_roles",
+        "security_groups", "sg_rules")}
     with diagram:
-        users = Users("users")
         if all(df.empty for df in f.values()):
             Node("nothing of the production stack exists yet", shape="note")
         else:
-            _draw_production(f, users)
+            _draw_production(f)
     return _rendered(diagram, png)
 
 
@@ -184,9 +184,18 @@ def _rendered(diagram: Diagram, png: Path) -> Path:
     return dest
 
 
-def _draw_production(f: dict[str, pd.DataFrame], users: Node) -> None:
+def _way_in(f: dict[str, pd.DataFrame]) -> bool:
+    """Something the internet reaches: users are drawn only when an edge will connect them."""
+    rules = f["sg_rules"]
+    open_rules = not rules.empty and bool((rules.open_to_internet & (rules.direction == "ingress")).any())
+    return open_rules or not (f["hosted_zones"].empty and f["apis"].empty and f["load_balancers"].empty)
+
+
+def _draw_production(f: dict[str, pd.DataFrame]) -> None:
     """users -> Route 53 -> API Gateway -> (VPC: ALB -> app instances -> RDS) and the side services."""
     drawn: dict[str, Node] = {}
+    users = Users("users") if _way_in(f) else None
+    drawn["users"] = users
     front: Node = users
     if not f["hosted_zones"].empty:
         zones = f["hosted_zones"]
@@ -223,6 +232,7 @@ def _draw_vpc(f: dict[str, pd.DataFrame], vpc: Any, front: Node, drawn: dict[str
             else:
                 front >> Edge(label=protocol) >> node
         azs = sorted(set(subnets.az) | set(_rds_azs(f, vpc.id)))
+        tall = {tier: _tier_has_content(f, subnets, tier) for tier in ("public", "app", "db")}
         for az in azs:
             with Cluster(f"AZ {az}"):
                 anchors = []
@@ -230,14 +240,33 @@ def _draw_vpc(f: dict[str, pd.DataFrame], vpc: Any, front: Node, drawn: dict[str
                     in_tier = subnets[(subnets.az == az) & (subnets.tier == tier)]
                     for s in in_tier.itertuples():
                         with Cluster(f"{tier} subnet\n{s.cidr}"):
-                            anchors.append(_draw_subnet_contents(f, tier, s, az, drawn))
+                            anchors.append(_draw_subnet_contents(f, tier, s, az, drawn, tall[tier]))
                 for upper, lower in zip(anchors, anchors[1:]):
                     upper >> Edge(style="invis") >> lower  # public above app above db
+                if anchors and "igw" in drawn:
+                    # every AZ's public tier one rank below the gateway: the AZ columns line up
+                    drawn["igw"] >> Edge(style="invis") >> anchors[0]
                 # instances whose subnet carries no tier tag (an untiered VPC) still belong in their AZ
                 inst = f["instances"]
                 loose = inst[(inst.vpc_id == vpc.id) & (inst.az == az) & ~inst.subnet_id.isin(subnets[subnets.tier != ""].id)]
                 for i in loose.itertuples():
                     drawn[f"i:{i.id}"] = EC2(f"{i.name or i.id}\n{i.private_ip}")
+        _draw_security_groups(f, vpc.id, drawn.get("users"))
+
+
+def _tier_has_content(f: dict[str, pd.DataFrame], subnets: pd.DataFrame, tier: str) -> bool:
+    """Whether any AZ draws something in this tier (then the empty subnets of the tier are as tall, so the
+    AZ columns line up)."""
+    ids = set(subnets[subnets.tier == tier].id)
+    if tier == "public":
+        nats = f["nat_gateways"]
+        return not nats.empty and bool(nats.subnet_id.isin(ids).any())
+    if tier == "app":
+        inst, groups = f["instances"], f["auto_scaling_groups"]
+        return (not inst.empty and bool(inst.subnet_id.isin(ids).any())) or any(
+            set(_listish(g.subnets)) & ids for g in (groups.itertuples() if not groups.empty else []))
+    db = f["db_instances"]
+    return any(set(_listish(d.subnet_ids)) & ids for d in (db.itertuples() if not db.empty else []))
 
 
 def _rds_azs(f: dict[str, pd.DataFrame], vpc_id: str) -> list[str]:
@@ -260,11 +289,13 @@ def _standby_az(f: dict[str, pd.DataFrame], d: Any) -> str:
     return others[0] if others else ""
 
 
-def _placeholder() -> Node:
-    return Node("", shape="point", width="0.01")  # Graphviz drops an empty cluster: keep the subnet visible
+def _placeholder(tall: bool = False) -> Node:
+    # Graphviz drops an empty cluster: an invisible node of an icon's size keeps the subnet (no stray dot)
+    return Node("", shape="plaintext", width="1.4", height="2.3" if tall else "0.4", fixedsize="true")
 
 
-def _draw_subnet_contents(f: dict[str, pd.DataFrame], tier: str, s: Any, az: str, drawn: dict[str, Node]) -> Node:
+def _draw_subnet_contents(f: dict[str, pd.DataFrame], tier: str, s: Any, az: str, drawn: dict[str, Node],
+                          tall: bool = False) -> Node:
     """What runs in one subnet; returns a node of it (to order the tiers top to bottom)."""
     nodes: list[Node] = []
     if tier == "public":
@@ -276,6 +307,7 @@ def _draw_subnet_contents(f: dict[str, pd.DataFrame], tier: str, s: Any, az: str
         for i in inst[inst.subnet_id == s.id].itertuples():
             label = f"{i.name or i.id}\n{i.private_ip}" + (f"\nASG {i.asg_name}" if i.asg_name else "")
             nodes.append(drawn.setdefault(f"i:{i.id}", EC2(label)))
+        nodes += _asg_spread(f, s, inst)
     else:
         db = f["db_instances"]
         for d in (db[db.subnet_ids.apply(lambda ids: s.id in _listish(ids))].itertuples() if not db.empty else []):
@@ -284,7 +316,47 @@ def _draw_subnet_contents(f: dict[str, pd.DataFrame], tier: str, s: Any, az: str
                 nodes.append(drawn.setdefault(f"db:{d.id}", icon(f"{d.id}\nprimary, backups {d.backup_retention} d")))
             elif _standby_az(f, d) == az and f"standby:{d.id}" not in drawn:
                 nodes.append(drawn.setdefault(f"standby:{d.id}", icon(f"{d.id}\nstandby (Multi-AZ)")))
-    return nodes[0] if nodes else _placeholder()
+    return nodes[0] if nodes else _placeholder(tall)
+
+
+def _asg_spread(f: dict[str, pd.DataFrame], s: Any, inst: pd.DataFrame) -> list[Node]:
+    """An Auto Scaling group configured for this subnet with none of its instances running here says so:
+    the instances are drawn where they run, the group's AZ spread as configured."""
+    out = []
+    groups = f["auto_scaling_groups"]
+    for g in (groups.itertuples() if not groups.empty else []):
+        if s.id not in _listish(g.subnets):
+            continue
+        here = inst[(inst.subnet_id == s.id) & (inst.asg_name == g.id)] if "asg_name" in inst.columns else inst[:0]
+        if here.empty:
+            out.append(Node(f"Auto Scaling group {g.id}\nspans this AZ;\nno instance runs here now",
+                            shape="note", fixedsize="false", labelloc="c", fontcolor="#8a4b00"))
+    return out
+
+
+def _draw_security_groups(f: dict[str, pd.DataFrame], vpc_id: str, users: Node | None) -> None:
+    """The stack's security groups and who may connect to whom (ports on the edges): the chain
+    internet -> load balancer -> app -> database, as the rules say, not as the plan meant."""
+    groups, rules = f["security_groups"], f["sg_rules"]
+    mine = groups[groups.vpc_id == vpc_id] if not groups.empty else groups
+    if mine.empty:
+        return
+    nodes: dict[str, Node] = {}
+    with Cluster("security groups: who may connect, on which ports"):
+        for g in mine.itertuples():
+            nodes[g.id] = Node(g.group_name or g.id, shape="box", style="rounded,filled", fillcolor="#fff8e1",
+                               labelloc="c", fixedsize="false", width="1.6", height="0.5")
+    ingress = rules[(rules.direction == "ingress") & rules.group_id.isin(nodes)] if not rules.empty else rules
+    edges: dict[tuple[str, str], set[str]] = {}
+    for r in ingress.itertuples():
+        src = r.source if r.source in nodes else ("internet" if r.open_to_internet and users is not None else "")
+        if src:
+            ports = "all" if (r.from_port, r.to_port) == (0, 65535) else (
+                str(r.from_port) if r.from_port == r.to_port else f"{r.from_port}-{r.to_port}")
+            edges.setdefault((src, r.group_id), set()).add(ports)
+    for (src, dst), ports in edges.items():
+        label = ", ".join(sorted(ports, key=lambda x: (len(x), x)))
+        (users if src == "internet" else nodes[src]) >> Edge(label=label, color="#b26a00") >> nodes[dst]
 
 
 def _draw_outside_vpc(f: dict[str, pd.DataFrame], front: Node, drawn: dict[str, Node]) -> None:
