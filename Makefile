@@ -1,7 +1,7 @@
 # The workbook's commands. Setup steps are stamp files under .venv/.stamps, so a re-run is quick.
 #   make report   run every notebook headless against the sandbox, then build build/report.html
 #   make test     the test suite
-#   make lab      the sandbox + JupyterLab on 127.0.0.1 (the guided workshop)
+#   make lab      the sandbox + JupyterLab on 127.0.0.1 (the guided workshop, on copies in build/workshop/)
 #   make bench    the benchmarks in tests/bench
 # Parameters for `make report`: PARAMS=my.yaml, SET="stack_name=shop az_count=3", ONLY=00,01,
 # WITH_CODE=1 (keep code cells in the report), TIMEOUT=600 (seconds per cell).
@@ -87,9 +87,9 @@ test: setup chromium
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests"; fi; \
 	exit $$status
 
+# JupyterLab on copies under build/workshop/ (workbook/lab.py): the committed notebooks stay unmodified.
 lab: sandbox-start
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --no-browser --ServerApp.root_dir="$(CURDIR)" \
-	  --LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(PY) -m workbook.lab
 
 bench: setup
 	@shopt -s nullglob; files=(tests/bench/*.py); \
