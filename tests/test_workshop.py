@@ -36,3 +36,57 @@ def test_make_lab_opens_copies_and_keeps_an_attendees_work(tmp_path, monkeypatch
     makefile = (ROOT / "Makefile").read_text()
     lab_rule = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
     assert "workbook.lab" in lab_rule and "root_dir" not in lab_rule
+
+
+# ---- what a good AWS workshop has, in every module ---------------------------------------------------
+import re  # noqa: E402
+
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _cells(path):
+    return nbformat.read(path, as_version=4).cells
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_each_module_says_what_you_build_learn_how_long_and_what_it_costs(path):
+    text = "\n".join(c.source for c in _cells(path) if c.cell_type == "markdown")
+    for needle in ("**You build:**", "**You learn:**", "**Time:**", "**On a real account (`target=aws`) it costs:**"):
+        assert needle in text, needle
+    assert "Architect your Dev Backend to Production on AWS" in text      # the article named
+    assert "### Checkpoint" in text and "**Expected:**" in text and "**If it differs:**" in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[:-1], ids=[p.stem for p in NOTEBOOKS[:-1]])
+def test_each_module_ends_with_the_next_one_and_the_way_out(path):
+    last = _cells(path)[-1]
+    following = NOTEBOOKS[NOTEBOOKS.index(path) + 1].name
+    assert last.cell_type == "markdown" and f"Next: open [{following}]({following})" in last.source
+    if path.stem not in ("00_setup", "01_assess"):
+        assert "09_teardown.ipynb" in last.source and "make teardown" in last.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=[p.stem for p in NOTEBOOKS[1:]])
+def test_each_step_shows_where_you_are(path):
+    sources = [c.source for c in _cells(path) if c.cell_type == "code"]
+    start = next(i for i, s in enumerate(sources) if "nb.start(" in s)
+    assert f'ui.you_are_here(ctx, "{path.stem}")' in sources[start + 1]
+
+
+def test_setup_puts_the_target_architecture_and_the_form_before_anything_runs():
+    cells = [c for c in _cells(ROOT / "notebooks" / "00_setup.ipynb") if c.cell_type == "code"]
+    order = [next(i for i, c in enumerate(cells) if needle in c.source) for needle in (
+        'ui.you_are_here(globals(), "00_setup")', "ui.parameter_form(globals())", "nb.start(")]
+    assert order == sorted(order)
+    assert all("widget" in cells[i].metadata.get("tags", []) for i in order[:2])   # left out of the report
+
+
+def test_assess_records_itself_and_ends_with_the_glossary():
+    cells = _cells(ROOT / "notebooks" / "01_assess.ipynb")
+    assert any("workshop.record_assessment(ctx, findings)" in c.source for c in cells)
+    assert any(c.source.strip().endswith("ui.glossary()") for c in cells[-3:])
+    text = "\n".join(c.source for c in cells)
+    assert re.search(r"## Glossary", text)
