@@ -337,3 +337,23 @@ def test_destroy_dry_run_deletes_nothing(ctx):
     df = network.destroy(ctx.replace(dry_run=True))
     assert set(df.action) == {"would delete"} and "vpc" in set(df.type)
     assert mutating_calls(ctx, mark) == []
+
+
+def test_plan_shows_the_security_group_chain_exactly_as_apply_builds_it(ctx):
+    """The chain is what 02 teaches: the plan's rules (with unique placeholders for the groups it would
+    create) must be the rules apply creates and AWS then holds, name for name."""
+    from workbook.steps import network_sg
+    rows = lambda df, kind: {(r.name, r.action.replace("would ", "")) for r in df.itertuples() if r.type == kind}  # noqa: E731
+    plan = network.plan(ctx)
+    planned = {(n, {"create": "created", "delete": "deleted"}[a]) for n, a in rows(plan, "security_group_rule")}
+    applied = rows(network.apply(ctx), "security_group_rule")
+    assert planned == applied
+    assert ("demo-alb-sg egress to demo-app-sg tcp:8080", "created") in applied
+    assert ("demo-app-sg ingress from demo-alb-sg tcp:8080", "created") in applied
+    assert ("demo-db-sg ingress from demo-app-sg tcp:5432", "created") in applied
+    # and AWS holds exactly the created ones plus the app group's default egress, nothing else
+    groups = {g["GroupId"]: g["GroupName"] for g in ctx.client("ec2").describe_security_groups(
+        Filters=[{"Name": "tag:workbook:stack", "Values": ["demo"]}])["SecurityGroups"]}
+    held = {f"{groups[gid]} {network_sg.describe_rule(network_sg.rule_of(r), groups)}"
+            for gid in groups for r in network_sg.group_rules(ctx, gid)}
+    assert held == {n for n, a in applied if a == "created"} | {"demo-app-sg egress to 0.0.0.0/0 all"}

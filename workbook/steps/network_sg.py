@@ -80,9 +80,13 @@ def ensure_security_groups(ctx: Context) -> list[Resource]:
             "GroupName": name, "Description": d, "VpcId": vid.id}))
     ids = {r.name: r.id for r in out}
     id_names = {v: k for k, v in ids.items()}
+    default_out = (True, "-1", -1, -1, ANYWHERE)
     for name, rules in desired_rules(p, ids).items():
         gid = ids[name]
-        current = {} if engine.is_placeholder(gid) else {rule_of(r): r for r in group_rules(ctx, gid)}
+        # a group apply would create starts, as AWS makes it, with the allow-all egress rule: the plan shows
+        # the rules apply would then add or remove, not one AWS adds itself
+        current = {default_out: {}} if engine.is_placeholder(gid) else {
+            rule_of(r): r for r in group_rules(ctx, gid)}
         for rule in sorted(rules - set(current), key=str):
             label = f"{name} {describe_rule(rule, id_names)}"
             if ctx.dry_run or engine.is_placeholder(gid):
@@ -93,7 +97,6 @@ def ensure_security_groups(ctx: Context) -> list[Resource]:
             ctx.note(STEP_ID, "security_group_rule", label, gid, "created")
         if name in (names.alb_sg(p), names.db_sg(p)):
             # AWS gives every new group an allow-all egress rule; these two must not have it.
-            default_out = (True, "-1", -1, -1, ANYWHERE)
             label = f"{name} {describe_rule(default_out)}"
             if default_out in current and not ctx.dry_run:
                 ec2.revoke_security_group_egress(GroupId=gid, SecurityGroupRuleIds=[
