@@ -243,3 +243,11 @@ def test_glossary_names_the_terms_and_every_control_id():
     checks.load_all()
     assert set(glossary.controls().id) == {c.id for c in checks.REGISTRY.values()}
     assert glossary.title("EC2.2")
+
+
+def test_an_unnamed_stack_does_not_hide_the_other_errors(state):
+    form = ui.parameter_form({"interactive": True})
+    form.inputs["az_count"].value = 1
+    assert "name your stack" in form.errors["stack_name"].value
+    assert "at least 2 availability zones" in form.errors["az_count"].value
+    assert "stack_name, az_count" in re.sub("<[^>]+>", "", form.status.value)

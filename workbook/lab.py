@@ -40,11 +40,15 @@ def prepare(dest: Path = WORKSHOP) -> dict[str, str]:
     return {"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(dest / ".lab" / "workspaces")}
 
 
-def command(dest: Path = WORKSHOP, *, port: int = 8888, token: str | None = None) -> list[str]:
+def command(dest: Path = WORKSHOP, *, port: int = 8888, token: str | None = None,
+            port_retries: int | None = None) -> list[str]:
+    """port_retries=0: fail when the port is taken instead of trying the next ones (a test that picked it)."""
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             f"--ServerApp.root_dir={dest}", "--LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb"]
     if token is not None:
         args.append(f"--IdentityProvider.token={token}")
+    if port_retries is not None:
+        args.append(f"--ServerApp.port_retries={port_retries}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
     return args

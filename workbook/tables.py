@@ -1,13 +1,16 @@
-"""Tables as a reader sees them: compact, nothing cut to "...", long text wrapped, and two kinds of
-frame with a line above them:
+"""Tables as a workshop attendee sees them: compact, nothing cut to "...", long text wrapped, and three
+kinds of frame shown short with the whole table one click away:
 
 - a findings frame (columns `id` and `status`): "12 pass / 3 fail (2 not emulated)", each control id
   with what it checks beside it (from the checks' registry: the ids explain themselves), FAIL rows marked;
-- a plan frame (columns `type`, `name`, `action`) priced by `plan_cost`: what it creates and the monthly
-  total, new and already running.
+  a long one shows what needs attention first;
+- a plan or "what changed" frame (columns `type`, `name`, `action`): one row per kind and action (how many,
+  which, the monthly cost of a priced plan) under a line with the total.
+- any other long frame: its first rows.
 
-`install()` makes IPython render every DataFrame this way (nb.start calls it, in the workshop and in
-headless runs alike); `to_html(df)` is the same renderer for any other caller.
+`install()` makes IPython render every DataFrame this way (nb.start calls it in the workshop);
+`to_html(df)` is the same renderer for any other caller. Everything sits in a block MathJax skips:
+JupyterLab (MathJax 3: mathjax_ignore) would typeset "$36.50 ... $0.00" as mathematics.
 """
 from __future__ import annotations
 
@@ -18,15 +21,22 @@ from typing import Any
 import pandas as pd
 
 MAX_ROWS = 200   # beyond this a table says how many rows it left out (call logs of long cells)
+ID_COLUMNS = ("id", "step", "type", "action", "severity")
+TEXT_COLUMNS = ("title", "checks", "detail", "remediation", "names", "cost_note")   # wrapped, never squeezed
+SAME = ("step", "group")   # a column with one value throughout says nothing a table's context does not
+SHORT = 15       # a longer table shows this many rows (or its summary) and the rest in a collapsed block
 STATUS_COLORS = {"FAIL": "#b00020", "PASS": "#1b5e20", "NOT_EMULATED": "#8a6d00", "NOT_APPLICABLE": "#666"}
 CSS = ("<style>"
-       ".wb-t{border-collapse:collapse;font-size:12px;line-height:1.35;margin:2px 0 8px 0}"
-       ".wb-t th{white-space:nowrap;text-align:left;padding:2px 8px;border-bottom:1px solid #bbb;background:#f4f4f4}"
-       ".wb-t td{padding:2px 8px;vertical-align:top;border-bottom:1px solid #eee;max-width:38em;"
-       "white-space:normal;overflow-wrap:anywhere;text-align:left}"
-       ".wb-t td.wb-num{text-align:right;white-space:nowrap}"
-       ".wb-t td.wb-id{white-space:nowrap}"
+       "table.wb-t{border-collapse:collapse;font-size:12px;line-height:1.35;margin:2px 0 8px 0;table-layout:auto}"
+       "table.wb-t th{white-space:nowrap;text-align:left!important;padding:2px 8px;border-bottom:1px solid #bbb;"
+       "background:#f4f4f4}"
+       "table.wb-t td{padding:2px 8px;vertical-align:top;border-bottom:1px solid #eee;max-width:38em;"
+       "white-space:normal;overflow-wrap:break-word;text-align:left!important}"
+       "table.wb-t td.wb-num{text-align:right!important;white-space:nowrap}"
+       "table.wb-t td.wb-id{white-space:nowrap}"
+       "table.wb-t td.wb-text{min-width:9em}"
        ".wb-line{font-size:13px;margin:4px 0 2px 0}"
+       ".wb-more>summary{font-size:12px;color:#1565c0;cursor:pointer}"
        "</style>")
 
 
@@ -81,7 +91,8 @@ def _cell(col: str, v: Any) -> str:
     text = html.escape(", ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else str(v))
     if col == "status" and str(v) in STATUS_COLORS:
         return f"<td style='color:{STATUS_COLORS[str(v)]};font-weight:600'>{text}</td>"
-    return f"<td{' class=wb-id' if col in ('id', 'step', 'type', 'action', 'severity') else ''}>{text}</td>"
+    cls = " class=wb-id" if col in ID_COLUMNS else " class=wb-text" if col in TEXT_COLUMNS else ""
+    return f"<td{cls}>{text}</td>"
 
 
 def _findings_view(df: pd.DataFrame) -> pd.DataFrame:
@@ -95,26 +106,67 @@ def _findings_view(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_html(df: pd.DataFrame) -> str:
-    """The whole frame (up to MAX_ROWS rows), every cell in full."""
-    line = ""
-    view = df
-    if is_findings(df):
-        line = counts_line(df)
-        view = _findings_view(df)
-    elif is_plan(df):
-        line = plan_line(df)
+def is_resources(df: pd.DataFrame) -> bool:
+    """A plan or a "what changed" frame: rows of resources and what was (or would be) done."""
+    return {"type", "name", "action"} <= set(df.columns)
+
+
+def _table(view: pd.DataFrame) -> str:
     shown = view.head(MAX_ROWS)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
-    rows = []
-    for rec in shown.itertuples(index=False, name=None):
-        rows.append("<tr>" + "".join(_cell(str(c), v) for c, v in zip(shown.columns, rec)) + "</tr>")
+    rows = ["<tr>" + "".join(_cell(str(c), v) for c, v in zip(shown.columns, rec)) + "</tr>"
+            for rec in shown.itertuples(index=False, name=None)]
     more = f"<div class='wb-line'>… {len(view) - MAX_ROWS} more rows</div>" if len(view) > MAX_ROWS else ""
+    return (f"<table class='dataframe wb-t'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"{more}")
+
+
+def _names(values: pd.Series, limit: int = 3) -> str:
+    names = [str(v) for v in values]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def resources_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per kind and action, in the frame's order: how many, which, and their monthly cost."""
+    rows = []
+    for (kind, action), g in df.groupby(["type", "action"], sort=False):
+        row = {"type": kind, "action": action, "count": len(g), "names": _names(g["name"])}
+        if "usd_month" in g.columns:
+            usd = pd.to_numeric(g["usd_month"], errors="coerce")
+            row["usd_month"] = float("nan") if usd.isna().all() else round(float(usd.sum()), 2)
+            row["cost_note"] = next((n for n in g.get("cost_note", []) if n), "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _more(full: pd.DataFrame, label: str) -> str:
+    return f"<details class='wb-more'><summary>{html.escape(label)}</summary>{_table(full)}</details>"
+
+
+def to_html(df: pd.DataFrame) -> str:
+    """The frame as a short table under its line; the whole of a long one in a collapsed block below."""
+    line, short = "", None
+    view = df.drop(columns=[c for c in SAME if c in df.columns and df[c].nunique() <= 1 and len(df) > 1])
+    if is_findings(df):
+        line = counts_line(df)
+        view = _findings_view(view)
+        if len(view) > SHORT:
+            attention = view[view["status"].astype(str).isin(["FAIL", "NOT_EMULATED"])]
+            short = attention if len(attention) else view.head(SHORT)
+    elif is_resources(df):
+        line = plan_line(df) if is_plan(df) else f"{len(df)} row{'s' if len(df) != 1 else ''}"
+        if len(df) > SHORT // 2:
+            short = resources_summary(df)
+    elif len(df) > SHORT:
+        short = view.head(SHORT)
     top = f"<div class='wb-line'>{line}</div>" if line else ""
     if view.empty:
-        return f"{CSS}{top}<div class='wb-line' style='color:#666'>(no rows)</div>"
-    return (f"{CSS}{top}<table class='dataframe wb-t'><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>{more}")
+        body = "<div class='wb-line' style='color:#666'>(no rows)</div>"
+    elif short is not None:
+        body = _table(short) + _more(view, f"all {len(view)} rows")
+    else:
+        body = _table(view)
+    return f"{CSS}<div class='tex2jax_ignore mathjax_ignore wb-tables'>{top}{body}</div>"
 
 
 def install() -> None:

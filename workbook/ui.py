@@ -66,11 +66,11 @@ class StepPanel:
         if action in ("apply", "destroy"):
             png = self._draw(ctx)
             if png is not None:
-                parts.append(f"<img alt='diagram after {action}' style='max-width:100%' "
+                parts.append(f"<img alt='diagram after {action}' style='max-width:min(100%,760px)' "
                              f"src='data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}'>")
         if action == "apply" and "verify" in [b.description.lower() for b in self.buttons]:
             parts.append("<p style='font-size:13px'>Next: press <b>Verify</b> to check what was built.</p>")
-        self.result_html = "".join(parts)
+        self.result_html = f"<div class='tex2jax_ignore mathjax_ignore'>{''.join(parts)}</div>"   # "$" is money, not maths
         if self._result is not None:
             self._result.update(HTML(self.result_html))
 
@@ -197,7 +197,7 @@ def you_are_here(ns: Context | Params | Mapping[str, Any], step: str) -> None:
     png = draw_target(p, Path(__file__).resolve().parent.parent / "build" / "workshop" / "diagrams" /
                       f"target-{step}.png", current=step)
     data = base64.b64encode(png.read_bytes()).decode()
-    display(HTML(f"<img alt='target architecture, step {html.escape(step[:2])}' style='max-width:760px;width:100%' "
+    display(HTML(f"<img alt='target architecture, step {html.escape(step[:2])}' style='max-width:600px;width:100%' "
                  f"src='data:image/png;base64,{data}'>"))
     return None
 

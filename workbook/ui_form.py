@@ -57,6 +57,14 @@ def named_fields(message: str, names: list[str]) -> list[str]:
     return [n for n in names if re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", message)]
 
 
+def _saved_values() -> dict[str, Any] | None:
+    """The saved form as the form's fields hold it (None before the first save)."""
+    if not saved_path().exists():
+        return None
+    saved = yaml.safe_load(saved_path().read_text()) or {}
+    return {k: v for k, v in saved.items() if k in Params.names() and k != "interactive"}
+
+
 def initial_values(ns: Mapping[str, Any] | Params) -> dict[str, Any]:
     """What the form starts from: the saved form when there is one, else the notebook's parameters cell
     with no stack name (each attendee names a stack of their own)."""
@@ -99,6 +107,7 @@ class ParameterForm:
         self.save_button.on_click(lambda _b: self.save())
         self.widget = W.VBox([self.tabs, W.HBox([self.save_button, self.status])])
         self.params: Params | None = None
+        self.saved = _saved_values() if not isinstance(p, Params) else None
         self.validate()
 
     def _ipython_display_(self) -> None:
@@ -111,16 +120,24 @@ class ParameterForm:
     def validate(self) -> Params | None:
         for e in self.errors.values():
             e.value = ""
+        values = {**self.values(), "interactive": True}
+        unnamed = not str(values["stack_name"]).strip()
+        problems: dict[str, str] = {"stack_name": NAME_HINT} if unnamed else {}
         try:
-            if not self.inputs["stack_name"].value.strip():
-                raise ParameterError({"stack_name": NAME_HINT})
-            self.params = Params.from_mapping({**self.values(), "interactive": True})
+            # every other field is checked while the stack is still unnamed
+            self.params = Params.from_mapping({**values, "stack_name": "unnamed"} if unnamed else values)
         except ParameterError as err:
+            problems.update(err.problems)
+        if problems:
             self.params = None
-            self._show(err.problems)
+            self._show(problems)
             return None
         self.save_button.disabled = False
-        self.status.value = "<span style='color:#1b5e20'>valid: press Save parameters</span>"
+        if self.saved is not None and self.saved == self.values():
+            self.status.value = (f"<span style='color:#1b5e20'>saved ✔ these are the values in use (stack "
+                                 f"<b>{html.escape(self.params.stack_name)}</b>)</span>")
+        else:
+            self.status.value = "<span style='color:#1b5e20'>valid: press Save parameters to use these values</span>"
         return self.params
 
     def _show(self, problems: dict[str, str]) -> None:
@@ -147,6 +164,7 @@ class ParameterForm:
         if p is None:
             return
         path = p.save()
+        self.saved = self.values()
         self.status.value = (f"<span style='color:#1b5e20'>saved ✔ stack <b>{html.escape(p.stack_name)}</b>: "
                              f"{html.escape(stack_state(p))} Now run the cells below (Run &gt; Run All Cells); "
                              f"every notebook reads these values ({html.escape(path.name)}).</span>")

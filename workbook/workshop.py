@@ -32,7 +32,9 @@ LIVE_CLASS = "wb-live"      # on every widget the workshop shows; the hint below
 HINT_CSS = ("<style>.jp-OutputArea:has(.wb-live:not(.jupyter-widgets-disconnected)) .wb-dead,"
             ".jp-OutputArea-child:has(.wb-live:not(.jupyter-widgets-disconnected)) ~ .jp-OutputArea-child .wb-dead"
             "{display:none}"
-            ".jp-OutputArea:has(.wb-dead) .jp-OutputArea-output.jupyter-widgets:not(:has(*)){display:none}"
+            # a widget output holding only text ("Loading widget...", "Error displaying widget: model not found")
+            ".jp-OutputArea:has(.wb-dead) .jp-OutputArea-output.lm-Panel:not(:has(*)){display:none}"
+            ".wb-live.jupyter-widgets-disconnected{display:none}"   # dead buttons: the line says what to run
             ".wb-dead{color:#8a4b00;font-size:13px;margin:2px 0}</style>")
 HINT = "↻ The buttons are not connected (the kernel restarted or the notebook was reopened): run this cell again (Shift+Enter)."
 
@@ -193,7 +195,7 @@ def _install_hooks() -> None:
 
 # ---- the step bar -------------------------------------------------------------------------------------
 BAR_TITLES = {"00_setup": "Dev", "01_assess": "Assess", "02_network": "Network", "03_database": "Database",
-              "04_compute": "Compute", "05_edge": "Edge", "06_observability": "Monitoring", "07_access": "Access",
+              "04_compute": "Compute", "05_edge": "Edge", "06_observability": "Alarms", "07_access": "Access",
               "08_cutover_compare": "Cutover", "09_teardown": "Teardown"}
 
 
@@ -226,22 +228,22 @@ def assessed(p: Params) -> str:
 
 
 def navigator_html(ctx: Any, current_step: str) -> str:
-    """One line, no wrap at 1400 px: ✔ built (found by its tags), ○ not yet, · nothing to build; a legend."""
+    """One line, no wrap at 1400 px: ✔ built (found by its tags), ○ not yet, – nothing to build; a legend."""
     from . import ui
     df = ui.step_status(ctx, ctx.p)
     cells = []
     for r in df.itertuples():
-        mark = "✔" if r.done else ("·" if r.done is None else "○")
+        mark = "✔" if r.done else ("–" if r.done is None else "○")
         here = r.step == current_step
         style = "font-weight:bold;border-bottom:2px solid #1565c0" if here else ""
         tip = (f"assessed {assessed(ctx.p)}" if r.step == "01_assess" and r.done else
                f"{r.resources} resources tagged {r.step}")
         label = BAR_TITLES.get(r.step, r.title)
-        cells.append(f"<span style='margin-right:9px;{style}' title='{html.escape(tip)}'>{mark}&nbsp;"
+        cells.append(f"<span style='margin-right:7px;{style}' title='{html.escape(tip)}'>{mark}&nbsp;"
                      f"<a href='{r.step}.ipynb'>{html.escape(r.step[:2])}&nbsp;{html.escape(label)}</a></span>")
-    legend = ("✔ done (built: found by its tags; 01: assessed) · ○ not yet · · nothing to build · "
+    legend = ("✔ done (built: found by its tags; 01: assessed) · ○ not yet · – nothing to build · "
               "<u>underlined</u>: this notebook")
-    return (f"<div class='wb-nav' style='padding:4px 6px;border:1px solid #ddd;border-radius:4px;font-size:13px;"
+    return (f"<div class='wb-nav' style='padding:4px 6px;border:1px solid #ddd;border-radius:4px;font-size:12px;"
             f"white-space:nowrap;overflow-x:auto'><b>Stack {html.escape(ctx.p.stack_name)}</b> · {''.join(cells)}"
             f"<div style='font-size:11px;color:#666;margin-top:2px'>{legend}</div></div>")
 
