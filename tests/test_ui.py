@@ -120,9 +120,8 @@ def test_the_workshop_stops_in_one_line_until_the_form_is_saved(state):
         nb.start({"stack_name": "demo", "interactive": True}, "02_network")
 
 
-def test_headless_runs_need_no_form(state, monkeypatch):
-    monkeypatch.setattr(nb, "connect", lambda p, step="": type("C", (), {"target": type("T", (), {
-        "where": lambda self, c: "here"})(), "p": p})())
+def test_headless_runs_need_no_form(ctx, state, monkeypatch):
+    monkeypatch.setattr(nb, "connect", fake_connect(ctx))
     p, _ = nb.start({"stack_name": "demo", "interactive": False}, "02_network")
     assert p.stack_name == "demo"
 
