@@ -250,3 +250,17 @@ def test_an_unnamed_stack_does_not_hide_the_other_errors(state):
     assert "name your stack" in form.errors["stack_name"].value
     assert "at least 2 availability zones" in form.errors["az_count"].value
     assert "stack_name, az_count" in re.sub("<[^>]+>", "", form.status.value)
+
+
+def test_the_step_bar_is_fresh_after_a_cell_that_changed_something(ctx, state, monkeypatch):
+    shown = []
+    monkeypatch.setattr(workshop, "display", lambda obj, **k: type("H", (), {
+        "update": lambda s, x: shown.append(x.data)})())
+    workshop.attach({}, "02_network", ctx.p.replace(interactive=True), ctx)
+    shown.clear()
+    workshop._after_cell()                       # a cell that read only: the bar is not read again
+    assert shown == []
+    ctx.client("ec2").create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=tagging.tag_spec(
+        "vpc", ctx.p, "02_network", "demo-vpc"))
+    workshop._after_cell()                       # a cell that created something: the bar follows
+    assert shown and "✔&nbsp;<a href='02_network.ipynb'>" in shown[-1]

@@ -209,6 +209,11 @@ def test_a_newcomer_walks_the_workshop(lab, page, sandbox):
     page.get_by_text(re.compile(r"\d+ pass / \d+ fail \(\d+ not emulated\)")).first.wait_for()
     page.locator(".wb-nav").first.get_by_text(re.compile(r"✔\s01")).wait_for(timeout=30_000)
     _shot(page, "01-assess")
+    page.get_by_text(re.compile(r"\d+ pass / \d+ fail")).first.scroll_into_view_if_needed()
+    _shot(page, "01-findings")
+    page.locator("summary", has_text="Glossary").first.click()
+    page.locator("dt", has_text="IMDSv2").first.scroll_into_view_if_needed()
+    _shot(page, "01-glossary")
     assert not JARGON.search(_shown_outputs(page))
 
     # ---- 02: Plan and Apply with the buttons; the plan's rules are the ones apply creates ------------
