@@ -63,9 +63,9 @@ def signature() -> str:
 
 def cell_differences(ns: Mapping[str, Any], p: Params) -> dict[str, Any]:
     """Values the notebook's parameters cell sets away from the defaults that the form's values replace."""
-    defaults = {k: v for k, v in Params().to_dict().items()}
+    defaults, used = Params().to_dict(), p.to_dict()   # as given ("auto" stays "auto")
     return {k: ns[k] for k in Params.names() if k in ns and k != "interactive"
-            and ns[k] != defaults[k] and ns[k] != getattr(p, k)}
+            and ns[k] != defaults[k] and ns[k] != used[k]}
 
 
 def widget_hint() -> HTML:
