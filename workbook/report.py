@@ -375,6 +375,7 @@ def _notebook_title(nb: nbformat.NotebookNode, stem: str) -> str:
 
 
 def _header(rec: dict[str, Any], titles: dict[str, str], parts: list[Artifact], folder: Path) -> str:
+    from . import buildtime   # a rehearsed run's AWS time (issue 9)
     started = rec.get("started", "")
     status = rec.get("status", "unknown")
     status_html = f'<span class="wb-failed">{html.escape(status)}</span>' if status != "ok" else "ok"
@@ -408,7 +409,7 @@ def _header(rec: dict[str, Any], titles: dict[str, str], parts: list[Artifact], 
   <section id="summary"><h2>Summary</h2>{summary}</section>
   <section id="run"><h2>The run</h2>
     <table class="wb-kv">{meta_rows}</table>
-    <h3>Notebooks</h3>{nb_table}
+    <h3>Notebooks</h3>{nb_table}{buildtime.html_section(rec)}
     <details class="wb-details"><summary>Parameters</summary>{_kv(params)}</details>
     <details class="wb-details"><summary>Versions</summary>{_kv(rec.get("versions", {}))}</details>
   </section>
