@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workbook import pipeline
+from workbook import pipeline, pipeline_resume
 from workbook.params import Params
 
 TIMEOUT = 120
@@ -81,4 +81,4 @@ def test_a_wait_that_never_ends_fails_after_the_reruns(tmp_path, sandbox):
     with pytest.raises(pipeline.RunFailed, match="StillWaiting"):
         run(nbs, tmp_path)
     run_dir = max((tmp_path / "runs").glob("2*"))
-    assert (run_dir / "never.count").read_text() == str(pipeline.RESUMES + 1)
+    assert (run_dir / "never.count").read_text() == str(pipeline_resume.RESUMES + 1)

@@ -177,6 +177,11 @@ def _check_budget(what: str, delay: float, clock: Any, t0: float, w0: float, typ
         raise StillWaiting(what, _elapsed(clock, t0, w0), typical, then)
 
 
+def started(what: str, typical: str, where: str) -> None:
+    """Said when a long create is sent and not waited for: how long it takes on AWS, and who waits."""
+    print(f"{what} started: on AWS it takes {typical}. Go on: nothing waits for it until {where}.")
+
+
 def ended_early(fn: Callable[[], Any], then: str = "") -> bool:
     """Run a wait; True when it ended with what it waited for. When it runs out of its cell's budget,
     print why and what happens next and return False instead of failing the cell (a wait unit's

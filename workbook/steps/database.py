@@ -260,10 +260,8 @@ def start_db_instance_create(ctx: Context) -> Resource:
     if found is not None:
         _converge_instance(ctx, found.raw)
     elif rec.action == "created":
-        multi = "15-20" if p.multi_az else "5-10"
-        print(f"creating {name} ({p.db_engine} {version}): on AWS this takes {multi} minutes. Go on: nothing "
-              f"below waits for it until it is needed (the drill, 08's data move), and a wait that outlasts "
-              f"its cell ends cleanly and is picked up by the next one.")
+        progress_mod.started(f"RDS instance {name} ({p.db_engine} {version})", "15-20 minutes" if p.multi_az else
+                             "5-10 minutes", "the restore drill's snapshot and 08's data move need it")
     return rec
 
 
@@ -408,16 +406,14 @@ def instance_summary(ctx: Context) -> pd.DataFrame:
 
 # ---- the step ------------------------------------------------------------------------------------
 def apply(ctx: Context, progress: ProgressFn | None = None) -> pd.DataFrame:
-    """Subnet group, parameter group, the instance (created or brought to the parameters), then the
-    wait until it is available (bounded by the cell: a Multi-AZ create outlasts a 10-minute cell on AWS,
-    and goes on there; the next wait picks it up)."""
+    """Subnet group, parameter group, the instance (created or brought to the parameters). Not waited
+    for (15-20 minutes Multi-AZ): it goes on in AWS while the workshop goes on; what needs it waits
+    (`wait_db_available`, the drill, 08's data move)."""
     check_params(ctx.p)
     mark = len(ctx.resources)
     ensure_db_subnet_group(ctx)
     ensure_db_parameter_group(ctx)
     start_db_instance_create(ctx)
-    if not ctx.dry_run:
-        wait_db_available(ctx, progress)
     return ctx.resources_frame(mark)
 
 

@@ -141,11 +141,14 @@ DRILL_COMPARED = [
 
 def _restore(ctx: Context, drill_id: str, snap: str, source: dict[str, Any]) -> None:
     """The drill instance from the snapshot, in the source's network and with its parameters."""
+    # the source's subnet group and parameter group (an instance made elsewhere may have neither named)
+    where = {k: v for k, v in (("DBSubnetGroupName", source.get("DBSubnetGroup", {}).get("DBSubnetGroupName")),
+                               ("DBParameterGroupName", (source.get("DBParameterGroups") or [{}])[0].get(
+                                   "DBParameterGroupName"))) if v}
     ctx.client("rds").restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier=drill_id, DBSnapshotIdentifier=snap, DBInstanceClass=source["DBInstanceClass"],
-        StorageType=source.get("StorageType", "gp3"), DBSubnetGroupName=source["DBSubnetGroup"]["DBSubnetGroupName"],
-        VpcSecurityGroupIds=[g["VpcSecurityGroupId"] for g in source["VpcSecurityGroups"]],
-        DBParameterGroupName=source["DBParameterGroups"][0]["DBParameterGroupName"],
+        StorageType=source.get("StorageType", "gp3"), **where,
+        VpcSecurityGroupIds=[g["VpcSecurityGroupId"] for g in source.get("VpcSecurityGroups", [])],
         PubliclyAccessible=False, MultiAZ=False,          # a drill needs no standby
         BackupRetentionPeriod=0,                          # no backups of a throwaway (no hours of backing-up)
         DeletionProtection=False, AutoMinorVersionUpgrade=True, CopyTagsToSnapshot=False,

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .. import checks, cost, engine, names, tagging
+from .. import checks, cost, engine, names, progress, tagging
 from ..connect import Context, Resource
 from ..inventory import ec2 as ec2_inventory
 from ..params import ParameterError, Params, _subnet_bits
@@ -271,6 +271,9 @@ def start_nat_gateways(ctx: Context, azs: list[str] | None = None) -> list[Resou
                                  token=tagging.client_token(p, token_name),
                                  create=lambda subnet=subnet, eip=eip: {"SubnetId": subnet.id, "AllocationId": eip.id,
                                                                         "ConnectivityType": "public"}))
+        if out[-1].action == "created":
+            progress.started(f"NAT gateway {name}", "1.5-2 minutes (up to 10)",
+                             "the app subnets' route through it (the app servers of 04_compute)")
     return out
 
 
