@@ -45,3 +45,12 @@ def test_figures_project_each_notebook_and_the_ratio():
     text = buildtime.text(fig)
     assert "critical path: db_instance demo-db creating 18.0 min" in text and "ratio" in text
     assert buildtime.figures(notebooks, None) is None   # on AWS itself, or the plain sandbox: no projection
+
+
+def test_the_report_shows_a_rehearsed_run_in_a_few_lines():
+    notebooks = [{"notebook": "03_database", "seconds": 9.0, "aws_seconds": 1500.0, "calls": 40, "status": "ok"}]
+    fig = buildtime.figures(notebooks, {"rehearse": {"time_scale": 60.0, "throttle": 0.1}, "call_s": 0.15,
+                                        "phases": PHASES, "waits": {}})
+    page = buildtime.html_section({"rehearsal": fig})
+    assert "Rehearsed AWS time" in page and "10% of calls throttled" in page and "ratio" in page
+    assert buildtime.html_section({"rehearsal": None}) == ""

@@ -236,3 +236,27 @@ def test_local_work_counts_once_and_every_process_sees_the_waits(tmp_path):
     clock.sleep(300)                                  # a wait: 5 AWS minutes in 0.5 s
     other = rehearsal.load(tmp_path)                  # another process's view of AWS time
     assert clock.now() - t1 >= 300 and other.aws_now() - t1 >= 300
+
+
+# ---- ACM: validation takes 2-30 minutes, botocore's waiter gives up after 5 ----------------------------------
+def test_certificate_validation_waited_for_where_needed_within_each_cell(rctx, capsys):
+    from botocore.exceptions import WaiterError
+
+    from workbook.steps import edge
+    ctx = rctx.replace(domain_name="shop.example.com")
+    edge.ensure_hosted_zone(ctx)
+    rec = edge.ensure_certificate(ctx)                      # requested, its record written: not waited for
+    assert "DNS validation of the certificate" in capsys.readouterr().out
+    rh = rctx.target.rehearsal
+    rh.timeline.put(f"certificate:{rec.id}", issued_at=round(rctx.clock.now() + 25 * 60, 3))   # a slow one
+    acm = ctx.client("acm")
+    with pytest.raises(WaiterError):                        # naive: botocore's waiter, 60 s x 5
+        progress.wait_for(acm, "certificate_validated", "naive", clock=ctx.clock, CertificateArn=rec.id)
+    cells, issued = 0, False
+    while not issued and cells < 6:                         # where it is needed: each cell within its time
+        cells += 1
+        progress.cell_budget(ctx.clock, 600)
+        issued = edge.wait_certificate(ctx)
+    progress.cell_budget(ctx.clock, None)
+    assert issued and cells == 3
+    assert "still not ready after" in capsys.readouterr().out

@@ -220,8 +220,9 @@ def _validation_records(cert: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def ensure_certificate(ctx: Context) -> Resource:
-    """An ACM certificate for domain_name, validated by DNS through a CNAME in the zone. The CNAME stays
-    after validation: ACM's managed renewal checks it again before the certificate expires."""
+    """An ACM certificate for domain_name, validated by DNS through a CNAME in the zone, requested and
+    not waited for (wait_certificate). The CNAME stays after validation: ACM's managed renewal checks it
+    again before the certificate expires."""
     p = ctx.p
     if not p.domain_name:
         return not_needed(ctx, "certificate", "-", "no domain_name")
@@ -248,8 +249,13 @@ def ensure_certificate(ctx: Context) -> Resource:
     for r in _validation_records(cert):
         ensure_record(ctx, zone_id, {"Name": r["Name"], "Type": r["Type"], "TTL": 300,
                                      "ResourceRecords": [{"Value": r["Value"]}]}, "the certificate's validation CNAME")
-    if cert["Status"] != "ISSUED" and not ctx.dry_run and not wait_certificate(ctx, rec.id):
-        rec.action = "pending validation"
+    if cert["Status"] != "ISSUED" and not ctx.dry_run:
+        # Not waited for here: ACM goes on in AWS while the rest is built; the HTTPS listener and the API's
+        # custom domain wait for it where they need it (wait_certificate, bounded by their cells).
+        progress.started(f"DNS validation of the certificate for {p.domain_name}",
+                         "2-30 minutes after its validation record exists", "the HTTPS listener needs it")
+        if rec.action == "exists":
+            rec.action = "pending validation"
     return rec
 
 
