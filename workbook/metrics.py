@@ -121,11 +121,11 @@ def stack_filter(p: Params, instance_ids: Iterable[str] = ()) -> Any:
 
 def known_dimensions(ctx: Context, p: Params, instance_ids: Iterable[str] = ()) -> dict[str, list[tuple[tuple[str, str], ...]]]:
     """namespace -> the dimension sets of the stack's metrics, from the stack itself: the instances
-    given, else the stack's and the dev host's (any state: a stopped dev host published before it
-    stopped), the group, the load balancer and its target group, the database."""
+    given, else the stack's, its group's and the dev host's (any state: a stopped dev host published
+    before it stopped), the group, the load balancer and its target group, the database."""
     from .dataplane import DataPlane
-    ids = sorted(set(instance_ids)) or _instances(ctx, p)
     found = DataPlane().resolve(ctx)
+    ids = sorted(set(instance_ids)) or sorted(set(_instances(ctx, p)) | set((found["asg"] or {}).get("instance_ids", [])))
     ec2: list[tuple[tuple[str, str], ...]] = [(("InstanceId", i),) for i in ids]
     if found["asg"]:
         ec2.append((("AutoScalingGroupName", found["asg"]["name"]),))
