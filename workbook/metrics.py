@@ -162,6 +162,8 @@ def read_aws(ctx: Context, p: Params, start: datetime, end: datetime, phase: str
     the target's clock until a datapoint of that minute is there, for at most DELIVERY_WAIT_S (and the
     cell's time): then what has arrived is what is shown."""
     dims = known_dimensions(ctx, p, instance_ids)
+    # periods on the period's boundaries (a datapoint's timestamp is its period's start)
+    start = pd.Timestamp(start).floor(f"{period}s").to_pydatetime()
     specs = [MetricSpec(ns, m, d, stat, period) for ns, metrics_ in AWS_METRICS.items() for m, stat in metrics_.items()
              for d in dims[ns] if len(d) == _ON.get(m, 1) and not (ns == "AWS/EC2" and m != "CPUUtilization")]
     df = fetch(ctx, specs, start, end, phase)
