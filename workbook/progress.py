@@ -222,7 +222,9 @@ def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = No
                     raise
                 bar.update(1)
                 _tell(what, attempt, total, time.monotonic() - w0)
-                pause = early[attempt - 1] if attempt <= len(early) else delay
+                # after the early looks, every `delay` from the wait's start (the waiter's own cadence)
+                pause = early[attempt - 1] if attempt <= len(early) else \
+                    ((delay - _elapsed(clock, t0, w0) % delay) or delay if delay > 0 else delay)
                 _check_budget(what, pause, clock, t0, w0, TYPICAL.get(waiter_name, ""), then)
                 sleep(pause)
                 continue
