@@ -3,6 +3,9 @@
 #   make test     the test suite
 #   make lab      the sandbox + JupyterLab on 127.0.0.1 (the guided workshop, on copies in build/workshop/)
 #   make bench    the benchmarks in tests/bench
+#   make rehearse the build, a rerun and the teardown against a sandbox that rehearses real AWS (its
+#                 timings, eventual consistency, refusals), then the build's projected AWS time, its
+#                 critical path and their ratio; THROTTLE=0.1 throttles 10 % of the calls
 # Parameters for `make report`: PARAMS=my.yaml, SET="stack_name=shop az_count=3", ONLY=00,01,
 # WITH_CODE=1 (keep code cells in the report), TIMEOUT=600 (seconds per cell).
 
@@ -15,11 +18,13 @@ PARAMS ?=
 SET ?=
 ONLY ?=
 TIMEOUT ?= 600
+THROTTLE ?= 0
+SCALE ?=
 WITH_CODE ?=
 PYTEST_ARGS ?=
 RUN_ARGS := $(if $(PARAMS),--params $(PARAMS)) $(foreach s,$(SET),--set $(s)) $(if $(ONLY),--only $(ONLY)) --timeout $(TIMEOUT)
 
-.PHONY: setup report teardown test lab bench sandbox-start sandbox-stop clean distclean graphviz chromium pth
+.PHONY: setup report teardown test lab bench rehearse sandbox-start sandbox-resume sandbox-stop clean distclean graphviz chromium pth
 
 setup: $(STAMPS)/requirements pth graphviz
 
@@ -51,6 +56,11 @@ graphviz:
 
 sandbox-start: setup
 	@$(PY) -m workbook sandbox start >/dev/null && echo "sandbox running ($$($(PY) -m workbook sandbox status | grep -o '"endpoint": "[^"]*"'))"
+
+# The workshop's sandbox as it was left: rehearsing if `sandbox start --rehearse` switched it on (plain
+# `sandbox start`, which sandbox-start runs, switches the rehearsal off).
+sandbox-resume: setup
+	@$(PY) -c 'from workbook.sandbox import server; r = server.start(); print("sandbox running (" + r["endpoint"] + ")" + (", rehearsing AWS" if r["rehearse"]["on"] else ""))'
 
 # Stops the data plane too (server.stop); both keep their state for the next start.
 sandbox-stop:
@@ -88,8 +98,13 @@ test: setup chromium
 	exit $$status
 
 # JupyterLab on copies under build/workshop/ (workbook/lab.py): the committed notebooks stay unmodified.
-lab: sandbox-start
+lab: sandbox-resume
 	$(PY) -m workbook.lab
+
+# A sandbox of its own (.sandbox-rehearse/), emptied first and stopped after: the workshop's keeps its state.
+rehearse: setup
+	$(PY) -m workbook.rehearse --throttle $(THROTTLE) --timeout $(TIMEOUT) $(if $(SCALE),--time-scale $(SCALE)) \
+	  $(foreach s,$(SET),--set $(s))
 
 bench: setup
 	@shopt -s nullglob; files=(tests/bench/*.py); \
@@ -102,4 +117,4 @@ clean:
 
 # Also the venv and the sandbox's state (every resource the sandbox held is forgotten).
 distclean: sandbox-stop clean
-	rm -rf $(VENV) .sandbox
+	rm -rf $(VENV) .sandbox .sandbox-rehearse

@@ -251,6 +251,11 @@ class Target:
         """Why this target cannot show `name` ("" when it can)."""
         return self.gaps.get(name, "")
 
+    def rehearsal_figures(self) -> dict[str, Any] | None:
+        """What a rehearsal of AWS recorded (phases, waits: the run's projected AWS time and critical
+        path); None here, where AWS itself answered and its time is the wall clock's."""
+        return None
+
     def drill_log(self) -> pd.DataFrame | None:
         """The calls a stand-in made to answer what the target itself cannot (the sandbox's IAM drill
         answering policy simulation); None on a real account, where IAM answers."""

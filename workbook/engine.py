@@ -27,11 +27,25 @@ from .connect import Context, Resource
 NOT_FOUND_CODES = {"NoSuchEntity", "NoSuchBucket", "NoSuchHostedZone", "ResourceNotFoundException",
                    "NotFoundException", "ParameterNotFound", "NotFound", "404", "NoSuchTagSet"}
 # Refusals that clear by themselves on AWS (an ENI of a deleted NAT/ALB/VPC link is freed minutes
-# later, an RDS group is "in use" until its instance is gone).
+# later, an RDS group is "in use" until its instance is gone, an instance refuses changes until it
+# is available again).
 TRANSIENT_CODES = ("DependencyViolation", "ResourceInUse", "ResourceInUseException", "InvalidDBSubnetGroupStateFault",
-                   "InvalidDBParameterGroupState", "ConflictException")
+                   "InvalidDBParameterGroupState", "ConflictException", "InvalidDBInstanceState")
 RETRY_DELAY_S = 15.0      # AWS seconds between attempts
-RETRY_ATTEMPTS = 40       # 10 minutes: Lambda/VPC-link interfaces can take longer, then we stop and say so
+RETRY_BUDGET_S = 10 * 60.0
+# How long such a refusal can last on AWS, per kind deleted (AWS-FACTS "Network interfaces linger":
+# minutes for NAT and ALB interfaces, up to ~20-40 min for Lambda / API Gateway VPC-link interfaces,
+# which hold subnets, security groups and so the VPC; an RDS group is in use until its instance's
+# 5-10 minute delete ends). Every retry is also bounded by the cell's budget (progress.StillWaiting).
+RETRY_BUDGETS_S = {"subnet": 45 * 60.0, "security_group": 45 * 60.0, "vpc": 45 * 60.0,
+                   "db_subnet_group": 15 * 60.0, "db_parameter_group": 15 * 60.0, "internet_gateway": 15 * 60.0}
+RETRY_ATTEMPTS = int(RETRY_BUDGET_S / RETRY_DELAY_S)   # kept for callers that count attempts
+# A new IAM role or instance profile can be refused for seconds to ~10 s after it was created
+# (AWS-FACTS "IAM propagation"): these refusals of a create are retried with backoff for a minute.
+PROPAGATION = (("InvalidParameter", "Unable to assume given IAM role"),
+               ("InvalidParameterValue", "Invalid IAM Instance Profile"),
+               ("ValidationError", "Invalid IAM Instance Profile"))
+PROPAGATION_BUDGET_S = 60.0
 
 
 class ForeignResource(RuntimeError):
@@ -284,15 +298,16 @@ def is_placeholder(id_: str) -> bool:
 
 
 def wait(ctx: Context, kind: K.Kind, id_: str, *, deleted: bool = False, what: str = "",
-         max_attempts: int | None = None) -> None:
-    """The kind's botocore waiter (or its delete waiter), with the workbook's progress bar."""
+         max_attempts: int | None = None, then: str = "") -> None:
+    """The kind's botocore waiter (or its delete waiter), with the workbook's progress bar; bounded by
+    the cell's budget too (progress.StillWaiting: it goes on in AWS; `then` says who picks it up)."""
     name, arg = (kind.delete_waiter, kind.delete_waiter_arg) if deleted else (kind.waiter, kind.waiter_arg)
     if not name:
         return
     label = what or f"{kind.label} {id_} {'deleted' if deleted else 'ready'}"
     try:
         progress.wait_for(ctx.client(kind.service), name, label, max_attempts=max_attempts,
-                          sleep=ctx.clock.sleep, **_arg(arg or kind.id, id_))
+                          clock=ctx.clock, then=then, **_arg(arg or kind.id, id_))
     except WaiterError as e:
         if deleted and "NotFound" in str(e):
             return  # a deleted resource that vanished is what the wait was for
@@ -329,7 +344,8 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
     if kind.token:
         args.setdefault(kind.token, token or tagging.client_token(ctx.p, name))
     try:
-        resp = getattr(ctx.client(kind.service), kind.create)(**args)
+        op = getattr(ctx.client(kind.service), kind.create)
+        resp = propagating(ctx, lambda: op(**args), f"{kind.label} {name}")
     except ClientError as e:
         if not kind.taggable:
             forget(ctx, kind.name, name)   # nothing was created: the entry must not claim a namesake
@@ -351,20 +367,45 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
 
 
 # ---- deleting ---------------------------------------------------------------------------------------
+def propagating(ctx: Context, fn: Callable[[], Any], what: str, budget_s: float = PROPAGATION_BUDGET_S) -> Any:
+    """Call fn; a refusal because a new IAM role or instance profile has not reached the service yet
+    is retried with backoff (2, 4, 8 ... s) on the target's clock, for `budget_s` AWS seconds."""
+    t0, delay = ctx.clock.now(), 2.0
+    while True:
+        try:
+            return fn()
+        except ClientError as e:
+            msg = e.response.get("Error", {}).get("Message", "")
+            if not any(code(e) == c and m in msg for c, m in PROPAGATION) or ctx.clock.now() - t0 + delay > budget_s:
+                raise
+            print(f"{what}: {code(e)} ({msg[:80]}): a new IAM role takes seconds to reach every service; "
+                  f"retrying in {delay:.0f} s")
+            ctx.clock.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+
 def retrying(ctx: Context, fn: Callable[[], Any], what: str, codes: Iterable[str] = TRANSIENT_CODES,
-             attempts: int = RETRY_ATTEMPTS, delay_s: float = RETRY_DELAY_S) -> Any:
-    """Call fn; not-found is done; a refusal that clears by itself is retried (bounded)."""
+             attempts: int | None = None, delay_s: float = RETRY_DELAY_S, budget_s: float | None = None) -> Any:
+    """Call fn; not-found is done; a refusal that clears by itself is retried every `delay_s` for
+    `budget_s` AWS seconds (or `attempts` tries), on the target's clock and within the cell's budget:
+    when the cell's time is up first, progress.StillWaiting says so (the refusal clears in AWS
+    meanwhile; a rerun retries)."""
     codes = tuple(codes)
-    for attempt in range(1, attempts + 1):
+    budget = budget_s if budget_s is not None else (attempts * delay_s if attempts else RETRY_BUDGET_S)
+    t0 = ctx.clock.now()
+    while True:
         try:
             return fn()
         except ClientError as e:
             if missing(e):
                 return None
-            if code(e) not in codes or attempt == attempts:
+            if code(e) not in codes or ctx.clock.now() - t0 + delay_s > budget:
                 raise
+            left = progress.remaining()
+            if left is not None and left < delay_s:
+                raise progress.StillWaiting(f"{what}: AWS still answers {code(e)}", ctx.clock.now() - t0,
+                                            then="a rerun retries it once AWS has let go") from e
             ctx.clock.sleep(delay_s)
-    return None
 
 
 def delete(ctx: Context, kind: K.Kind | str, it: Item, *, step: str, wait_gone: bool = True) -> Resource:
@@ -383,8 +424,8 @@ def delete(ctx: Context, kind: K.Kind | str, it: Item, *, step: str, wait_gone: 
                 return result
         else:
             op = getattr(ctx.client(kind.service), kind.delete)
-            retrying(ctx, lambda: op(**_arg(kind.delete_arg or kind.id, it.id)), it.id,
-                     codes=TRANSIENT_CODES + kind.retry_codes)
+            retrying(ctx, lambda: op(**_arg(kind.delete_arg or kind.id, it.id)), f"{kind.label} {it.id}",
+                     codes=TRANSIENT_CODES + kind.retry_codes, budget_s=RETRY_BUDGETS_S.get(kind.name))
             if wait_gone:
                 wait(ctx, kind, it.id, deleted=True)
     except ClientError as e:
@@ -416,6 +457,11 @@ def destroy(ctx: Context, kind_names: Iterable[str], *, step: str, only_step: st
                 continue
             try:
                 delete(ctx, kind, it, step=step)
+            except progress.StillWaiting as e:
+                # The cell's time is up: what was asked goes on in AWS; a rerun finds the rest by tag.
+                ctx.note(step, kind.name, it.name, it.id, "still deleting (goes on in AWS)")
+                e.then = "a rerun of the teardown finds what is left by its tag and goes on"
+                raise
             except (ClientError, WaiterError, TimeoutError) as e:
                 detail = code(e) if isinstance(e, ClientError) else type(e).__name__
                 ctx.note(step, kind.name, it.name, it.id, f"failed: {detail}")

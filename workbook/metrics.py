@@ -1,7 +1,11 @@
 """CloudWatch -> one tidy pandas frame; the before/after comparison and its charts.
 
 Reading is batched: up to 500 MetricDataQueries per get_metric_data call (the API's limit), each
-batch paged through NextToken by botocore's paginator. Only the statistics SampleCount, Sum,
+batch paged through NextToken by botocore's paginator. The stack's AWS metrics are asked for on the
+dimensions the stack itself gives (its instances, load balancer, target group, database): ListMetrics
+shows a new metric only up to 15 minutes after its first datapoint, so it would find nothing right
+after the probe. CloudWatch delivers a datapoint about a minute after it was published: a read right
+after the probe waits (bounded, on the target's clock) until the last probed minute has arrived. Only the statistics SampleCount, Sum,
 Minimum, Maximum and Average are asked for: percentiles (p99) crash the sandbox's CloudWatch and
 are computed in pandas from the probe's raw requests instead. The same code reads AWS/EC2,
 AWS/ApplicationELB and AWS/RDS in aws mode, and what the local data plane publishes in the sandbox.
@@ -115,13 +119,71 @@ def stack_filter(p: Params, instance_ids: Iterable[str] = ()) -> Any:
     return keep
 
 
+def known_dimensions(ctx: Context, p: Params, instance_ids: Iterable[str] = ()) -> dict[str, list[tuple[tuple[str, str], ...]]]:
+    """namespace -> the dimension sets of the stack's metrics, from the stack itself: the instances
+    given, else the stack's, its group's and the dev host's (any state: a stopped dev host published
+    before it stopped), the group, the load balancer and its target group, the database."""
+    from .dataplane import DataPlane
+    found = DataPlane().resolve(ctx)
+    ids = sorted(set(instance_ids)) or sorted(set(_instances(ctx, p)) | set((found["asg"] or {}).get("instance_ids", [])))
+    ec2: list[tuple[tuple[str, str], ...]] = [(("InstanceId", i),) for i in ids]
+    if found["asg"]:
+        ec2.append((("AutoScalingGroupName", found["asg"]["name"]),))
+    elb: list[tuple[tuple[str, str], ...]] = []
+    if found["lb"]:
+        lb = ("LoadBalancer", found["lb"]["lb_dimension"])
+        elb.append((lb,))
+        if found["lb"]["tg_dimension"]:
+            elb.append((("TargetGroup", found["lb"]["tg_dimension"]), lb))
+    rds = [(("DBInstanceIdentifier", found["rds"]["id"]),)] if found["rds"] else []
+    return {"AWS/EC2": ec2, "AWS/ApplicationELB": elb, "AWS/RDS": rds}
+
+
+def _instances(ctx: Context, p: Params) -> list[str]:
+    key, _, value = p.dev_tag.partition("=")
+    ids = [p.dev_instance_id] if p.dev_instance_id else []
+    for filters in ([{"Name": f"tag:{key}", "Values": [value]}], [{"Name": "tag:workbook:stack", "Values": [p.stack_name]}]):
+        for page in ctx.client("ec2").get_paginator("describe_instances").paginate(Filters=filters):
+            ids += [i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]]
+    return sorted(set(ids))
+
+
+# Which dimension sets each AWS metric is published on (HealthyHostCount per target group and load balancer).
+_ON = {"HealthyHostCount": 2, "UnHealthyHostCount": 2}
+DELIVERY_WAIT_S = 180.0   # AWS-FACTS: ALB and EC2 basic metrics arrive about 1 minute late; 3 minutes at most
+DELIVERY_POLL_S = 20.0
+
+
 def read_aws(ctx: Context, p: Params, start: datetime, end: datetime, phase: str = "", period: int = 60,
-             instance_ids: Iterable[str] = ()) -> pd.DataFrame:
-    """AWS/EC2, AWS/ApplicationELB and AWS/RDS metrics of the stack (same code in both modes)."""
-    keep = stack_filter(p, instance_ids)
-    specs = [MetricSpec(ns, m, d, AWS_METRICS[ns][m], period)
-             for ns in AWS_METRICS for m, d in discover(ctx, ns) if m in AWS_METRICS[ns] and keep(m, dict(d))]
-    return fetch(ctx, specs, start, end, phase)
+             instance_ids: Iterable[str] = (), delivered_by: datetime | None = None) -> pd.DataFrame:
+    """AWS/EC2, AWS/ApplicationELB and AWS/RDS metrics of the stack (same code in both modes), asked for
+    on their known dimensions. `delivered_by`: the last moment the read must include (the end of the
+    probe); CloudWatch delivers about a minute late, so the read is repeated every DELIVERY_POLL_S on
+    the target's clock until a datapoint of that minute is there, for at most DELIVERY_WAIT_S (and the
+    cell's time): then what has arrived is what is shown."""
+    dims = known_dimensions(ctx, p, instance_ids)
+    # periods on the period's boundaries (a datapoint's timestamp is its period's start)
+    start = pd.Timestamp(start).floor(f"{period}s").to_pydatetime()
+    specs = [MetricSpec(ns, m, d, stat, period) for ns, metrics_ in AWS_METRICS.items() for m, stat in metrics_.items()
+             for d in dims[ns] if len(d) == _ON.get(m, 1) and not (ns == "AWS/EC2" and m != "CPUUtilization")]
+    df = fetch(ctx, specs, start, end, phase)
+    if delivered_by is None:
+        return df
+    # the period that holds the probe's last second, or the one before (a stand-in's or AWS's period
+    # need not start on the minute)
+    due = pd.Timestamp(delivered_by).floor(f"{period}s") - pd.Timedelta(seconds=period)
+    t0 = ctx.clock.now()
+    from . import progress
+    while (df.empty or df["timestamp"].max() < due) and ctx.clock.now() - t0 + DELIVERY_POLL_S <= DELIVERY_WAIT_S:
+        left = progress.remaining()
+        if left is not None and left < DELIVERY_POLL_S:
+            break
+        ctx.clock.sleep(DELIVERY_POLL_S)
+        df = fetch(ctx, specs, start, end, phase)
+    if df.empty or df["timestamp"].max() < due:
+        print(f"CloudWatch had not delivered the minute of {due:%H:%M} UTC after {(ctx.clock.now() - t0) / 60:.1f} "
+              f"min of waiting (it is usually about a minute late): what has arrived is shown")
+    return df
 
 
 def read_probe(ctx: Context, start: datetime, end: datetime, phase: str | None = None) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,6 +22,8 @@ PARAMS_FILE = "params_file"
 INJECTED_HEADER = "# Parameters"
 
 ROOT = Path(__file__).resolve().parent.parent
+CELL_TIMEOUT_ENV = "WORKBOOK_CELL_TIMEOUT"   # AWS seconds a cell may last (the pipeline's --timeout)
+_hooks: list[tuple[str, Any]] = []
 
 
 def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
@@ -34,6 +37,7 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     progress.use_bars(p.interactive)
     ctx = connect(p, step=step)
     lock.guard(ctx)   # a cell that changes the stack holds its lock until the cell ends (workbook.lock)
+    _budget_cells(ctx, step)
     where = ctx.target.where(ctx)
     print(f"{step}: stack {p.stack_name!r} in {p.region}, {where}" + (" (dry run: nothing is created)" if p.dry_run else ""))
     if p.interactive:   # the step bar, one line of sandbox notes, the form's values followed (workbook.workshop)
@@ -87,3 +91,36 @@ def injected_names() -> list[str] | None:
 def calls(ctx: Context) -> pd.DataFrame:
     """The API calls made since the last cell that showed them."""
     return ctx.calls.new()
+
+
+def _budget_cells(ctx: Context, step: str) -> None:
+    """Before each cell: its waits get the pipeline's per-cell timeout, in AWS time on the target's clock
+    (progress.cell_budget; none in the workshop, where no timeout kills a cell). After each cell: the
+    number of API calls so far, written to the run folder for the run's figures (pipeline.py)."""
+    raw = os.environ.get(CELL_TIMEOUT_ENV, "")
+    timeout = float(raw) if raw else None
+    progress.cell_budget(ctx.clock, timeout)   # the cell that runs this
+    run_dir, notebook = os.environ.get("WORKBOOK_RUN_DIR", ""), os.environ.get("WORKBOOK_NOTEBOOK", step)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    for event, fn in _hooks:   # nb.start run again in the same kernel: one set of hooks
+        ip.events.unregister(event, fn)
+    _hooks.clear()
+
+    def before(*_: Any) -> None:
+        progress.cell_budget(ctx.clock, timeout)
+
+    def after(*_: Any) -> None:
+        if run_dir:
+            calls_dir = Path(run_dir) / "calls"
+            calls_dir.mkdir(exist_ok=True)
+            created = [f"{r.type} {r.name}" for r in ctx.resources if r.action == "created"]
+            (calls_dir / f"{notebook}.json").write_text(json.dumps({"calls": len(ctx.calls.calls), "created": created}))
+    for event, fn in (("pre_run_cell", before), ("post_run_cell", after)):
+        ip.events.register(event, fn)
+        _hooks.append((event, fn))

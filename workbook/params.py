@@ -32,7 +32,8 @@ REGIONS = (
 )
 DB_ENGINES = ("postgres", "mysql")
 DB_PORTS = {"postgres": 5432, "mysql": 3306}
-ENGINE_DEFAULT_VERSION = {"postgres": "16.4", "mysql": "8.0.39"}
+# A major: the newest minor RDS offers for new instances is resolved before the create (steps/database.py)
+ENGINE_DEFAULT_VERSION = {"postgres": "16", "mysql": "8.0"}
 # Every pattern here is matched whole (fullmatch: `$` would let a trailing newline through) with ASCII
 # classes only (`\d` matches other scripts' digits; AWS's APIs do not).
 INSTANCE_TYPE_RE = re.compile(r"[a-z][a-z0-9-]*\.(?:nano|micro|small|medium|large|[0-9]*xlarge|metal(?:-[0-9]+xl)?)",
@@ -88,7 +89,9 @@ class Params:
     max_capacity: int = field(default=4, metadata=_meta("Auto Scaling group maximum size.", min=1, max=20))
     # database
     db_engine: Literal["postgres", "mysql"] = field(default="postgres", metadata=_meta("Engine of the RDS database."))
-    db_engine_version: str = field(default="16.4", metadata=_meta("Engine version, e.g. 16.4 (postgres) or 8.0.39 (mysql)."))
+    db_engine_version: str = field(default="16", metadata=_meta(
+        "Engine version: a major (16 postgres, 8.0 mysql) takes the newest minor RDS offers for new instances; a full "
+        "version (16.9) is used only while RDS offers it."))
     db_instance_class: str = field(default="db.t4g.micro", metadata=_meta("RDS instance class."))
     db_allocated_storage: int = field(default=20, metadata=_meta("Storage in GiB.", min=20, max=65536))
     multi_az: bool = field(default=True, metadata=_meta("Run a standby in a second AZ (about twice the price)."))

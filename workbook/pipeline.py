@@ -44,8 +44,10 @@ from typing import Any, TextIO
 import nbformat
 
 from . import masking
+from . import pipeline_resume as resume
 from .connect import mask_account
 from .outputs import end_run, new_run_dir, point_latest  # noqa: F401 - run folders live in outputs.py
+from .nb import CELL_TIMEOUT_ENV
 from .params import ParameterError, Params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +78,11 @@ class NotebookRecord:
     slowest_seconds: float = 0.0
     output: str = ""
     error: str = ""
+    attempts: int = 1                # >1: rerun to pick up waits that outlasted a cell (pipeline_resume)
+    calls: int = 0                   # API calls its kernels made
+    created: int = 0                 # resources it created (0 on a rerun of a built stack)
+    aws_seconds: float | None = None  # AWS time that passed on the target's clock while it ran
+    aws_waited_s: float = 0.0        # of which waiting on the clock (rehearsing)
 
 
 @dataclass
@@ -92,6 +99,8 @@ class RunRecord:
     sandbox_endpoint: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     notebooks: list[NotebookRecord] = field(default_factory=list)
+    cell_timeout_aws_s: int = 0      # the per-cell timeout, in AWS seconds (waits end before it)
+    rehearsal: dict[str, Any] | None = None   # rehearsing: projected AWS time, critical path (buildtime.py)
 
 
 # ---- which notebooks -------------------------------------------------------------------------
@@ -319,14 +328,18 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
     pictures = Path(diagrams_dir or DIAGRAMS)
 
     from .connect import target_for
-    rec.sandbox_endpoint = target_for(p).endpoint or ""   # the sandbox starts here, before any kernel
+    target = target_for(p)
+    rec.sandbox_endpoint = target.endpoint or ""   # the sandbox starts here, before any kernel
+    rec.cell_timeout_aws_s = timeout
+    aws_t0 = target.clock.now()
     t_run = time.perf_counter()
     print(f"run {run_dir.name}: {len(paths)} notebook(s), target {p.target}, region {p.region}, "
           f"stack {p.stack_name}" + (f", sandbox {rec.sandbox_endpoint}" if rec.sandbox_endpoint else ""),
           file=stream, flush=True)
 
-    saved_env = {k: os.environ.get(k) for k in ("WORKBOOK_RUN_DIR", "WORKBOOK_NOTEBOOK")}
+    saved_env = {k: os.environ.get(k) for k in ("WORKBOOK_RUN_DIR", "WORKBOOK_NOTEBOOK", CELL_TIMEOUT_ENV)}
     os.environ["WORKBOOK_RUN_DIR"] = str(run_dir)
+    os.environ[CELL_TIMEOUT_ENV] = str(timeout)   # each cell's waits end within it, in AWS time (nb.start)
     try:
         for n, (src, nbrec) in enumerate(zip(paths, rec.notebooks), start=1):
             out = run_dir / src.name
@@ -337,11 +350,13 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
             print(f"{label}: {len(cells)} cells ({nbrec.cells} code) ...", file=stream, flush=True)
             os.environ["WORKBOOK_NOTEBOOK"] = src.stem
             _lock_at(held, run_dir, src.stem)
-            t0 = time.perf_counter()
+            t0, aws0, waited0 = time.perf_counter(), target.clock.now(), resume.waited(target, src.stem)
             try:
-                execute(src, out, p.to_dict(), timeout, label, stream)
+                resume.execute_resuming(src, out, p.to_dict(), timeout, label, stream, nbrec)
             except BaseException as e:  # noqa: BLE001 - also a timeout, a dead kernel, Ctrl-C
                 nbrec.seconds = round(time.perf_counter() - t0, 2)
+                nbrec.aws_seconds = round(target.clock.now() - aws0, 1)
+                nbrec.aws_waited_s = round(resume.waited(target, src.stem) - waited0, 1)
                 nbrec.status = "failed"
                 index, first, err = _failed_cell(out) if out.exists() else (None, "", "")
                 err = masking.text(err or _error_text(e))
@@ -349,7 +364,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
                 nbrec.error = err
                 mask_run_outputs(run_dir)
                 rec.status = "failed"
-                _finish(rec, t_run)
+                _finish(rec, t_run, target, aws_t0)
                 end_run(run_dir, pictures)
                 where = f"cell {index} ({first!r})" if index is not None else "before any cell ran"
                 msg = (f"{src.stem} failed at {where}: {err}\n"
@@ -360,6 +375,8 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
                     raise
                 raise RunFailed(msg, run_dir, src.stem, index, err) from None
             nbrec.seconds = round(time.perf_counter() - t0, 2)
+            nbrec.aws_seconds = round(target.clock.now() - aws0, 1)
+            nbrec.aws_waited_s = round(resume.waited(target, src.stem) - waited0, 1)
             nbrec.status = "ok"
             mask_run_outputs(run_dir)
             durations = _cell_durations(out)
@@ -378,7 +395,7 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
                 os.environ[k] = v
         _give_back_stack_lock(held)
     rec.status = "ok"
-    _finish(rec, t_run)
+    _finish(rec, t_run, target, aws_t0)
     end_run(run_dir, pictures)
     print(f"run {run_dir.name}: ok in {rec.seconds:.1f} s -> {run_dir}", file=stream, flush=True)
     return run_dir
@@ -455,9 +472,10 @@ def preflight(p: Params) -> None:
     connect(p)
 
 
-def _finish(rec: RunRecord, t_run: float) -> None:
+def _finish(rec: RunRecord, t_run: float, target: Any = None, aws_t0: float = 0.0) -> None:
     rec.finished = _now()
     rec.seconds = round(time.perf_counter() - t_run, 2)
+    rec.rehearsal = resume.rehearsal_figures(rec, target, aws_t0)
     write_record(rec)
 
 

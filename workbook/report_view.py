@@ -13,6 +13,7 @@ from typing import Any
 import nbformat
 import pandas as pd
 
+from . import buildtime
 from .connect import mask_account
 from .report import SECTIONS, FIRST_SCREEN_ONLY, LONG_TABLE, TEARDOWN, Artifact, data_uri, mask_accounts
 
@@ -196,7 +197,8 @@ def view(folder: Any, rec: dict[str, Any], found: list[Artifact], notebooks: dic
                                "status": n.get("status", ""), "seconds": f'{n.get("seconds", 0):.1f}',
                                "error": mask_accounts(n.get("error", ""))} for n in rec.get("notebooks", [])],
                 "params": [(k, readable(v)) for k, v in shown_params.items()],
-                "versions": [(k, str(v)) for k, v in rec.get("versions", {}).items()]},
+                "versions": [(k, str(v)) for k, v in rec.get("versions", {}).items()],
+                "rehearsal": buildtime.html_section(rec)},   # a rehearsed run's AWS time (issue 9), else ""
     }
 
 

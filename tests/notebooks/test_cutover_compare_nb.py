@@ -87,3 +87,12 @@ def test_evidence_reached_cloudwatch_and_the_charts(executed):
     assert "p99 latency, served (ms)" in comparison and "stop_dev" in comparison
     assert "image/png" in outputs_of(executed["nb"], "charts")
     assert (ROOT / "diagrams" / "08_cutover_compare_evidence.png").stat().st_size > 10_000
+
+
+def test_the_restore_drill_of_03_finishes_last(executed):
+    nb = executed["nb"]
+    ready = outputs_of(nb, "database_ready")
+    assert "manual snapshot" in ready                          # started as soon as the instance was available
+    drill = outputs_of(nb, "restore_drill")
+    assert "restore drill passed" in drill and f"{STACK}-db-drill deleted" in drill
+    assert nb.cells[-1].metadata.get("tags") == ["restore_drill", "resumable"]   # the last wait of the build

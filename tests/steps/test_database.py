@@ -72,7 +72,7 @@ def test_apply_creates_a_private_encrypted_multi_az_instance_with_managed_passwo
     df = db.apply(ctx)
     assert list(df.action) == ["created"] * 3
     d = instance(names.db_instance(p))
-    assert d["Engine"] == "postgres" and d["EngineVersion"] == p.db_engine_version
+    assert d["Engine"] == "postgres" and d["EngineVersion"] == db.resolve_engine_version(ctx) == "16.11"
     assert d["DBInstanceClass"] == p.db_instance_class and d["StorageType"] == "gp3"
     assert d["AllocatedStorage"] == p.db_allocated_storage
     assert d["PubliclyAccessible"] is False and d["StorageEncrypted"] is True
@@ -89,7 +89,7 @@ def test_apply_creates_a_private_encrypted_multi_az_instance_with_managed_passwo
 
 def test_no_password_is_passed_or_logged(ctx, net):
     db.apply(ctx)
-    args = db._instance_arguments(ctx.params, "sg-1")
+    args = db._instance_arguments(ctx.params, "sg-1", "16.11")
     assert "MasterUserPassword" not in args and args["ManageMasterUserPassword"] is True
     assert mask(args)["ManageMasterUserPassword"] == "***"  # the call log masks anything named password
     arn = instance(names.db_instance(ctx.params))["MasterUserSecret"]["SecretArn"]

@@ -103,6 +103,15 @@ def nat_gateway_tag_filters(ctx: Context, params: dict[str, Any], parsed: dict[s
     return len(parsed["NatGateways"]) != len(before)
 
 
+# ---- RDS engine versions ------------------------------------------------------------------------------
+@correct("rds", "DescribeDBEngineVersions", when="before",
+         note="moto 5.2.5 cannot list RDS engine versions (HTTP 500): the sandbox answers from the dated list in "
+              "workbook/sandbox/rds_engine_versions.yaml")
+def engine_versions_listed(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    from .rehearsal_consistency import dated_versions
+    return dated_versions(params)
+
+
 # ---- Auto Scaling -----------------------------------------------------------------------------------
 _corrected_instances: set[str] = set()
 

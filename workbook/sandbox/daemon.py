@@ -258,7 +258,22 @@ class Daemon:
             import boto3
             self._cw = boto3.client("cloudwatch", endpoint_url=self.cfg["endpoint"], region_name=self.cfg["region"],
                                     aws_access_key_id="testing", aws_secret_access_key="testing")
+            self._rehearse(self._cw)
         return self._cw
+
+    def _rehearse(self, client: Any) -> None:
+        """Rehearsing AWS: what the stand-ins publish reaches get_metric_data a minute late, as what AWS
+        itself publishes does (the rehearsal's model on this client too)."""
+        from . import rehearsal
+        settings = rehearsal.load()
+        if settings is None:
+            return
+        from ..connect import Context
+        from ..params import Params
+        from .seam import ACCOUNT, SandboxTarget
+        target = SandboxTarget(self.cfg["endpoint"], settings)
+        ctx = Context(Params.from_mapping({"region": self.cfg["region"]}), target, ACCOUNT, step="dataplane")
+        target.install(client, ctx)
 
     def publish(self) -> dict[str, int]:
         """Send the buffer: one put_metric_data per namespace and 1,000 datums."""

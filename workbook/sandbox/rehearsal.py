@@ -19,10 +19,15 @@ Scaling launches and drained terminations), rehearsal_edge.py (Route 53, ACM, AP
 rehearsal_consistency.py (IAM propagation, EC2 NotFound, lingering interfaces, CloudWatch delivery,
 SNS e-mail, RDS engine versions from rds_engine_versions.yaml).
 
-Time: a time scale maps AWS time to sandbox time (default 60: one AWS minute is one sandbox second).
-AWS time is wall time since an origin kept in the state folder, times the scale, so every process
-agrees on it. The clock (`RehearsalClock`) sleeps AWS seconds as scaled wall time, so the workbook's
-waits, waiter delays and retry budgets are measured in AWS time. Each resource's creation, change and
+Time: a time scale maps AWS time to sandbox time while the workbook waits (default 60: one AWS minute
+waited is one sandbox second). The clock (`RehearsalClock`) sleeps AWS seconds as scaled wall time, so
+the workbook's waits, waiter delays and retry budgets are measured in AWS time. Everything else (a
+call, a kernel starting, the probe's traffic, a reader in the workshop) takes as long on AWS as here,
+so it counts once: AWS time is wall time since an origin kept in the state folder, plus what every
+sleep on the clock added beyond its wall time (the `warp`, kept in the state folder too, so every
+process agrees on it). A per-cell timeout in AWS time then means what it means on AWS, and the AWS
+time a build takes here is the AWS time it would take there; each API call adds the round trip of a call
+to AWS (`api_call` in rehearsal_facts.py), which the local sandbox does not have. Each resource's creation, change and
 deletion times are kept in a timeline file in the state folder (JSON, written under an fcntl lock).
 """
 from __future__ import annotations
@@ -41,6 +46,7 @@ from ..connect import Clock, Context
 from ..params import state_dir as default_state_dir
 
 SETTINGS_FILE, TIMELINE_FILE, LOCK_FILE = "rehearsal.json", "rehearsal-timeline.json", "rehearsal.lock"
+CLOCK_FILE = "rehearsal-clock.json"   # the warp: AWS seconds the clock's sleeps added beyond wall time
 DEFAULT_SCALE = 60.0      # AWS seconds per sandbox second: one AWS minute is one sandbox second
 # Gaps of seam.GAPS the model shows, so checks look at the account again instead of "not emulated".
 MODELLED_GAPS = ("sns_email_confirmation",)
@@ -59,7 +65,8 @@ class Settings:
     state_dir: str = field(default="", compare=False)   # where the timeline is; not persisted
 
     def aws_now(self, wall: float | None = None) -> float:
-        return self.origin_aws + ((time.time() if wall is None else wall) - self.origin_wall) * self.time_scale
+        """Wall time since the origin (what takes as long on AWS as here) plus the warp of every sleep."""
+        return self.origin_aws + ((time.time() if wall is None else wall) - self.origin_wall) + warp(self.folder())
 
     def wall_seconds(self, aws_seconds: float) -> float:
         """How long `aws_seconds` of AWS time last in the sandbox (what a per-cell timeout should be)."""
@@ -76,6 +83,34 @@ class Settings:
 
 def _folder(state_dir: str | Path | None) -> Path:
     return Path(state_dir) if state_dir else default_state_dir()
+
+
+_warps: dict[Path, tuple[tuple[int, int, int], float]] = {}
+
+
+def warp(folder: Path) -> float:
+    """AWS seconds the clock's sleeps added beyond their wall time, in every process so far (read
+    again only when the file changed)."""
+    path = folder / CLOCK_FILE
+    try:
+        st = path.stat()
+    except OSError:
+        return 0.0
+    ident = (st.st_ino, st.st_mtime_ns, st.st_size)
+    seen = _warps.get(folder)
+    if seen is None or seen[0] != ident:
+        try:
+            value = float(json.loads(path.read_text()).get("warp", 0.0))
+        except (OSError, ValueError, AttributeError):
+            value = seen[1] if seen else 0.0
+        _warps[folder] = seen = (ident, value)
+    return seen[1]
+
+
+def add_warp(folder: Path, seconds: float) -> None:
+    with _locked(folder):
+        _warps.pop(folder, None)
+        _write_json(folder / CLOCK_FILE, {"warp": round(warp(folder) + seconds, 6)})
 
 
 @contextlib.contextmanager
@@ -121,11 +156,8 @@ def switch(on: bool, *, time_scale: float | None = None, throttle: float | None 
     folder = _folder(state_dir)
     with _locked(folder):
         s = _read_settings(folder)
-        now_wall = time.time()
-        if not s.origin_wall:
-            s.origin_wall, s.origin_aws = now_wall, 0.0
-        elif time_scale is not None and time_scale != s.time_scale:
-            s.origin_aws, s.origin_wall = s.aws_now(now_wall), now_wall
+        if not s.origin_wall:   # AWS time does not depend on the scale: a new scale changes only the sleeps
+            s.origin_wall, s.origin_aws = time.time(), 0.0
         s.on = on
         if time_scale is not None:
             s.time_scale = float(time_scale)
@@ -156,15 +188,17 @@ def figures(state_dir: str | Path | None = None) -> dict[str, Any]:
     notebook) and the AWS seconds each notebook waited on the clock."""
     folder = _folder(state_dir)
     s, data = _read_settings(folder), Timeline(folder).read()
+    from .rehearsal_facts import FACTS
     return {"rehearse": describe(folder), "aws_now_s": round(s.aws_now(), 1) if s.on else None,
-            "phases": Timeline(folder).frame(),
+            "call_s": FACTS["api_call"].low, "phases": Timeline(folder).frame(),
             "waits": {k.split(":", 1)[1]: v for k, v in data.items() if k.startswith("waits:")}}
 
 
 # ---- the clock -------------------------------------------------------------------------------------
 class RehearsalClock(Clock):
-    """AWS time, scaled: `sleep(aws_seconds)` sleeps aws_seconds / time_scale of wall time and
-    `now()` is AWS seconds since the sandbox's origin (shared by every process)."""
+    """AWS time, scaled while waiting: `sleep(aws_seconds)` sleeps aws_seconds / time_scale of wall time
+    and moves AWS time by aws_seconds; `now()` is AWS seconds since the sandbox's origin (shared by
+    every process), in which all that is not a sleep on the clock counts at its wall time."""
 
     def __init__(self, settings: Settings, timeline: "Timeline | None" = None) -> None:
         self.settings = settings
@@ -177,10 +211,13 @@ class RehearsalClock(Clock):
         if aws_seconds <= 0:
             return
         start = self.now()
+        t0 = time.monotonic()
         time.sleep(self.settings.wall_seconds(aws_seconds))
         self.slept += aws_seconds
         if self.settings.frozen:
             self._virtual += aws_seconds
+        else:   # the sleep's wall time already counts once: add the rest, for every process to see
+            add_warp(self.settings.folder(), aws_seconds - (time.monotonic() - t0))
         if self.timeline is not None:
             self.timeline.waited(start, aws_seconds)
 
@@ -370,6 +407,15 @@ def install(client: Any, ctx: Context, rh: Rehearsal) -> None:
     def stash(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["rehearsal_params"] = dict(params)
     events.register(f"before-parameter-build.{sid}", stash)
+
+    if not rh.settings.frozen:   # each call takes as long as one to AWS (the sandbox answers in milliseconds)
+        from .rehearsal_facts import FACTS
+        call_s, folder = FACTS["api_call"].low, rh.settings.folder()
+
+        def took(**_: Any) -> None:
+            add_warp(folder, call_s)
+        events.register(f"after-call.{sid}", took)
+        events.register(f"after-call-error.{sid}", took)
 
     for b in (b for b in BEHAVIOURS if b.service == service):
         if b.when == "after":

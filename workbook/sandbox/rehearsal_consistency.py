@@ -402,6 +402,14 @@ def _family(engine: str, version: str) -> str:
 
 @model("rds", "DescribeDBEngineVersions", when="before")
 def versions_from_the_dated_list(rh: Rehearsal, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    note(ctx, f"moto cannot list RDS engine versions: the sandbox answers from the list dated "
+              f"{engine_versions()['as_of']} in the repository")
+    return dated_versions(params)
+
+
+def dated_versions(params: dict[str, Any]) -> dict[str, Any]:
+    """describe_db_engine_versions answered from rds_engine_versions.yaml (also the plain sandbox's
+    correction: moto answers HTTP 500)."""
     data = engine_versions()
     wanted, version = params.get("Engine"), params.get("EngineVersion", "")
     statuses = {v for f in params.get("Filters", []) if f.get("Name") == "status" for v in f.get("Values", [])}
@@ -422,8 +430,6 @@ def versions_from_the_dated_list(rh: Rehearsal, ctx: Context, params: dict[str, 
             out.append({"Engine": engine, "EngineVersion": v, "DBParameterGroupFamily": _family(engine, v),
                         "DBEngineDescription": e["description"], "DBEngineVersionDescription": f"{e['description']} {v}",
                         "Status": status, "ValidUpgradeTarget": []})
-    note(ctx, f"moto cannot list RDS engine versions: the sandbox answers from the list dated {data['as_of']} in "
-              f"the repository")
     return {"DBEngineVersions": out}
 
 

@@ -60,6 +60,10 @@ FACTS: dict[str, Fact] = {
                                 'datapoints reach get_metric_data about a minute after they are published)'),
     "cw_list_metrics": Fact(15 * MIN, 15 * MIN, 'AWS-FACTS "CloudWatch": ListMetrics can take up to 15 minutes to show '
                                                 'a new metric (the documented bound)'),
+    # ---- the API itself ----
+    "api_call": Fact(0.15, 0.15, "no figure in AWS-FACTS: a typical round trip of one AWS API call from a laptop, which "
+                                 "the local sandbox answers in milliseconds (used only for the projected AWS time)",
+                     assumed=True),
     # ---- target health ----
     "target_first_check": Fact(30, 30, 'AWS-FACTS table: target -> healthy after one passing check; default interval '
                                        '30 s (the target group\'s own interval is used when set)'),

@@ -120,6 +120,9 @@ class SandboxTarget(Target):
             self._iam_drills = Drills()
         return self._iam_drills
 
+    def rehearsal_figures(self) -> dict[str, Any] | None:
+        return rehearsal.figures(self.rehearsal.settings.folder()) if self.rehearsal else None
+
     def drill_log(self) -> Any:
         """The calls the IAM drills made, controls first (None before any drill ran)."""
         return self._iam_drills.log() if self._iam_drills is not None else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .. import engine, names, tagging
+from .. import engine, names, progress, tagging
 from .. import kinds as K
 from ..connect import Context, Resource
 from ..params import Params
@@ -63,6 +63,8 @@ def ensure_load_balancer(ctx: Context, *, wait: bool = False) -> Resource:
     rec = engine.ensure(ctx, "load_balancer", name, step=STEP_ID, create=create, wait_ready=False)
     if rec.action == "would create":
         return rec
+    if rec.action == "created" and not wait:
+        progress.started(f"load balancer {name}", "2-3 minutes (up to 30)", "wait_for_load_balancer")
     if rec.item.get("Scheme", alb_scheme(p)) != alb_scheme(p):
         raise PrerequisiteMissing(
             f"load balancer {name} exists as {rec.item['Scheme']} but entry={p.entry!r} needs {alb_scheme(p)}; the "

@@ -39,7 +39,7 @@ STEP = register(Step(
         # faults the probe injects (only the one chosen by the `fault` parameter is called)
         "ec2:StopInstances", "autoscaling:TerminateInstanceInAutoScalingGroup", "rds:RebootDBInstance",
         # evidence
-        "cloudwatch:PutMetricData", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics",
+        "cloudwatch:PutMetricData", "cloudwatch:GetMetricData",
     )))
 
 
@@ -57,7 +57,10 @@ def prerequisites(ctx: Context) -> pd.DataFrame:
 
 def data_plane(ctx: Context) -> pd.DataFrame:
     """Make what exists serve, and show it: on a real account the instances serve by themselves (the
-    target group's health as the load balancer sees it); the sandbox starts its local stand-ins."""
+    target group's health as the load balancer sees it); the sandbox starts its local stand-ins. The
+    RDS instance must be available (its endpoint exists only then): waited for, bounded by the cell."""
+    from . import database
+    database.wait_db_available(ctx, needed=True)
     return ctx.target.dataplane.start(ctx)
 
 
@@ -93,7 +96,8 @@ def cloudwatch_evidence(ctx: Context, before: Any, after: Any) -> pd.DataFrame:
         dev_id = plane.dev_instance_id(ctx)
     except LookupError:
         dev_id = ""
-    df = metrics.read_aws(ctx, ctx.p, start, end)
+    delivered_by = metrics.window(after, pad_s=0)[1]   # the probe's last second: CloudWatch is a minute late
+    df = metrics.read_aws(ctx, ctx.p, start, end, delivered_by=delivered_by)
     df["phase"] = df["dimensions"].eq(f"InstanceId={dev_id}").map({True: "before", False: "after"})
     return df
 

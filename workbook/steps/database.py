@@ -24,12 +24,13 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from .. import checks, engine, inventory, names, plan_cost, tagging
+from .. import progress as progress_mod
 from ..connect import Context, Resource
 from ..params import ParameterError, Params
 from . import Step, destroy_kinds, register
 from .database_drill import (CREATE_MAX_ATTEMPTS, DRILL_TAG, PrerequisiteError, ProgressFn,  # noqa: F401
                              describe_db, drill_instance_id, ensure_manual_snapshot, restore_drill,
-                             snapshot_drill_plan, wait_db)
+                             snapshot_drill_plan, start_manual_snapshot, start_restore_drill, wait_db)
 
 STEP = "03_database"                 # the step tag's value
 MASTER_USERNAME = "dbadmin"          # not a secret; "admin"/"postgres"/"rdsadmin" are reserved on some engines
@@ -62,6 +63,7 @@ STEP_INFO = register(Step(
     short="Database", module="database",
     kinds=("db_subnet_group", "db_parameter_group", "db_instance", "db_snapshot"),
     permissions=("ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "rds:RestoreDBInstanceFromDBSnapshot",
+                 "rds:DescribeDBEngineVersions",   # the newest minor of the major, or the version checked
                  # ManageMasterUserPassword: RDS creates the secret on the caller's behalf.
                  "secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:DescribeSecret",
                  "kms:DescribeKey", "iam:CreateServiceLinkedRole"),
@@ -70,7 +72,7 @@ STEP_INFO = register(Step(
 
 # ---- parameters ------------------------------------------------------------------------------
 def engine_major(p: Params) -> str:
-    """16.4 -> 16 (postgres); 8.0.39 -> 8.0 (mysql)."""
+    """16.11 or 16 -> 16 (postgres); 8.0.39 or 8.0 -> 8.0 (mysql)."""
     parts = p.db_engine_version.split(".")
     return parts[0] if p.db_engine == "postgres" else ".".join(parts[:2])
 
@@ -82,8 +84,47 @@ def check_params(p: Params) -> Params:
         raise ParameterError({"db_engine_version": (
             f"{p.db_engine_version!r} is not a supported {p.db_engine} version; use a major version of "
             f"{', '.join(SUPPORTED_MAJORS[p.db_engine])} (e.g. "
-            f"{'16.4' if p.db_engine == 'postgres' else '8.0.39'})")})
+            f"{'16' if p.db_engine == 'postgres' else '8.0'} for the newest minor RDS offers)")})
     return p
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) if x.isdigit() else -1 for x in v.split("."))
+
+
+def offered_versions(ctx: Context) -> list[str]:
+    """The versions of the chosen engine and major RDS offers for new instances (describe_db_engine_versions
+    lists only those unless asked for all), oldest first."""
+    p = ctx.p
+    major = engine_major(check_params(p))
+    pages = ctx.client("rds").get_paginator("describe_db_engine_versions").paginate(Engine=p.db_engine)
+    found = {v["EngineVersion"] for page in pages for v in page["DBEngineVersions"]
+             if v.get("Status", "available") == "available"
+             and (v["EngineVersion"] == major or v["EngineVersion"].startswith(f"{major}."))}
+    return sorted(found, key=_version_key)
+
+
+def resolve_engine_version(ctx: Context) -> str:
+    """The version to create: for a major (db_engine_version=16) the newest minor RDS offers for new
+    instances; a full version (16.9) only if RDS still offers it (minors are retired on a schedule, and
+    a create with a retired one is refused). Said as a ParameterError naming db_engine_version, before
+    the create."""
+    p = ctx.p
+    offered = offered_versions(ctx)
+    major = engine_major(p)
+    if p.db_engine_version == major:
+        if not offered:
+            raise ParameterError({"db_engine_version": f"RDS offers no {p.db_engine} {major}.x version for new instances "
+                                                       f"in {p.region}; choose another major"})
+        return offered[-1]
+    if not offered:   # nothing listed for the major at all: nothing to check against (say so, go on)
+        print(f"RDS lists no {p.db_engine} {major}.x versions here: {p.db_engine_version} is used as given")
+        return p.db_engine_version
+    if p.db_engine_version not in offered:
+        raise ParameterError({"db_engine_version": (
+            f"{p.db_engine_version!r} is not offered for new {p.db_engine} instances in {p.region} (RDS retires minor "
+            f"versions on a schedule); offered: {', '.join(offered[-4:]) or 'none'}. Use {major} for the newest minor.")})
+    return p.db_engine_version
 
 
 def parameter_group_family(p: Params) -> str:
@@ -177,9 +218,9 @@ def ensure_db_parameter_group(ctx: Context) -> Resource:
     return rec
 
 
-def _instance_arguments(p: Params, sg_id: str) -> dict[str, Any]:
+def _instance_arguments(p: Params, sg_id: str, version: str) -> dict[str, Any]:
     return dict(
-        DBInstanceIdentifier=names.db_instance(p), Engine=p.db_engine, EngineVersion=p.db_engine_version,
+        DBInstanceIdentifier=names.db_instance(p), Engine=p.db_engine, EngineVersion=version,
         DBInstanceClass=p.db_instance_class, AllocatedStorage=p.db_allocated_storage, StorageType="gp3",
         DBName=DB_NAME, Port=p.db_port, MasterUsername=MASTER_USERNAME,
         ManageMasterUserPassword=True,        # RDS generates and stores it; nobody types or sees it
@@ -213,10 +254,14 @@ def start_db_instance_create(ctx: Context) -> Resource:
     name = names.db_instance(p)
     found = engine.find_one(ctx, "db_instance", name)
     sg_id = _db_security_group(ctx) if found is None and not ctx.dry_run else ""
+    version = resolve_engine_version(ctx) if found is None else found.raw.get("EngineVersion", "")
     rec = engine.ensure(ctx, "db_instance", name, step=STEP, found=found, lookup=False, wait_ready=False,
-                        create=lambda: _instance_arguments(p, sg_id))
+                        create=lambda: _instance_arguments(p, sg_id, version))
     if found is not None:
         _converge_instance(ctx, found.raw)
+    elif rec.action == "created":
+        progress_mod.started(f"RDS instance {name} ({p.db_engine} {version})", "15-20 minutes" if p.multi_az else
+                             "5-10 minutes", "the restore drill's snapshot and 08's data move need it")
     return rec
 
 
@@ -247,14 +292,21 @@ def _converge_instance(ctx: Context, db: dict[str, Any]) -> Resource | None:
     return ctx.note(STEP, "db_instance_settings", label, name, "updated")
 
 
-def wait_db_available(ctx: Context, progress: ProgressFn | None = None,
-                      identifier: str | None = None) -> dict[str, Any] | None:
-    """Wait with the db_instance_available waiter, showing each poll; returns the fresh description."""
+def wait_db_available(ctx: Context, progress: ProgressFn | None = None, identifier: str | None = None, *,
+                      needed: bool = False) -> dict[str, Any] | None:
+    """Wait with the db_instance_available waiter, showing each poll; returns the fresh description.
+    Bounded by the cell: when its time is up first, the wait ends cleanly (None, and it says so; the
+    instance goes on in AWS) or, `needed`, raises progress.StillWaiting for the caller that cannot go on
+    without it (a rerun of the notebook picks it up)."""
     identifier = identifier or names.db_instance(ctx.p)
     if ctx.dry_run and describe_db(ctx, identifier) is None:
         print(f"dry run: {identifier} does not exist, nothing to wait for")
         return None
-    wait_db(ctx, identifier, progress)
+    if needed:
+        wait_db(ctx, identifier, progress)
+    elif not progress_mod.ended_early(lambda: wait_db(ctx, identifier, progress),
+                                      then="the next cell that needs it waits for it again"):
+        return None
     return describe_db(ctx, identifier)
 
 
@@ -354,15 +406,14 @@ def instance_summary(ctx: Context) -> pd.DataFrame:
 
 # ---- the step ------------------------------------------------------------------------------------
 def apply(ctx: Context, progress: ProgressFn | None = None) -> pd.DataFrame:
-    """Subnet group, parameter group, the instance (created or brought to the parameters), then the
-    wait until it is available."""
+    """Subnet group, parameter group, the instance (created or brought to the parameters). Not waited
+    for (15-20 minutes Multi-AZ): it goes on in AWS while the workshop goes on; what needs it waits
+    (`wait_db_available`, the drill, 08's data move)."""
     check_params(ctx.p)
     mark = len(ctx.resources)
     ensure_db_subnet_group(ctx)
     ensure_db_parameter_group(ctx)
     start_db_instance_create(ctx)
-    if not ctx.dry_run:
-        wait_db_available(ctx, progress)
     return ctx.resources_frame(mark)
 
 

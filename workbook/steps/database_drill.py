@@ -3,9 +3,15 @@
 A backup counts once it has been restored. `ensure_manual_snapshot` takes a manual snapshot of the
 stack's instance (kept until destroy, whatever the automated backups' retention); `restore_drill`
 restores it to a temporary instance, compares that with the source setting by setting, and deletes
-it through the db_instance kind's delete (deletion protection off, and no final snapshot: it is a
-copy). A drill that passed is marked on the snapshot (tag workbook:restore-drill), so a rerun of the
-notebook repeats nothing; a drill instance left by an interrupted run is reused, never twinned.
+it (no final snapshot: it is a copy; the delete goes on in AWS, nothing waits for it). A drill that
+passed is marked on the snapshot (tag workbook:restore-drill), so a rerun of the notebook repeats
+nothing; a drill instance left by an interrupted run is reused, never twinned.
+
+The drill is a chain of AWS waits (instance 15-20 min, snapshot 2-5, restore 10-20): the longest of the
+build. So it is not waited for where it starts: `start_restore_drill` advances it as far as AWS allows
+now and waits for nothing (03 calls it while the instance is still creating, 08 again once the
+instance is available, which starts the snapshot), and `restore_drill` finishes it at the end of the
+build (08), waiting where it must, each wait bounded by its cell (progress.StillWaiting).
 
 Also here, shared with database.py: reading one DB instance as RDS describes it now, and waiting on
 RDS with a progress callback.
@@ -61,26 +67,45 @@ def listening(progress: ProgressFn | None) -> Iterator[None]:
             remove_listener(progress)
 
 
-def wait_db(ctx: Context, identifier: str, progress: ProgressFn | None = None, *, deleted: bool = False) -> None:
-    """botocore's db_instance_available (or _deleted) waiter, with progress."""
+def wait_db(ctx: Context, identifier: str, progress: ProgressFn | None = None, *, deleted: bool = False,
+            then: str = "") -> None:
+    """botocore's db_instance_available (or _deleted) waiter, with progress; bounded by the cell
+    (progress.StillWaiting says so, and `then` who picks it up)."""
     with listening(progress):
         engine.wait(ctx, K.get("db_instance"), identifier, deleted=deleted, max_attempts=CREATE_MAX_ATTEMPTS,
-                    what=f"{identifier} to be {'deleted' if deleted else 'available'}")
+                    what=f"{identifier} to be {'deleted' if deleted else 'available'}", then=then)
 
 
 # ---- the manual snapshot ----------------------------------------------------------------------------
-def ensure_manual_snapshot(ctx: Context, label: str = "manual", progress: ProgressFn | None = None) -> Resource:
-    """A manual snapshot (kept until destroy) of the production instance; waits until it is available."""
+def start_manual_snapshot(ctx: Context, label: str = "manual") -> Resource | None:
+    """The manual snapshot, created if the instance is available, else nothing yet (None): RDS refuses a
+    snapshot of an instance that is not available. Waits for nothing."""
     p = ctx.p
     name, source = names.db_snapshot(p, label), names.db_instance(p)
     found = engine.find_one(ctx, "db_snapshot", name)
-    if found is None and not ctx.dry_run and describe_db(ctx, source) is None:
-        raise PrerequisiteError(f"DB instance {source!r} does not exist yet: create it first")
-    rec = engine.ensure(ctx, "db_snapshot", name, step=STEP_ID, found=found, lookup=False, wait_ready=False,
-                        create={"DBSnapshotIdentifier": name, "DBInstanceIdentifier": source})
+    if found is None and not ctx.dry_run:
+        db = describe_db(ctx, source)
+        if db is None:
+            raise PrerequisiteError(f"DB instance {source!r} does not exist yet: create it first")
+        if db["DBInstanceStatus"] != "available":
+            return None
+    return engine.ensure(ctx, "db_snapshot", name, step=STEP_ID, found=found, lookup=False, wait_ready=False,
+                         create={"DBSnapshotIdentifier": name, "DBInstanceIdentifier": source})
+
+
+def ensure_manual_snapshot(ctx: Context, label: str = "manual", progress: ProgressFn | None = None) -> Resource:
+    """A manual snapshot (kept until destroy) of the production instance; waits (bounded by the cell)
+    for the instance, then for the snapshot."""
+    p = ctx.p
+    source = names.db_instance(p)
+    rec = start_manual_snapshot(ctx, label)
+    if rec is None:
+        wait_db(ctx, source, progress)
+        rec = start_manual_snapshot(ctx, label)
+    assert rec is not None
     if not engine.is_placeholder(rec.id):
         with listening(progress):
-            engine.wait(ctx, K.get("db_snapshot"), name, what=f"snapshot {name}")
+            engine.wait(ctx, K.get("db_snapshot"), rec.name, what=f"snapshot {rec.name}")
     return rec
 
 
@@ -116,11 +141,14 @@ DRILL_COMPARED = [
 
 def _restore(ctx: Context, drill_id: str, snap: str, source: dict[str, Any]) -> None:
     """The drill instance from the snapshot, in the source's network and with its parameters."""
+    # the source's subnet group and parameter group (an instance made elsewhere may have neither named)
+    where = {k: v for k, v in (("DBSubnetGroupName", source.get("DBSubnetGroup", {}).get("DBSubnetGroupName")),
+                               ("DBParameterGroupName", (source.get("DBParameterGroups") or [{}])[0].get(
+                                   "DBParameterGroupName"))) if v}
     ctx.client("rds").restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier=drill_id, DBSnapshotIdentifier=snap, DBInstanceClass=source["DBInstanceClass"],
-        StorageType=source.get("StorageType", "gp3"), DBSubnetGroupName=source["DBSubnetGroup"]["DBSubnetGroupName"],
-        VpcSecurityGroupIds=[g["VpcSecurityGroupId"] for g in source["VpcSecurityGroups"]],
-        DBParameterGroupName=source["DBParameterGroups"][0]["DBParameterGroupName"],
+        StorageType=source.get("StorageType", "gp3"), **where,
+        VpcSecurityGroupIds=[g["VpcSecurityGroupId"] for g in source.get("VpcSecurityGroups", [])],
         PubliclyAccessible=False, MultiAZ=False,          # a drill needs no standby
         BackupRetentionPeriod=0,                          # no backups of a throwaway (no hours of backing-up)
         DeletionProtection=False, AutoMinorVersionUpgrade=True, CopyTagsToSnapshot=False,
@@ -129,9 +157,54 @@ def _restore(ctx: Context, drill_id: str, snap: str, source: dict[str, Any]) -> 
     ctx.note(STEP_ID, "db_instance", drill_id, drill_id, "created")
 
 
+def _drill_state(ctx: Context) -> tuple[dict[str, Any] | None, engine.Item | None, engine.Item | None, str]:
+    """(source description, snapshot, live drill instance, passed-at) as AWS reports them now."""
+    p = ctx.p
+    source = describe_db(ctx, names.db_instance(p))
+    snapshot = engine.find_one(ctx, "db_snapshot", names.db_snapshot(p, "manual"))
+    drill = engine.find_one(ctx, "db_instance", drill_instance_id(p))   # one that is not the stack's is refused
+    if drill is not None and drill.raw["DBInstanceStatus"] == "deleting":
+        drill = None   # an earlier drill going away is not this one
+    return source, snapshot, drill, (snapshot.tags.get(DRILL_TAG, "") if snapshot else "")
+
+
+def start_restore_drill(ctx: Context) -> pd.DataFrame:
+    """Advance the drill as far as AWS allows now, waiting for nothing: the snapshot once the instance
+    is available, the restore once the snapshot is. One row per stage: where it stands."""
+    p = ctx.p
+    if ctx.dry_run:
+        return snapshot_drill_plan(p)
+    source, snapshot, drill, passed = _drill_state(ctx)
+    if source is None:
+        raise PrerequisiteError(f"DB instance {names.db_instance(p)!r} does not exist yet: create it first")
+    if snapshot is None and not passed:
+        rec = start_manual_snapshot(ctx)
+        snapshot = engine.find_one(ctx, "db_snapshot", rec.name) if rec is not None else None
+    snap_status = snapshot.raw.get("Status", "") if snapshot else ""
+    if snapshot is not None and snap_status == "available" and drill is None and not passed:
+        drill_rec = _start_restore(ctx, snapshot.name, source)
+        drill = engine.find_one(ctx, "db_instance", drill_rec)
+    rows = [("instance", names.db_instance(p), source["DBInstanceStatus"]),
+            ("manual snapshot", names.db_snapshot(p, "manual"),
+             snap_status or f"starts when {names.db_instance(p)} is available"),
+            ("drill instance", drill_instance_id(p), passed or (drill.raw["DBInstanceStatus"] if drill else
+                                                              "restored once the snapshot is available"))]
+    if not passed:
+        print("the restore drill goes on in AWS as each stage becomes possible; restore_drill(ctx) finishes it "
+              "(08_cutover_compare does, at the end of the build)")
+    return pd.DataFrame(rows, columns=["stage", "name", "state"])
+
+
+def _start_restore(ctx: Context, snap: str, source: dict[str, Any]) -> str:
+    drill_id = drill_instance_id(ctx.p)
+    _restore(ctx, drill_id, snap, source)
+    return drill_id
+
+
 def restore_drill(ctx: Context, progress: ProgressFn | None = None, keep: bool = False,
                   force: bool = False) -> pd.DataFrame:
-    """Restore the manual snapshot to a temporary instance, compare it with the source, delete it.
+    """Finish the drill: wait (each wait bounded by the cell) for the instance, the snapshot and the
+    restored drill instance, compare it with the source, delete it (the delete goes on in AWS).
 
     Idempotent: a drill instance left by an interrupted run is reused, never twinned, and a snapshot
     that already passed a drill (tagged workbook:restore-drill) is not drilled again unless `force`:
@@ -142,20 +215,24 @@ def restore_drill(ctx: Context, progress: ProgressFn | None = None, keep: bool =
     if ctx.dry_run:
         ctx.note(STEP_ID, "db_instance", drill_id, engine.placeholder("db_instance", drill_id), "would create")
         return snapshot_drill_plan(p)
-    source = describe_db(ctx, source_id)
-    snapshot = engine.find_one(ctx, "db_snapshot", snap)
-    if source is None or snapshot is None:
+    source, snapshot, drill, passed_at = _drill_state(ctx)
+    if source is None:
         raise PrerequisiteError(f"the drill needs {source_id!r} and its snapshot {snap!r}: run "
                                 "ensure_db_instance and ensure_manual_snapshot first")
-    drill = engine.find_one(ctx, "db_instance", drill_id)   # one that is not the stack's is refused
-    passed_at = snapshot.tags.get(DRILL_TAG, "")
     if passed_at and drill is None and not force:
         print(f"restore drill of {snap} already {passed_at}; not repeated (restore_drill(ctx, force=True) repeats it)")
         df = pd.DataFrame([{"setting": "restore drill", "source": snap, "restored drill": passed_at, "same": True}])
         df.attrs["passed"] = True
         return df
-    if drill is None or drill.raw["DBInstanceStatus"] == "deleting":
-        if drill is not None:  # a previous drill is still going away: let it, then restore afresh
+    if snapshot is None:
+        ensure_manual_snapshot(ctx, progress=progress)
+        source = describe_db(ctx, source_id) or source
+    elif snapshot.raw.get("Status") != "available":
+        with listening(progress):
+            engine.wait(ctx, K.get("db_snapshot"), snap, what=f"snapshot {snap}")
+    if drill is None:
+        gone = engine.find_one(ctx, "db_instance", drill_id)
+        if gone is not None:   # a previous drill is still going away: let it, then restore afresh
             wait_db(ctx, drill_id, progress, deleted=True)
         _restore(ctx, drill_id, snap, source)
     else:
@@ -167,15 +244,22 @@ def restore_drill(ctx: Context, progress: ProgressFn | None = None, keep: bool =
         want = "available" if label == "status" else get(source)
         rows.append({"setting": label, "source": want, "restored drill": get(got), "same": want == get(got)})
     if not keep:
-        kind = K.get("db_instance")
-        with listening(progress):
-            engine.delete(ctx, kind, engine.item(ctx, kind, got), step=STEP_ID)
+        _delete_drill(ctx, drill_id)
     df = pd.DataFrame(rows)
     df.attrs["passed"] = bool(df["same"].all())
     if df.attrs["passed"] and not keep:
         when = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-        ctx.client("rds").add_tags_to_resource(ResourceName=snapshot.raw["DBSnapshotArn"],
+        ctx.client("rds").add_tags_to_resource(ResourceName=engine.find_one(ctx, "db_snapshot", snap).raw["DBSnapshotArn"],
                                                Tags=[{"Key": DRILL_TAG, "Value": f"passed {when}"}])
     print(f"restore drill {'passed' if df.attrs['passed'] else 'FAILED'}: {int(df['same'].sum())} of {len(df)} "
           f"settings of {drill_id} match {source_id}" + ("" if keep else f"; {drill_id} deleted"))
     return df
+
+
+def _delete_drill(ctx: Context, drill_id: str) -> None:
+    """The drill instance goes without a final snapshot (a copy); nothing waits for the delete (5-10
+    minutes on AWS): teardown waits for it if it is still going then."""
+    ctx.client("rds").delete_db_instance(DBInstanceIdentifier=drill_id, SkipFinalSnapshot=True,
+                                         DeleteAutomatedBackups=True)
+    left = describe_db(ctx, drill_id)
+    ctx.note(STEP_ID, "db_instance", drill_id, drill_id, "deleted" if left is None else "deleting (goes on in AWS)")

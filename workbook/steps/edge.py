@@ -220,8 +220,9 @@ def _validation_records(cert: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def ensure_certificate(ctx: Context) -> Resource:
-    """An ACM certificate for domain_name, validated by DNS through a CNAME in the zone. The CNAME stays
-    after validation: ACM's managed renewal checks it again before the certificate expires."""
+    """An ACM certificate for domain_name, validated by DNS through a CNAME in the zone, requested and
+    not waited for (wait_certificate). The CNAME stays after validation: ACM's managed renewal checks it
+    again before the certificate expires."""
     p = ctx.p
     if not p.domain_name:
         return not_needed(ctx, "certificate", "-", "no domain_name")
@@ -249,15 +250,44 @@ def ensure_certificate(ctx: Context) -> Resource:
         ensure_record(ctx, zone_id, {"Name": r["Name"], "Type": r["Type"], "TTL": 300,
                                      "ResourceRecords": [{"Value": r["Value"]}]}, "the certificate's validation CNAME")
     if cert["Status"] != "ISSUED" and not ctx.dry_run:
-        try:
-            progress.wait_for(acm, "certificate_validated", f"certificate for {p.domain_name}",
-                              sleep=ctx.clock.sleep, CertificateArn=rec.id)
-        except WaiterError:
-            # Not fatal: a zone not yet delegated keeps the certificate pending; the next run goes on.
-            print(f"certificate for {p.domain_name} is still {cert['Status']}: ACM validates once the zone's "
-                  "name servers are delegated at the registrar (up to 72 h). Rerun this step afterwards.")
+        # Not waited for here: ACM goes on in AWS while the rest is built; the HTTPS listener and the API's
+        # custom domain wait for it where they need it (wait_certificate, bounded by their cells).
+        progress.started(f"DNS validation of the certificate for {p.domain_name}",
+                         "2-30 minutes after its validation record exists", "the HTTPS listener needs it")
+        if rec.action == "exists":
             rec.action = "pending validation"
     return rec
+
+
+# ACM validates 2-30 minutes after the record exists, sometimes over an hour (AWS-FACTS); botocore's
+# certificate_validated waiter gives up after 5 (60 s x 5). The workbook waits up to 45 minutes, each
+# cell only as long as its time allows: the certificate goes on in AWS and the next wait picks it up.
+CERT_WAIT_ATTEMPTS = 45
+
+
+def wait_certificate(ctx: Context, arn: str | None = None) -> bool:
+    """Wait (bounded by the cell and by CERT_WAIT_ATTEMPTS minutes) until the stack's certificate is
+    ISSUED; True when it is. Never fails the cell: a certificate still pending says why and who goes on."""
+    p = ctx.p
+    if arn is None:
+        found = stack_certificate(ctx)
+        if found is None:
+            return False
+        arn = found.id
+        if found.raw["Status"] == "ISSUED":
+            return True
+    acm = ctx.client("acm")
+    try:
+        done = progress.ended_early(lambda: progress.wait_for(
+            acm, "certificate_validated", f"certificate for {p.domain_name}", max_attempts=CERT_WAIT_ATTEMPTS,
+            clock=ctx.clock, CertificateArn=arn),
+            then="the HTTPS listener and the API's custom domain wait for it again, or a rerun of 05_edge does")
+    except WaiterError:
+        # Not fatal: a zone not yet delegated keeps the certificate pending; the next run goes on.
+        print(f"certificate for {p.domain_name} is still pending: ACM validates once the zone's name servers are "
+              "delegated at the registrar (up to 72 h). Rerun this step afterwards.")
+        return False
+    return done
 
 
 def ensure_https_listener(ctx: Context) -> list[Resource]:
@@ -266,6 +296,8 @@ def ensure_https_listener(ctx: Context) -> list[Resource]:
     p = ctx.p
     if not p.domain_name:
         return []
+    if not ctx.dry_run:
+        wait_certificate(ctx)   # where the certificate is needed: bounded by the cell
     cert = stack_certificate(ctx)
     if cert is None or cert.raw["Status"] != "ISSUED" or find_alb(ctx) is None:
         if ctx.dry_run:   # the plan: apply requests the certificate first, then adds the listener

@@ -331,8 +331,11 @@ def ensure_api_domain(ctx: Context) -> Resource | None:
         return None
     if not p.domain_name:
         return not_needed(ctx, "api_domain", "-", "no domain_name: the API's execute-api endpoint serves")
-    cert = stack_certificate(ctx)
     found = engine.find_one(ctx, "api_domain", p.domain_name)
+    if found is None and not ctx.dry_run:
+        from .edge import wait_certificate
+        wait_certificate(ctx)   # where the certificate is needed: bounded by the cell
+    cert = stack_certificate(ctx)
     if found is None and (cert is None or cert.raw["Status"] != "ISSUED"):
         if not ctx.dry_run:
             print(f"API custom domain: the certificate for {p.domain_name} is not issued yet; rerun this step "

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from .. import checks, cost, engine, names, plan_cost, tagging
+from .. import checks, cost, engine, names, plan_cost, progress, tagging
 from ..connect import Context, Resource
 from ..inventory import ec2 as ec2_inventory
 from ..params import ParameterError, Params, _subnet_bits
@@ -271,6 +271,9 @@ def start_nat_gateways(ctx: Context, azs: list[str] | None = None) -> list[Resou
                                  token=tagging.client_token(p, token_name),
                                  create=lambda subnet=subnet, eip=eip: {"SubnetId": subnet.id, "AllocationId": eip.id,
                                                                         "ConnectivityType": "public"}))
+        if out[-1].action == "created":
+            progress.started(f"NAT gateway {name}", "1.5-2 minutes (up to 10)",
+                             "the app subnets' route through it (the app servers of 04_compute)")
     return out
 
 
@@ -368,9 +371,10 @@ def ensure_route_tables(ctx: Context, azs: list[str] | None = None) -> list[Reso
     return out
 
 
-def ensure_nat_routes(ctx: Context, azs: list[str] | None = None) -> list[Resource]:
+def ensure_nat_routes(ctx: Context, azs: list[str] | None = None, *, wait: bool = True) -> list[Resource]:
     """The app route table of each AZ: 0.0.0.0/0 -> that AZ's NAT (or the single one). Waits for the
-    NAT first: a route to a NAT that is not available yet would carry no traffic."""
+    NAT first: AWS refuses a route to a NAT that is not available yet. `wait=False`: a pending NAT's
+    route is left to a later call (04_compute makes it, where the app servers need it)."""
     p = ctx.p
     azs = azs or pick_azs(ctx)
     before = len(ctx.resources)
@@ -386,6 +390,11 @@ def ensure_nat_routes(ctx: Context, azs: list[str] | None = None) -> list[Resour
                      "would create")
             continue
         if nat.raw["State"] != "available" and not ctx.dry_run:
+            if not wait:
+                ctx.note(STEP_ID, "route", f"{rt_name} 0.0.0.0/0", nat.id, "pending (NAT not available yet)")
+                print(f"{nat.name} is {nat.raw['State']} (1.5-2 min on AWS): the route of {rt_name} through it is made "
+                      f"where the app servers need it (04_compute), so nothing queues behind it here")
+                continue
             engine.wait(ctx, engine.K.get("nat_gateway"), nat.id, what=f"NAT gateway {nat.name}")
         rec = Resource(STEP_ID, "route_table", rt_name, table.id, "exists", table.raw)
         _ensure_default_route(ctx, rec, rt_name, {"NatGatewayId": nat.id})
