@@ -1,0 +1,135 @@
+"""The database move on a real account, through SSM Run Command, as a user meets it: on in-process moto
+with the instances' answers given by the test (what the agent would report), and the commands the
+workbook sends run under /bin/sh the way AWS-RunShellScript runs them."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from conftest import make_ctx
+from workbook import dbmove, names
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
+from dataplane_stack import create_stack  # noqa: E402
+
+
+def _agent(ctx, sent, answers):
+    """What the SSM agents answer: every instance is registered and Online; each command is recorded and
+    its invocation answered by `answers(command) -> (status, stdout, stderr)`."""
+    ssm = ctx.client("ssm")
+    state = {}
+
+    def online(params, **_):
+        return None
+
+    def register(model, params, **_):
+        state["last"] = params
+
+    def remember(parsed, **_):
+        sent.append({**state["last"], "CommandId": parsed["Command"]["CommandId"]})
+
+    def answer(parsed, **_):
+        cmd = next((c for c in sent if c["CommandId"] == parsed.get("CommandId")), None)
+        if cmd is not None:
+            status, out, err = answers(cmd)
+            parsed.update(Status=status, StandardOutputContent=out, StandardErrorContent=err,
+                          ResponseCode=0 if status == "Success" else 1)
+
+    def information(params, **_):
+        class Ok:
+            status_code = 200
+            headers: dict = {}
+        ids = [v for f in params.get("Filters", []) for v in f.get("Values", [])]
+        return Ok(), {"InstanceInformationList": [{"InstanceId": i, "PingStatus": "Online",
+                                                   "PlatformType": "Linux"} for i in ids]}
+    ssm.meta.events.register("provide-client-params.ssm.SendCommand", register)
+    ssm.meta.events.register("after-call.ssm.SendCommand", remember)
+    ssm.meta.events.register("after-call.ssm.GetCommandInvocation", answer)
+    ssm.meta.events.register("before-call.ssm.DescribeInstanceInformation",
+                             lambda params, **kw: information(params))
+    return ssm
+
+
+@pytest.fixture
+def mysql_stack():
+    """A real-account context whose dev host runs MySQL (and the RDS instance is MySQL too)."""
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012", db_engine="mysql",
+                       db_engine_version="8.0.39")
+        stack = create_stack(ctx, ctx.params, managed_secret=True, engine="mysql", dev_db="mysql")
+        yield ctx, stack
+
+
+def test_a_mysql_dev_host_is_dumped_with_mysqldump_not_pg_dump(mysql_stack):
+    ctx, stack = mysql_stack
+    sent: list[dict] = []
+    _agent(ctx, sent, lambda cmd: ("Success", "", ""))
+    try:
+        dbmove.move(ctx)
+    except Exception:
+        pass   # what happens after the dump is not this test's business
+    on_dev = "\n".join(line for c in sent if c["InstanceIds"] == [stack["dev"]]
+                       for line in c["Parameters"]["commands"])
+    assert on_dev, "no command reached the dev host"
+    assert "pg_dump" not in on_dev and "mysqldump" in on_dev
+
+
+STUBS = ("sudo", "psql", "pg_dump", "pg_restore", "mysql", "mysqldump", "aws", "dnf", "apt-get")
+
+
+def _stub_bin(tmp_path: Path) -> Path:
+    """Programs a host would have, each doing nothing and succeeding (sudo runs what follows it)."""
+    d = tmp_path / "bin"
+    d.mkdir()
+    for name in STUBS:
+        body = '#!/bin/sh\n[ "$1" = -u ] && shift 2\nexec "$@"\n' if name == "sudo" else "#!/bin/sh\nexit 0\n"
+        (d / name).write_text(body)
+        (d / name).chmod(stat.S_IRWXU)
+    return d
+
+
+def test_every_command_survives_the_agents_bin_sh(mysql_stack, tmp_path):
+    """AWS-RunShellScript hands the commands to /bin/sh, which is dash on Debian and Ubuntu: `set -o
+    pipefail` is an error there. Every command the move sends must run under it."""
+    ctx, stack = mysql_stack
+    sent: list[dict] = []
+    _agent(ctx, sent, lambda cmd: ("Success", "", ""))
+    try:
+        dbmove.move(ctx)
+    except Exception:
+        pass
+    assert sent
+    stubs = _stub_bin(tmp_path)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    assert Path("/bin/sh").resolve().name == "dash", "this test needs the shell the agent uses on Debian/Ubuntu"
+    for c in sent:
+        script = "\n".join(c["Parameters"]["commands"])
+        run = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=60,
+                             cwd=tmp_path)
+        assert "Illegal option" not in run.stderr, (c["Comment"], run.stderr)
+        assert run.returncode == 0, (c["Comment"], run.stderr[-800:])
+
+
+def test_a_failed_command_shows_its_stderr_even_when_the_waiter_gives_up(mysql_stack):
+    ctx, stack = mysql_stack
+    sent: list[dict] = []
+    _agent(ctx, sent, lambda cmd: ("Failed", "", "mysqldump: Got error: 1049: Unknown database 'app'"))
+    with pytest.raises(RuntimeError, match="Unknown database 'app'") as err:
+        dbmove.move(ctx)
+    assert "Failed on i-" in str(err.value)
+
+
+def test_in_the_sandbox_a_command_runs_and_its_failure_shows_the_stderr():
+    """The sandbox runs what SSM Run Command is sent (moto alone reports Success for anything)."""
+    with mock_aws():
+        ctx = make_ctx()
+        stack = create_stack(ctx, ctx.params, rds=False, asg=False)
+        dbmove.attach_dev_profile(ctx, stack["dev"])
+        with pytest.raises(RuntimeError, match="Failed on i-.*boom"):
+            dbmove.run_command(ctx, stack["dev"], ["echo boom >&2", "exit 3"], "a failing command")
