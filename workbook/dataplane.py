@@ -13,7 +13,8 @@ account AWS runs all of that; the sandbox runs local stand-ins (`workbook/sandbo
 | `fault(ctx, name)`             | the callable a probe calls mid-run to inject fault `name`            |
 | `flush()`                      | publishes the metrics gathered so far                                |
 | `database_identity(ctx, kind)` | which database server "dev" / "rds" is ("" when it cannot be read)   |
-| `move_database(ctx)`           | freeze, dump, stage in S3, restore into RDS, verify (`MoveResult`)   |
+| `move_database(ctx)`           | freeze, dump, stage in S3, restore into RDS, verify (`MoveResult`): the |
+|                                | same SSM Run Command path on both (the sandbox runs the commands)    |
 | `dev_instance_id(ctx)`         | the dev instance's id                                                |
 
 `AwsDataPlane` is the real account's (`connect.Target.dataplane`); the sandbox's is `SandboxDataPlane`
@@ -60,7 +61,10 @@ class DataPlane:
             ep = db.get("Endpoint") or {}
             out["rds"] = {"id": db["DBInstanceIdentifier"],
                           "endpoint": f"{ep.get('Address', '')}:{ep.get('Port', p.db_port)}",
-                          "db_name": db.get("DBName") or DB_NAME, "status": db.get("DBInstanceStatus")}
+                          "db_name": db.get("DBName") or DB_NAME, "status": db.get("DBInstanceStatus"),
+                          "engine": "mysql" if db.get("Engine") in ("mysql", "mariadb") else "postgres",
+                          "master_user": db.get("MasterUsername", ""),
+                          "master_secret": (db.get("MasterUserSecret") or {}).get("SecretArn", "")}
         except rds.exceptions.DBInstanceNotFoundFault:
             pass
 
@@ -126,7 +130,10 @@ class DataPlane:
         raise NotImplementedError
 
     def move_database(self, ctx: Context) -> "MoveResult":
-        raise NotImplementedError
+        """On the instances through SSM Run Command (dbmove.move_with_ssm): AWS runs the commands on a real
+        account, the sandbox's data plane runs them on its stand-ins."""
+        from . import dbmove
+        return dbmove.move_with_ssm(ctx)
 
 
 class AwsDataPlane(DataPlane):
@@ -194,8 +201,3 @@ class AwsDataPlane(DataPlane):
         """Neither database is reachable from the workbook's machine (private subnet, the dev host's
         firewall): "" - the cutover then shows what the app itself reports."""
         return ""
-
-    def move_database(self, ctx: Context) -> "MoveResult":
-        """On the instances through SSM Run Command (dbmove.move_with_ssm)."""
-        from . import dbmove
-        return dbmove.move_with_ssm(ctx)

@@ -71,28 +71,28 @@ STEP_INFO = register(Step(
 # ---- parameters ------------------------------------------------------------------------------
 def engine_major(p: Params) -> str:
     """16.4 -> 16 (postgres); 8.0.39 -> 8.0 (mysql)."""
-    parts = p.db_engine_version.split(".")
-    return parts[0] if p.db_engine == "postgres" else ".".join(parts[:2])
+    parts = p.rds_engine_version.split(".")
+    return parts[0] if p.rds_engine == "postgres" else ".".join(parts[:2])
 
 
 def check_params(p: Params) -> Params:
     """Engine and version must fit together; said before any AWS call."""
     major = engine_major(p)
-    if major not in SUPPORTED_MAJORS[p.db_engine]:
+    if major not in SUPPORTED_MAJORS[p.rds_engine]:
         raise ParameterError({"db_engine_version": (
-            f"{p.db_engine_version!r} is not a supported {p.db_engine} version; use a major version of "
-            f"{', '.join(SUPPORTED_MAJORS[p.db_engine])} (e.g. "
-            f"{'16.4' if p.db_engine == 'postgres' else '8.0.39'})")})
+            f"{p.rds_engine_version!r} is not a supported {p.rds_engine} version; use a major version of "
+            f"{', '.join(SUPPORTED_MAJORS[p.rds_engine])} (e.g. "
+            f"{'16.4' if p.rds_engine == 'postgres' else '8.0.39'})")})
     return p
 
 
 def parameter_group_family(p: Params) -> str:
     """postgres16, mysql8.0 ..."""
-    return f"{p.db_engine}{engine_major(check_params(p))}"
+    return f"{p.rds_engine}{engine_major(check_params(p))}"
 
 
 def log_exports(p: Params) -> list[str]:
-    return list(LOG_EXPORTS[p.db_engine])
+    return list(LOG_EXPORTS[p.rds_engine])
 
 
 # ---- what 02_network provides ------------------------------------------------------------------
@@ -160,7 +160,7 @@ def ensure_db_parameter_group(ctx: Context) -> Resource:
     if found is not None and found.raw["DBParameterGroupFamily"] != family:
         raise PrerequisiteError(
             f"DB parameter group {name!r} is for {found.raw['DBParameterGroupFamily']}, but db_engine="
-            f"{p.db_engine} db_engine_version={p.db_engine_version} needs {family}; run destroy first")
+            f"{p.rds_engine} db_engine_version={p.rds_engine_version} needs {family}; run destroy first")
     rec = engine.ensure(ctx, "db_parameter_group", name, step=STEP, found=found, lookup=False, create={
         "DBParameterGroupName": name, "DBParameterGroupFamily": family,
         "Description": f"{p.stack_name}: production settings for {family}"})
@@ -168,7 +168,7 @@ def ensure_db_parameter_group(ctx: Context) -> Resource:
         return rec
     current = _user_parameters(ctx, name)
     changes = [{"ParameterName": k, "ParameterValue": v, "ApplyMethod": how}
-               for k, (v, how, _) in DB_PARAMETERS[p.db_engine].items() if current.get(k) != v]
+               for k, (v, how, _) in DB_PARAMETERS[p.rds_engine].items() if current.get(k) != v]
     if changes and not ctx.dry_run:
         ctx.client("rds").modify_db_parameter_group(DBParameterGroupName=name, Parameters=changes)
     if changes and rec.action == "exists":   # a new group gets its settings as part of being created
@@ -179,7 +179,7 @@ def ensure_db_parameter_group(ctx: Context) -> Resource:
 
 def _instance_arguments(p: Params, sg_id: str) -> dict[str, Any]:
     return dict(
-        DBInstanceIdentifier=names.db_instance(p), Engine=p.db_engine, EngineVersion=p.db_engine_version,
+        DBInstanceIdentifier=names.db_instance(p), Engine=p.rds_engine, EngineVersion=p.rds_engine_version,
         DBInstanceClass=p.db_instance_class, AllocatedStorage=p.db_allocated_storage, StorageType="gp3",
         DBName=DB_NAME, Port=p.db_port, MasterUsername=MASTER_USERNAME,
         ManageMasterUserPassword=True,        # RDS generates and stores it; nobody types or sees it
@@ -277,7 +277,7 @@ def parameter_group_table(ctx: Context) -> pd.DataFrame:
             raise
         current = {}
     return pd.DataFrame([{"parameter": k, "wanted": v, "in group": current.get(k, "(not set)"), "apply": how,
-                          "why": why} for k, (v, how, why) in DB_PARAMETERS[p.db_engine].items()])
+                          "why": why} for k, (v, how, why) in DB_PARAMETERS[p.rds_engine].items()])
 
 
 def db_secret_arn(ctx: Context) -> str:
