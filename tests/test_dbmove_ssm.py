@@ -13,45 +13,11 @@ import pytest
 from moto import mock_aws
 
 from conftest import make_ctx
+from ssm_agent import agent as _agent  # noqa: E402
 from workbook import dbmove, names
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
 from dataplane_stack import create_stack  # noqa: E402
-
-
-def _agent(ctx, sent, answers):
-    """What the SSM agents answer: every instance is registered and Online; each command is recorded and
-    its invocation answered by `answers(command) -> (status, stdout, stderr)`."""
-    ssm = ctx.client("ssm")
-    state = {}
-
-    def register(model, params, **_):
-        state["last"] = params
-
-    def remember(parsed, **_):
-        sent.append({**state["last"], "CommandId": parsed["Command"]["CommandId"]})
-
-    def answer(parsed, **_):
-        cmd = next((c for c in sent if c["CommandId"] == parsed.get("CommandId")), None)
-        if cmd is not None:
-            status, out, err = answers(cmd)
-            parsed.update(Status=status, StandardOutputContent=out, StandardErrorContent=err,
-                          ResponseCode=0 if status == "Success" else 1)
-
-    def information(**_):
-        class Ok:
-            status_code = 200
-            headers: dict = {}
-        ids = [v for f in state["info"].get("Filters", []) for v in f.get("Values", [])]
-        return Ok(), {"InstanceInformationList": [{"InstanceId": i, "PingStatus": "Online",
-                                                   "PlatformType": "Linux"} for i in ids]}
-    ssm.meta.events.register("provide-client-params.ssm.SendCommand", register)
-    ssm.meta.events.register("after-call.ssm.SendCommand", remember)
-    ssm.meta.events.register("after-call.ssm.GetCommandInvocation", answer)
-    ssm.meta.events.register("provide-client-params.ssm.DescribeInstanceInformation",
-                             lambda params, **kw: state.update(info=dict(params)))
-    ssm.meta.events.register("before-call.ssm.DescribeInstanceInformation", information)
-    return ssm
 
 
 @pytest.fixture

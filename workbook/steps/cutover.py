@@ -28,12 +28,20 @@ STEP = register(Step(
     "copy, traffic moves to the load balancer, and the same fault is measured on both: the dev server going "
     "down takes the service with it; one app server of two going down does not.",
     short="Cutover", module="cutover",
-    kinds=("s3_bucket",),          # the staging bucket of the dump (dbmove.ensure_dump_bucket)
+    # the staging bucket of the dump (dbmove.ensure_dump_bucket); the app's own database user's secret and the
+    # dev host's move role and profile (dbmove_hosts)
+    kinds=("s3_bucket", "secret", "iam_role", "instance_profile"),
     permissions=(
         # the dump through the bucket, and its wait (HeadBucket is s3:ListBucket)
         "s3:PutObject", "s3:GetObject", "s3:ListBucket",
-        # dump/restore on the instances (aws) and what finds them (data plane: resolve, endpoints)
-        "ssm:SendCommand", "ssm:GetCommandInvocation", "ec2:DescribeInstances", "rds:DescribeDBInstances",
+        # dump/restore on the instances and what finds them (data plane: resolve, endpoints; dbengine)
+        "ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "ec2:DescribeInstances",
+        "ec2:DescribeSecurityGroups", "rds:DescribeDBInstances",
+        # the dev host's profile for the move (attached and detached again), the app role's read permission
+        # while the move runs, the move ledger on the RDS instance's tags, the app user's password
+        "ec2:DescribeIamInstanceProfileAssociations", "ec2:AssociateIamInstanceProfile",
+        "ec2:DisassociateIamInstanceProfile", "iam:ListAttachedRolePolicies", "iam:DeleteRolePolicy",
+        "rds:ListTagsForResource", "rds:AddTagsToResource", "secretsmanager:GetRandomPassword",
         "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
         # faults the probe injects (only the one chosen by the `fault` parameter is called)
