@@ -54,7 +54,7 @@ def _stub_bin(tmp_path: Path) -> Path:
     d.mkdir()
     bodies = {"sudo": '[ "$1" = -u ] && shift 2\nexec "$@"',
               "aws": 'case "$*" in *secretsmanager*) echo \'{"password": "Secret123"}\';; esac',
-              "pg_restore": 'echo "pg_restore (PostgreSQL) 16.4"', "mysql": 'echo "mysql  Ver 15.1 Distrib 10.11"'}
+              "pg_restore": 'echo "pg_restore (PostgreSQL) 16.4"', "mysql": 'case "$*" in *--version*) echo "mysql  Ver 15.1 Distrib 10.11";; *) cat >/dev/null;; esac'}
     for name in STUBS:
         body = "#!/bin/sh\n" + bodies.get(name, "exit 0") + "\n"
         (d / name).write_text(body)
@@ -79,7 +79,7 @@ def test_every_command_survives_the_agents_bin_sh(mysql_stack, tmp_path):
     for c in sent:
         script = "\n".join(c["Parameters"]["commands"])
         run = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=60,
-                             cwd=tmp_path)
+                             cwd=tmp_path, stdin=subprocess.DEVNULL)
         assert "Illegal option" not in run.stderr, (c["Comment"], run.stderr)
         assert run.returncode == 0, (c["Comment"], run.stderr[-800:])
 
@@ -92,3 +92,48 @@ def test_a_failed_command_shows_its_stderr_even_when_the_waiter_gives_up(mysql_s
         dbmove.move(ctx)
     assert "Failed on i-" in str(err.value)
 
+
+
+@pytest.fixture
+def their_host(monkeypatch):
+    """A dev host the workbook did not create (no stack tag, no instance profile), running MySQL."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012")
+        stack = create_stack(ctx, ctx.params, managed_secret=True, engine="mysql", dev_db="mysql", dev_owner="user")
+        yield ctx, stack
+
+
+def test_a_host_we_did_not_create_is_not_changed_unless_a_parameter_says_so(their_host):
+    ctx, stack = their_host
+    sent: list[dict] = []
+    _agent(ctx, sent)
+    with pytest.raises(dbmove.NotReady, match="dev_attach_profile=true"):
+        dbmove.move(ctx.replace(db_engine="mysql"))
+    assert not any(c["InstanceIds"] == [stack["dev"]] for c in sent)
+    ec2 = ctx.client("ec2")
+    assert ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [stack["dev"]]}])["IamInstanceProfileAssociations"] == []
+    # allowed: attached for the move, detached afterwards (the host is put back as it was)
+    mark = ctx.calls.mark()
+    result = dbmove.move(ctx.replace(db_engine="mysql", dev_attach_profile=True))
+    assert result.ok and any(c["InstanceIds"] == [stack["dev"]] for c in sent)
+    ops = [c.operation for c in ctx.calls.calls[mark:] if "IamInstanceProfile" in c.operation and
+           not c.operation.startswith("Describe")]
+    assert ops == ["AssociateIamInstanceProfile", "DisassociateIamInstanceProfile"]
+    assocs = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [stack["dev"]]}])["IamInstanceProfileAssociations"]
+    assert all(a["State"] in ("disassociating", "disassociated") for a in assocs)
+
+
+def test_a_dev_database_of_another_engine_than_rds_is_not_moved_and_says_why(monkeypatch):
+    """#13: 01 found MySQL on the dev host; a PostgreSQL RDS instance gets no made-up move and no PASS."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012")
+        create_stack(ctx, ctx.params, managed_secret=True, engine="postgres", dev_db="mysql")
+        sent: list[dict] = []
+        _agent(ctx, sent)
+        with pytest.raises(dbmove.NotReady, match="runs mysql.*nothing is moved"):
+            dbmove.move(ctx)
+        assert sent == []

@@ -109,12 +109,16 @@ def cloudwatch_evidence(ctx: Context, before: Any, after: Any) -> pd.DataFrame:
 def verify(move: Any, before: Any, after: Any) -> pd.DataFrame:
     """The claims the evidence supports, each PASS or FAIL with the measured figure."""
     sb, sa = before.summary(), after.summary()
+    rows_moved = int(move.verification["rows_rds"].fillna(0).sum()) if len(move.verification) else 0
+    data = (f"already moved at {move.moved_at}: the dev database still holds what was moved ({rows_moved} rows in "
+            f"{len(move.verification)} tables); nothing restored, production's writes since kept"
+            if move.already_moved else
+            f"{rows_moved} rows in {len(move.verification)} tables ({move.engine})")
     rows = [
-        ("CUTOVER.DATA", "every table arrived with the same rows and checksum", move.ok,
-         f"{int(move.verification['rows_rds'].sum())} rows in {len(move.verification)} tables"),
-        ("CUTOVER.FREEZE", "no write was accepted by dev during the move", move.write_during_freeze.startswith("HTTP 503")
-         or "aws mode" in move.write_during_freeze, f"{move.write_during_freeze}; freeze "
-         f"{move.timings.get('write_freeze_s', float('nan')):.2f} s"),
+        ("CUTOVER.DATA", "every table arrived with the same rows and checksum", move.ok, data),
+        ("CUTOVER.FREEZE", "no write was accepted by dev during the move", move.freeze_held,
+         f"{move.write_during_freeze}" + (f"; freeze {move.timings['write_freeze_s']:.2f} s"
+                                          if "write_freeze_s" in move.timings else "")),
         ("CUTOVER.DEV_SPOF", "the dev instance stopping takes the service down (before)",
          sb.get("ok_in_last_second", 1) == 0, f"served in the last second: {100 * sb.get('ok_in_last_second', 0):.0f}%"),
         ("CUTOVER.HA", "one app server dying does not take the service down (after)",
