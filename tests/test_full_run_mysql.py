@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 
 import nbformat
-import pandas as pd
 import pytest
 
 from workbook import pipeline
@@ -41,15 +40,25 @@ def test_the_rds_instance_runs_the_dev_hosts_engine(mysql_run):
 
 
 def test_08_moves_real_mysql_rows_with_matching_checksums(mysql_run):
+    from workbook.connect import connect
+    from workbook.sandbox import dataplane
     move = _outputs(mysql_run["run_dir"], "move")
-    assert "mysql" in move and "read_only: on" in move and "app.sql" in move
+    assert "mysql" in move and "read_only: on" in move
     verification = _outputs(mysql_run["run_dir"], "verification")
-    for table, rows in (("customers", 500), ("items", 1000), ("orders", 500)):
-        assert f"{table}       {rows}       {rows}" in verification or f"{table}  {rows}  {rows}" in " ".join(
-            verification.split()), (table, verification)
-    assert "False" not in verification
-    findings = _outputs(mysql_run["run_dir"], "findings")
-    assert "CUTOVER.DATA" in findings and "FAIL" not in findings.split("CUTOVER.FREEZE")[0]
+    assert verification.count("True") == 3 and "False" not in verification
+    findings = [line.split() for line in _outputs(mysql_run["run_dir"], "findings").splitlines()]
+    assert any(row[1:2] == ["CUTOVER.DATA"] and "PASS" in row for row in findings), findings
+    # read back independently: the same rows on both MariaDB stand-ins, and the dump staged in S3 is MySQL's
+    dataplane.start_dev()   # 08's before-probe stopped the dev host (its fault), as the notebook says
+    dev, rds = dataplane.database_uri("dev"), dataplane.database_uri("rds")
+    assert dev.startswith("mysql://") and rds.startswith("mysql://") and dev != rds
+    for table in ("customers", "items", "orders"):
+        with backend.connect(dev) as a, backend.connect(rds) as b:
+            rows = [c.execute(f"SELECT * FROM {table} ORDER BY id").fetchall() for c in (a, b)]
+        assert rows[0] == rows[1] and len(rows[0]) == {"customers": 500, "items": 1000, "orders": 500}[table]
+    s3 = connect(PARAMS).client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="mysqlrun-dbmove-123456789012")["Contents"]]
+    assert keys and all(k.endswith("/app.sql") for k in keys)
 
 
 def test_a_rerun_of_08_after_a_production_write_keeps_it(mysql_run):
@@ -62,6 +71,5 @@ def test_a_rerun_of_08_after_a_production_write_keeps_it(mysql_run):
     assert "already moved" in _outputs(again, "move")
     with backend.connect(rds) as conn:
         assert conn.execute("SELECT count(*) FROM items WHERE name = 'sold after the cutover'").fetchone()[0] == 1
-    assert "changed since the move (kept)" in _outputs(again, "verification").replace("\n", " ") or \
-        "kept" in _outputs(again, "verification")
-    assert isinstance(pd.DataFrame(), pd.DataFrame)
+    findings = [line.split() for line in _outputs(again, "findings").splitlines()]
+    assert any(row[1:2] == ["CUTOVER.DATA"] and "PASS" in row for row in findings), findings
