@@ -27,7 +27,7 @@ def mysql_stack(monkeypatch):
     with mock_aws():
         ctx = make_ctx(target="aws", aws_account_id="123456789012", db_engine="mysql",
                        db_engine_version="8.0.39")
-        stack = create_stack(ctx, ctx.params, managed_secret=True, engine="mysql", dev_db="mysql")
+        stack = create_stack(ctx, ctx.params, managed_secret=True, release=False, engine="mysql", dev_db="mysql")
         yield ctx, stack
 
 
@@ -100,7 +100,7 @@ def their_host(monkeypatch):
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     with mock_aws():
         ctx = make_ctx(target="aws", aws_account_id="123456789012")
-        stack = create_stack(ctx, ctx.params, managed_secret=True, engine="mysql", dev_db="mysql", dev_owner="user")
+        stack = create_stack(ctx, ctx.params, managed_secret=True, release=False, engine="mysql", dev_db="mysql", dev_owner="user")
         yield ctx, stack
 
 
@@ -131,7 +131,7 @@ def test_a_dev_database_of_another_engine_than_rds_is_not_moved_and_says_why(mon
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     with mock_aws():
         ctx = make_ctx(target="aws", aws_account_id="123456789012")
-        create_stack(ctx, ctx.params, managed_secret=True, engine="postgres", dev_db="mysql")
+        create_stack(ctx, ctx.params, managed_secret=True, release=False, engine="postgres", dev_db="mysql")
         sent: list[dict] = []
         _agent(ctx, sent)
         with pytest.raises(dbmove.NotReady, match="runs mysql.*nothing is moved"):

@@ -46,14 +46,15 @@ def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
         # What the group's instances boot from, as 04_compute makes it: the release in the stack's bucket,
         # its parameter, the role that may read both, and a template with that role and the boot script.
-        data = {"ImageId": ami, "InstanceType": "t3.micro"}
+        # (The role and profile always: the move runs on an app server with the role's permissions.)
+        from workbook.steps import compute
+        data = {"ImageId": ami, "InstanceType": "t3.micro", "IamInstanceProfile": {"Name": names.app_role(p)}}
         if release:
-            from workbook.steps import compute
             compute.ensure_release(ctx)
-            compute.ensure_instance_role(ctx)
-            compute.ensure_instance_profile(ctx)
-            data.update(IamInstanceProfile={"Name": names.app_role(p)},
-                        UserData=base64.b64encode(compute.user_data(p).encode()).decode())
+        compute.ensure_instance_role(ctx)
+        compute.ensure_instance_profile(ctx)
+        if release:
+            data.update(UserData=base64.b64encode(compute.user_data(p).encode()).decode())
         ec2.create_launch_template(LaunchTemplateName=names.launch_template(p), LaunchTemplateData=data)
         ctx.client("autoscaling").create_auto_scaling_group(
             AutoScalingGroupName=names.asg(p), LaunchTemplate={"LaunchTemplateName": names.launch_template(p)},
