@@ -153,8 +153,11 @@ def unfreeze(engine: str, database: str) -> str:
 # ---- on an app server: the ledger, the restore, the app's own user -----------------------------------
 def _target_setup(t: Target) -> list[str]:
     """Client tools of at least the RDS major, the connection settings, the master password."""
-    secret = (f"secret_field() {{ {_aws(t.region)} secretsmanager get-secret-value --secret-id \"$1\" --query "
-              "SecretString --output text | python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' \"$2\"; }")
+    # The role's read permission was just granted (dbmove_hosts.app_access): IAM may take seconds to apply it.
+    secret = (f"secret_field() {{ for i in 1 2 3 4 5 6; do v=$({_aws(t.region)} secretsmanager get-secret-value "
+              "--secret-id \"$1\" --query SecretString --output text) && break; [ $i = 6 ] && fail \"could not read "
+              "the secret $1\"; sleep 5; done; printf '%s' \"$v\" | python3 -c 'import json, sys; "
+              "print(json.load(sys.stdin)[sys.argv[1]])' \"$2\"; }")
     lines = [PRELUDE, "need_aws", secret, f"DB={shlex.quote(t.database)}", f"FP_LEDGER={LEDGER_TABLE}"]
     if t.engine == "postgres":
         major = t.major

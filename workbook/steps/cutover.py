@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import names, quoting
+from .. import dbengine, names, quoting
 from ..connect import Context
 from . import Step, destroy_kinds, register
 
@@ -60,6 +60,11 @@ def prerequisites(ctx: Context) -> pd.DataFrame:
             ("Auto Scaling group (04_compute)", names.asg(p),
              ", ".join((found["asg"] or {}).get("instance_ids", []))),
             ("load balancer (04_compute)", names.alb(p), (found["lb"] or {}).get("dns_name", ""))]
+    # The move copies the dev database with its own engine's tools: RDS must run the same engine.
+    engine, evidence, _ = dbengine.detect(ctx)
+    rows += [("the dev host's database engine (01_assess)", "workbook:dev-db tag or database port",
+              f"{engine} ({evidence})" if engine else ""),
+             ("the RDS engine (03_database)", "db_engine", (found["rds"] or {}).get("engine", ""))]
     return pd.DataFrame([{"needs": n, "name": k, "found": v or "MISSING"} for n, k, v in rows])
 
 
