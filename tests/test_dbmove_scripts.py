@@ -25,16 +25,16 @@ def test_a_script_reaches_bash_verbatim_whatever_sh_is(tmp_path):
 
 
 def test_no_password_is_ever_in_a_script_and_the_tools_are_installed_by_it():
-    restore = s.target_restore(TARGET, bucket="b", key="dumps/k/app.sql", source="i-1 mysql app",
+    restore = s.target_restore(TARGET, bucket="demo-dbmove-123456789012", key="dumps/k/app.sql", source="i-1 mysql app",
                                dev_fingerprints="items|3|abc")
     assert "secretsmanager get-secret-value" in restore and "password=" not in restore.replace("password=%s", "")
     assert "pkg_install mariadb105 default-mysql-client" in restore and "--region eu-west-1" in restore
     assert "already holds $rows rows" in restore          # refuses a database no ledger accounts for
-    pg = s.target_restore(s.Target(**{**TARGET.__dict__, "engine": "postgres", "major": "16"}), bucket="b",
+    pg = s.target_restore(s.Target(**{**TARGET.__dict__, "engine": "postgres", "major": "16"}), bucket="demo-dbmove-123456789012",
                           key="k", source="x", dev_fingerprints="")
     assert "pkg_install postgresql16 postgresql-client-16" in pg and "--single-transaction" in pg
     assert "INSERT INTO public.workbook_move_ledger" in pg      # the ledger commits with the restore
-    dump = s.dev_mysql("app", "b", "dumps/k/app.sql", "eu-west-1", dump=True, freeze=True)
+    dump = s.dev_mysql("app", "demo-dbmove-123456789012", "dumps/k/app.sql", "eu-west-1", dump=True, freeze=True)
     assert "SET GLOBAL read_only = ON" in dump and "mysqldump --single-transaction" in dump and "pg_dump" not in dump
 
 
