@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 DB_NAME = "app"   # the app's database, on the dev host and in RDS
 
 
+def _running_dev(ctx: Context) -> str:
+    """The running dev instance (dev_instance_id, else dev_tag; the stack's own first), "" when none."""
+    from .inventory.ec2 import find_dev_instances
+    running = [i["InstanceId"] for i in find_dev_instances(ctx, ctx.p) if i["State"]["Name"] == "running"]
+    return running[0] if running else ""
+
+
 class DataPlane:
     """The interface (and what both targets share: reading the control plane)."""
 
@@ -47,14 +54,9 @@ class DataPlane:
         ec2, rds, asg, elb = (ctx.client(s) for s in ("ec2", "rds", "autoscaling", "elbv2"))
         out: dict[str, Any] = {"dev": None, "rds": None, "asg": None, "lb": None}
 
-        key, _, value = p.dev_tag.partition("=")
-        filters = [{"Name": "instance-state-name", "Values": ["running"]}]
-        filters += [{"Name": "instance-id", "Values": [p.dev_instance_id]}] if p.dev_instance_id else \
-            [{"Name": f"tag:{key}", "Values": [value]}]
-        for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
-            for res in page["Reservations"]:
-                for inst in res["Instances"]:
-                    out["dev"] = out["dev"] or {"instance_id": inst["InstanceId"]}
+        # The dev host as 01_assess finds it (several stacks may share a tag: the stack's own wins), running.
+        dev = _running_dev(ctx)
+        out["dev"] = {"instance_id": dev} if dev else None
 
         try:
             db = rds.describe_db_instances(DBInstanceIdentifier=names.db_instance(p))["DBInstances"][0]
@@ -101,12 +103,9 @@ class DataPlane:
         p = ctx.p
         if p.dev_instance_id:
             return p.dev_instance_id
-        key, _, value = p.dev_tag.partition("=")
-        for page in ctx.client("ec2").get_paginator("describe_instances").paginate(
-                Filters=[{"Name": f"tag:{key}", "Values": [value]},
-                         {"Name": "instance-state-name", "Values": ["running"]}]):
-            for r in page["Reservations"]:
-                return r["Instances"][0]["InstanceId"]
+        dev = _running_dev(ctx)
+        if dev:
+            return dev
         raise LookupError(f"no running instance tagged {p.dev_tag} (dev_tag)")
 
     def fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]] | None:
