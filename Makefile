@@ -24,9 +24,9 @@ WITH_CODE ?=
 PYTEST_ARGS ?=
 RUN_ARGS := $(if $(PARAMS),--params $(PARAMS)) $(foreach s,$(SET),--set $(s)) $(if $(ONLY),--only $(ONLY)) --timeout $(TIMEOUT)
 
-.PHONY: setup report teardown test lab bench rehearse sandbox-start sandbox-resume sandbox-stop clean distclean graphviz chromium pth
+.PHONY: setup report teardown test lab bench rehearse sandbox-start sandbox-resume sandbox-stop clean distclean graphviz chromium mariadb pth
 
-setup: $(STAMPS)/requirements pth graphviz
+setup: $(STAMPS)/requirements pth graphviz mariadb
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install it (Debian: apt-get install -y python3.11 python3.11-venv) or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -51,6 +51,18 @@ graphviz:
 	  else \
 	    echo "Graphviz is missing (no 'dot' on PATH). Install it with:"; \
 	    echo "    sudo apt-get install -y graphviz"; \
+	    exit 1; \
+	  fi; }
+
+# The sandbox's MySQL stand-ins (a dev host running MySQL, RDS for MySQL) are MariaDB from Debian's packages.
+mariadb:
+	@{ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing MariaDB with apt-get (the sandbox's MySQL stand-ins)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
+	  else \
+	    echo "MariaDB is missing (no mariadbd; the sandbox's MySQL stand-ins need it). Install it with:"; \
+	    echo "    sudo apt-get install -y mariadb-server"; \
 	    exit 1; \
 	  fi; }
 

@@ -33,7 +33,7 @@ def test_both_targets_answer_the_same_interface():
             method = getattr(cls, name)
             assert inspect.signature(method) == inspect.signature(getattr(DataPlane, name)), (cls, name)
         # every target-specific part is the target's own, none is left to the base's NotImplementedError
-        for name in ("start", "endpoint_url", "_fault", "flush", "database_identity", "move_database"):
+        for name in ("start", "endpoint_url", "_fault", "flush", "database_identity"):
             assert getattr(cls, name) is not getattr(DataPlane, name), (cls, name)
 
 
@@ -48,8 +48,9 @@ def test_steps_dbmove_and_probe_never_ask_which_target():
 
 
 @pytest.fixture
-def aws():
+def aws(monkeypatch):
     """A real-account context (no sandbox corrections) on in-process moto, with the stack 08 needs."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")   # the app role's AmazonSSMManagedInstanceCore
     with mock_aws():
         ctx = make_ctx(target="aws", aws_account_id="123456789012")
         yield ctx, create_stack(ctx, ctx.params, managed_secret=True, release=False)
@@ -108,55 +109,50 @@ def test_faults_use_the_documented_apis(aws):
 
 @pytest.fixture
 def ssm_outputs(aws):
-    """What the instances would print: the commands sent are recorded; a fingerprint command gets the
-    rows a real psql prints; `fail` makes the command whose comment contains it fail with a stderr."""
+    """What the instances would print (tests/ssm_agent.py): the commands sent are recorded."""
+    from ssm_agent import agent
     ctx, stack = aws
-    sent: dict[str, dict] = {}
-    state = {"fail": ""}
-    ssm = ctx.client("ssm")
-
-    def record(params, **_):
-        state["last"] = params
-
-    def remember(parsed, **_):
-        sent[parsed["Command"]["CommandId"]] = state["last"]
-
-    def answer(parsed, **_):
-        cmd = sent.get(parsed.get("CommandId"), {})
-        text = " ".join(cmd.get("Parameters", {}).get("commands", []))
-        if state["fail"] and state["fail"] in cmd.get("Comment", ""):
-            parsed.update(Status="Failed", StandardErrorContent="pg_dump: error: connection refused")
-        elif "md5(" in text:
-            parsed["StandardOutputContent"] = "customers|3|abc\nitems|5|def\norders|2|0f\n"
-    ssm.meta.events.register("provide-client-params.ssm.SendCommand", record)
-    ssm.meta.events.register("after-call.ssm.SendCommand", remember)
-    ssm.meta.events.register("after-call.ssm.GetCommandInvocation", answer)
-    yield ctx, stack, sent, state
+    sent: list[dict] = []
+    agent(ctx, sent)
+    yield ctx, stack, sent
 
 
 def test_the_move_on_a_real_account_runs_on_the_instances_through_ssm(ssm_outputs):
-    ctx, stack, sent, _ = ssm_outputs
+    ctx, stack, sent = ssm_outputs
     result = dbmove.move(ctx)
-    assert result.ok and result.verification["rows_rds"].sum() == 10
-    assert result.write_during_freeze.startswith("not tried in aws mode")
-    commands = list(sent.values())
-    assert [c["InstanceIds"][0] for c in commands][:2] == [stack["dev"], stack["dev"]]
-    assert all(c["DocumentName"] == "AWS-RunShellScript" for c in commands)
-    dump, restore = " ".join(commands[0]["Parameters"]["commands"]), " ".join(commands[2]["Parameters"]["commands"])
+    assert result.ok and result.verification["rows_rds"].sum() == 10 and result.freeze_held
+    app = sent[0]["InstanceIds"][0]
+    assert [c["InstanceIds"][0] for c in sent] == [app, stack["dev"], app]      # ledger, dump on dev, restore
+    assert all(c["DocumentName"] == "AWS-RunShellScript" for c in sent)
+    dump, restore = ("\n".join(c["Parameters"]["commands"]) for c in sent[1:])
     assert "default_transaction_read_only = on" in dump and "pg_dump -Fc" in dump and "--sse AES256" in dump
     assert "pg_restore" in restore and "secretsmanager get-secret-value" in restore   # read on the instance
-    assert "PGPASSWORD=\"$(" in restore and result.bucket == names.dump_bucket(ctx.p, ctx.account_id)
+    assert "bash \"$f\"" in restore and result.bucket == names.dump_bucket(ctx.p, ctx.account_id)
+    # the dev host is the stack's: it got the move profile for the move and lost it afterwards
+    ec2 = ctx.client("ec2")
+    assocs = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [stack["dev"]]}])["IamInstanceProfileAssociations"]
+    assert all(a["State"] in ("disassociating", "disassociated") for a in assocs)
+    # the app role's read permission existed only during the move; the ledger is on the RDS instance's tags
+    assert "workbook-dbmove" not in ctx.client("iam").list_role_policies(RoleName=names.app_role(ctx.p))["PolicyNames"]
+    db = ctx.client("rds").describe_db_instances()["DBInstances"][0]
+    tags = {t["Key"]: t["Value"] for t in ctx.client("rds").list_tags_for_resource(
+        ResourceName=db["DBInstanceArn"])["TagList"]}
+    assert tags["workbook:moved-dump"] == result.key and tags["workbook:moved-from"] == stack["dev"]
 
 
-def test_a_failed_command_says_what_the_instance_printed(ssm_outputs):
-    ctx, _, _, state = ssm_outputs
-    state["fail"] = "freeze and dump"
-    with pytest.raises(RuntimeError, match="Failed on i-.*connection refused"):
-        dbmove.move(ctx)
+def test_a_rerun_on_a_real_account_restores_nothing(ssm_outputs):
+    ctx, stack, sent = ssm_outputs
+    first = dbmove.move(ctx)
+    n = len(sent)
+    again = dbmove.move(ctx)
+    assert again.already_moved and first.key
+    assert not any("restore into RDS" in c["Comment"] for c in sent[n:])
+    assert not any("pg_dump" in "\n".join(c["Parameters"]["commands"]) for c in sent[n:])
 
 
 def test_declared_permissions_cover_every_call_08_makes_on_a_real_account(ssm_outputs):
-    ctx, _, _, _ = ssm_outputs
+    ctx, _, _ = ssm_outputs
     mark = ctx.calls.mark()
     cutover.prerequisites(ctx)
     cutover.data_plane(ctx)

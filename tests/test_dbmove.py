@@ -134,8 +134,11 @@ def test_dry_run_creates_no_bucket():
         assert ctx.client("s3").list_buckets()["Buckets"] == []
 
 
-def test_fingerprint_output_of_psql_parses():
-    df = dbmove._parse_fingerprints("customers|3|abc\nitems|5|def\n")
+def test_fingerprint_output_of_the_instance_scripts_parses():
+    from workbook import dbmove_scripts
+    out = dbmove_scripts.parse("FREEZE|read_only: on\nFP|customers|3|abc\nnoise\nFP|items|5|def\n")
+    assert out["FREEZE"] == [["read_only: on"]]
+    df = dbmove.fingerprint_frame(out["FP"])
     assert df.to_dict("records") == [{"table": "customers", "rows": 3, "md5": "abc"},
                                      {"table": "items", "rows": 5, "md5": "def"}]
 

@@ -28,7 +28,7 @@ BAD = [
     ({"stack_name": "de--mo"}, "stack_name", "single hyphens"),
     ({"target": "azure"}, "target", "not one of sandbox, aws"),
     ({"target": "aws"}, "aws_account_id", "12-digit"),
-    ({"db_engine": "oracle"}, "db_engine", "not one of postgres, mysql"),
+    ({"db_engine": "oracle"}, "db_engine", "not one of auto, postgres, mysql"),
     ({"db_instance_class": "t3.micro"}, "db_instance_class", "start with db., e.g. db.t3.micro"),
     ({"instance_type": "large"}, "instance_type", "not an EC2 instance type"),
     ({"backup_retention_days": 0}, "backup_retention_days", "outside 1..35"),

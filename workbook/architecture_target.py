@@ -82,9 +82,9 @@ def draw_target(p: Params, path: str | Path, current: str | None = None) -> Path
                         igw >> Edge(style="invis") >> nat
                     apps.insert(0, node(EC2, "app server\n(Auto Scaling group)", "04_compute"))
                     if i == 0:
-                        dbs.insert(0, node(RDS, f"RDS {p.db_engine}\nprimary", "03_database"))
+                        dbs.insert(0, node(RDS, f"RDS {p.rds_engine}\nprimary", "03_database"))
                     elif i == 1 and p.multi_az:
-                        dbs.append(node(RDS, f"RDS {p.db_engine}\nstandby (Multi-AZ)", "03_database"))
+                        dbs.append(node(RDS, f"RDS {p.rds_engine}\nstandby (Multi-AZ)", "03_database"))
             for app in apps:
                 alb >> Edge(label=str(p.app_port)) >> app
                 if dbs:

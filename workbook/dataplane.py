@@ -13,7 +13,8 @@ account AWS runs all of that; the sandbox runs local stand-ins (`workbook/sandbo
 | `fault(ctx, name)`             | the callable a probe calls mid-run to inject fault `name`            |
 | `flush()`                      | publishes the metrics gathered so far                                |
 | `database_identity(ctx, kind)` | which database server "dev" / "rds" is ("" when it cannot be read)   |
-| `move_database(ctx)`           | freeze, dump, stage in S3, restore into RDS, verify (`MoveResult`)   |
+| `move_database(ctx)`           | freeze, dump, stage in S3, restore into RDS, verify (`MoveResult`): the |
+|                                | same SSM Run Command path on both (the sandbox runs the commands)    |
 | `dev_instance_id(ctx)`         | the dev instance's id                                                |
 
 `AwsDataPlane` is the real account's (`connect.Target.dataplane`); the sandbox's is `SandboxDataPlane`
@@ -35,6 +36,13 @@ if TYPE_CHECKING:
 DB_NAME = "app"   # the app's database, on the dev host and in RDS
 
 
+def _running_dev(ctx: Context) -> str:
+    """The running dev instance (dev_instance_id, else dev_tag; the stack's own first), "" when none."""
+    from .inventory.ec2 import find_dev_instances
+    running = [i["InstanceId"] for i in find_dev_instances(ctx, ctx.p) if i["State"]["Name"] == "running"]
+    return running[0] if running else ""
+
+
 class DataPlane:
     """The interface (and what both targets share: reading the control plane)."""
 
@@ -46,21 +54,19 @@ class DataPlane:
         ec2, rds, asg, elb = (ctx.client(s) for s in ("ec2", "rds", "autoscaling", "elbv2"))
         out: dict[str, Any] = {"dev": None, "rds": None, "asg": None, "lb": None}
 
-        key, _, value = p.dev_tag.partition("=")
-        filters = [{"Name": "instance-state-name", "Values": ["running"]}]
-        filters += [{"Name": "instance-id", "Values": [p.dev_instance_id]}] if p.dev_instance_id else \
-            [{"Name": f"tag:{key}", "Values": [value]}]
-        for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
-            for res in page["Reservations"]:
-                for inst in res["Instances"]:
-                    out["dev"] = out["dev"] or {"instance_id": inst["InstanceId"]}
+        # The dev host as 01_assess finds it (several stacks may share a tag: the stack's own wins), running.
+        dev = _running_dev(ctx)
+        out["dev"] = {"instance_id": dev} if dev else None
 
         try:
             db = rds.describe_db_instances(DBInstanceIdentifier=names.db_instance(p))["DBInstances"][0]
             ep = db.get("Endpoint") or {}
             out["rds"] = {"id": db["DBInstanceIdentifier"],
                           "endpoint": f"{ep.get('Address', '')}:{ep.get('Port', p.db_port)}",
-                          "db_name": db.get("DBName") or DB_NAME, "status": db.get("DBInstanceStatus")}
+                          "db_name": db.get("DBName") or DB_NAME, "status": db.get("DBInstanceStatus"),
+                          "engine": "mysql" if db.get("Engine") in ("mysql", "mariadb") else "postgres",
+                          "master_user": db.get("MasterUsername", ""),
+                          "master_secret": (db.get("MasterUserSecret") or {}).get("SecretArn", "")}
         except rds.exceptions.DBInstanceNotFoundFault:
             pass
 
@@ -97,12 +103,9 @@ class DataPlane:
         p = ctx.p
         if p.dev_instance_id:
             return p.dev_instance_id
-        key, _, value = p.dev_tag.partition("=")
-        for page in ctx.client("ec2").get_paginator("describe_instances").paginate(
-                Filters=[{"Name": f"tag:{key}", "Values": [value]},
-                         {"Name": "instance-state-name", "Values": ["running"]}]):
-            for r in page["Reservations"]:
-                return r["Instances"][0]["InstanceId"]
+        dev = _running_dev(ctx)
+        if dev:
+            return dev
         raise LookupError(f"no running instance tagged {p.dev_tag} (dev_tag)")
 
     def fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]] | None:
@@ -126,7 +129,10 @@ class DataPlane:
         raise NotImplementedError
 
     def move_database(self, ctx: Context) -> "MoveResult":
-        raise NotImplementedError
+        """On the instances through SSM Run Command (dbmove.move_with_ssm): AWS runs the commands on a real
+        account, the sandbox's data plane runs them on its stand-ins."""
+        from . import dbmove
+        return dbmove.move_with_ssm(ctx)
 
 
 class AwsDataPlane(DataPlane):
@@ -194,8 +200,3 @@ class AwsDataPlane(DataPlane):
         """Neither database is reachable from the workbook's machine (private subnet, the dev host's
         firewall): "" - the cutover then shows what the app itself reports."""
         return ""
-
-    def move_database(self, ctx: Context) -> "MoveResult":
-        """On the instances through SSM Run Command (dbmove.move_with_ssm)."""
-        from . import dbmove
-        return dbmove.move_with_ssm(ctx)

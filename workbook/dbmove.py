@@ -1,27 +1,31 @@
-"""Move the dev database into RDS and prove nothing changed on the way.
+"""Move the dev database into RDS, prove nothing changed on the way, and never move it twice.
 
-dump the dev database (pg_dump -Fc) -> stage the dump in an encrypted, private, tagged S3 bucket
--> restore it into the RDS database (pg_restore) -> row counts and per-table checksums on both sides.
+On the dev host (SSM Run Command): freeze writes, fingerprint every table, dump with the engine's own
+tool (pg_dump for PostgreSQL, mysqldump for MySQL/MariaDB: the engine the dev host runs, which RDS must
+run too), upload to a private, encrypted, tagged S3 bucket. On one app server (in the VPC, allowed to
+the database): read the dump with its own role, restore into RDS, write the move ledger, create the
+app's own least-privilege database user, fingerprint. Row counts and checksums per table on both sides.
+The scripts are in dbmove_scripts.py, the instances' prerequisites in dbmove_hosts.py.
 
-Write freeze (stated, measured): before the dump the dev database is made read-only
-(`ALTER DATABASE ... SET default_transaction_read_only = on` and its sessions are reset, so the app
-reconnects read-only). Reads keep working; writes get a 503 "writes are frozen". The freeze stays on
-after the move: from the cutover on, the RDS database takes the writes, so no write can land in the
-old database and be lost (no catch-up replication is attempted). `unfreeze_writes` is the rollback.
-The frame returned by `move` gives the freeze's length and what a write during it got.
+Write freeze (stated, measured): before the dump the dev database is made read-only (PostgreSQL: the
+database's default_transaction_read_only, its sessions reset so the app reconnects read-only; MySQL:
+the server's read_only, which binds every user without admin rights). The freeze stays on after the
+move: from the cutover on RDS takes the writes, so no write can land in the old database and be lost.
+`unfreeze_dev` lifts it (the rollback).
 
-Where the dump and the restore run is the data plane's choice (`ctx.target.dataplane.move_database`):
-on a real account on the instances through SSM Run Command (AWS-RunShellScript, `move_with_ssm`), since
-neither database is reachable from the workbook's machine; that path uses documented APIs and the
-command_executed waiter and cannot be run here. Where both databases are reachable from this machine
-(the sandbox's stand-ins), `move_between` runs the same procedure with PostgreSQL's own tools.
+The move ledger: a moved database is recorded on the RDS instance's tags (`workbook:moved-*`) and in
+the database (table workbook_move_ledger, written in the restore's own transaction on PostgreSQL). A
+rerun finds either, restores nothing and verifies instead: the dev database must still be what was
+moved, and what production wrote since is kept. A database that holds rows no ledger accounts for is
+refused, never overwritten.
+
+Both targets run this same path: on a real account AWS runs the commands; in the sandbox the data plane
+runs them with bash against its local stand-ins (workbook/sandbox/runcommand.py).
 """
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +33,19 @@ from typing import Any
 
 import pandas as pd
 import psycopg
-from botocore.exceptions import WaiterError
 from psycopg import sql
 
-from . import engine, names, progress, quoting, tagging
+from . import dbengine, engine, names, progress, tagging
+from . import dbmove_hosts as hosts
+from . import dbmove_scripts as scripts
 from .backend.app import TABLES
 from .connect import Context, Resource
+from .dbmove_hosts import CommandFailed, NotReady, run_command  # noqa: F401  (the notebook's errors)
 
 STEP = "08_cutover_compare"   # the step that owns the staging bucket (steps/cutover.py declares its kind)
 DB_NAME = "app"
+MOVED_TAGS = ("workbook:moved-at", "workbook:moved-from", "workbook:moved-dump")   # the ledger on the RDS instance
+RDS_ENGINES = {"postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 
 # One row per table: row count and an md5 over the md5 of every row in primary-key order. A changed
 # value, a missing row or an extra row changes it; the same rows in the same order give the same hash.
@@ -48,23 +56,39 @@ FINGERPRINT_SQL = " UNION ALL ".join(
 
 @dataclass
 class MoveResult:
+    """verification: per table, rows and checksum on the dev side and the RDS side and whether they match.
+    A rerun (already_moved) compares the dev database now with what the ledger says was moved, and shows
+    RDS now beside it (`rds_now`: what production wrote since is kept, not compared)."""
     verification: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
     bucket: str = ""
     key: str = ""
     dump_bytes: int = 0
-    write_during_freeze: str = ""
+    write_during_freeze: str = ""     # the freeze's evidence, as the dev database reports it
+    engine: str = ""
+    already_moved: bool = False
+    moved_at: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return bool(len(self.verification)) and bool(self.verification["match"].all())
 
+    @property
+    def freeze_held(self) -> bool:
+        w = self.write_during_freeze
+        return w.startswith("HTTP 503") or w.endswith(("read-only: on", "read_only: on"))
+
     def summary(self) -> pd.DataFrame:
-        rows = [{"what": k.replace("_", " "), "value": v} for k, v in self.timings.items()]
+        rows = [{"what": "engine", "value": self.engine}]
+        if self.already_moved:
+            rows.append({"what": "already moved", "value": f"{self.moved_at}: nothing restored, verified instead"})
+        rows += [{"what": k.replace("_", " "), "value": v} for k, v in self.timings.items()]
         rows += [{"what": "dump size (bytes)", "value": self.dump_bytes},
                  {"what": "staged at", "value": f"s3://{self.bucket}/{self.key}"},
-                 {"what": "a write during the freeze got", "value": self.write_during_freeze},
+                 {"what": "write freeze on dev", "value": self.write_during_freeze},
                  {"what": "all tables match", "value": self.ok}]
+        rows += [{"what": "note", "value": n} for n in self.notes]
         return pd.DataFrame(rows, columns=["what", "value"])
 
 
@@ -73,6 +97,12 @@ def fingerprints(uri: str) -> pd.DataFrame:
     with psycopg.connect(uri, connect_timeout=5) as conn:
         rows = conn.execute(FINGERPRINT_SQL).fetchall()
     return pd.DataFrame(rows, columns=["table", "rows", "md5"])
+
+
+def fingerprint_frame(rows: list[list[str]]) -> pd.DataFrame:
+    """`table|rows|md5` fields (dbmove_scripts output) -> a frame."""
+    return pd.DataFrame([(r[0], int(r[1]), r[2] if len(r) > 2 else "") for r in rows if len(r) >= 2],
+                        columns=["table", "rows", "md5"])
 
 
 def compare_fingerprints(dev: pd.DataFrame, rds: pd.DataFrame) -> pd.DataFrame:
@@ -150,134 +180,142 @@ def tls_only_policy(bucket: str) -> dict[str, Any]:
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
 
 
-def _key() -> str:
-    return time.strftime("dumps/%Y%m%dT%H%M%SZ/app.dump", time.gmtime())
+def _key(engine_name: str) -> str:
+    return time.strftime("dumps/%Y%m%dT%H%M%SZ/", time.gmtime()) + ("app.dump" if engine_name == "postgres" else "app.sql")
+
+
 
 
 # ---- the move -------------------------------------------------------------------------------------
 def move(ctx: Context) -> MoveResult:
-    """Freeze writes on dev, dump, stage in S3, restore into RDS, verify (see the module docstring). The
-    target's data plane runs it where the databases are reachable."""
+    """Move the dev database into RDS, or verify a move done before (see the module docstring)."""
     return ctx.target.dataplane.move_database(ctx)
 
 
-def move_between(ctx: Context, dev_uri: str, rds_uri: str, *, dev_url: str, pg_dump: str = "pg_dump",
-                 pg_restore: str = "pg_restore") -> MoveResult:
-    """The move between two databases this machine reaches (`dev_url`: the dev app, for the write that
-    proves the freeze holds)."""
-    bucket = ensure_dump_bucket(ctx).id
-    s3 = ctx.client("s3")
-    t: dict[str, float] = {}
-    key = _key()
-    with tempfile.TemporaryDirectory() as tmp:
-        local, back = Path(tmp) / "app.dump", Path(tmp) / "restored.dump"
-        t_freeze = freeze_writes(dev_uri)
-        write = _try_write(dev_url)
-        t0 = time.perf_counter()
-        size = dump(dev_uri, local, pg_dump)
-        t["dump_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        s3.upload_file(str(local), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
-        # Restore from the staged object, as the instance in aws mode does: what is verified is
-        # what went through S3.
-        s3.download_file(bucket, key, str(back))
-        t["stage_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        restore(rds_uri, back, pg_restore)
-        t["restore_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    table = verify(dev_uri, rds_uri)
-    t["verify_s"] = time.perf_counter() - t0
-    t["write_freeze_s"] = time.time() - t_freeze
-    return MoveResult(table, {k: round(v, 3) for k, v in t.items()}, bucket, key, size, write)
-
-
-def _try_write(dev_url: str) -> str:
-    """One write through the dev app during the freeze: the evidence that the freeze holds."""
-    import urllib.error
-    import urllib.request
+def _rds(ctx: Context) -> dict[str, Any]:
     try:
-        req = urllib.request.Request(dev_url + "/items", method="POST",
-                                     data=b'{"name": "during-freeze", "price_cents": 1}',
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return f"HTTP {r.status} (accepted: the freeze did not hold)"
-    except urllib.error.HTTPError as e:
-        return f"HTTP {e.code} {json.loads(e.read() or b'{}').get('error', '')}".strip()
-    except (OSError, LookupError) as e:
-        return f"not tried ({type(e).__name__})"
+        return ctx.client("rds").describe_db_instances(DBInstanceIdentifier=names.db_instance(ctx.p))["DBInstances"][0]
+    except ctx.client("rds").exceptions.DBInstanceNotFoundFault:
+        raise NotReady(f"no RDS instance {names.db_instance(ctx.p)}: run 03_database first") from None
 
 
-# ---- aws mode: SSM Run Command ----------------------------------------------------------------------
-def _run_ssm(ctx: Context, instance_id: str, commands: list[str], comment: str) -> str:
-    """Run shell commands on an instance and wait; returns stdout (raises with stderr on failure)."""
-    ssm = ctx.client("ssm")
-    cmd = ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Comment=comment[:100],
-                           Parameters={"commands": ["set -euo pipefail", *commands], "executionTimeout": ["3600"]},
-                           TimeoutSeconds=600)["Command"]
-    try:
-        progress.wait_for(ssm, "command_executed", comment, delay=5, max_attempts=720, sleep=ctx.clock.sleep,
-                          CommandId=cmd["CommandId"], InstanceId=instance_id)
-    except WaiterError:
-        pass  # the waiter raises on a failed command before its output is read: it is read below
-    inv = ssm.get_command_invocation(CommandId=cmd["CommandId"], InstanceId=instance_id)
-    if inv["Status"] != "Success":
-        raise RuntimeError(f"{comment}: {inv['Status']} on {instance_id}: "
-                           f"{inv.get('StandardErrorContent', '')[-500:]}")
-    return inv.get("StandardOutputContent", "")
+def _engines(ctx: Context, db: dict[str, Any]) -> tuple[str, str, str]:
+    """(engine, dev instance id, evidence): the dev host's engine, which must be the RDS instance's."""
+    dev_engine, evidence, dev = dbengine.detect(ctx)
+    p = ctx.p
+    if not dev:
+        raise NotReady(f"no dev host found ({evidence}; dev_instance_id={p.dev_instance_id or '-'}, dev_tag={p.dev_tag}): "
+                       "nothing is moved")
+    if not dev_engine:
+        raise NotReady(f"which database the dev host runs cannot be told ({evidence}): nothing is moved. Tag the host "
+                       "workbook:dev-db=postgres or mysql")
+    rds_engine = RDS_ENGINES.get(db["Engine"], db["Engine"])
+    if rds_engine != dev_engine:
+        raise NotReady(f"the dev host runs {dev_engine} ({evidence}) but {db['DBInstanceIdentifier']} runs "
+                       f"{db['Engine']}: a {dev_engine} dump cannot be restored there, so nothing is moved. Recreate the "
+                       f"database with db_engine=auto (or {dev_engine}) in 03_database")
+    return dev_engine, dev, evidence
 
 
-def _parse_fingerprints(text: str) -> pd.DataFrame:
-    rows = [line.split("|") for line in text.strip().splitlines() if line.count("|") == 2]
-    return pd.DataFrame([(t, int(n), h) for t, n, h in rows], columns=["table", "rows", "md5"])
+def _target(ctx: Context, db: dict[str, Any], engine_name: str, app_secret: str) -> scripts.Target:
+    ep = db.get("Endpoint") or {}
+    master = (db.get("MasterUserSecret") or {}).get("SecretArn", "")
+    if not master:
+        raise NotReady(f"{db['DBInstanceIdentifier']} has no RDS-managed master secret; the restore reads the password "
+                       "from it on the instance (ManageMasterUserPassword=True in 03_database)")
+    return scripts.Target(engine=engine_name, major=str(db.get("EngineVersion", "16")).split(".")[0],
+                          host=ep.get("Address", ""), port=int(ep.get("Port") or ctx.p.db_port),
+                          database=db.get("DBName") or DB_NAME, user=db["MasterUsername"], master_secret=master,
+                          app_secret=app_secret, app_user=hosts.APP_USER, region=ctx.p.region)
+
+
+def _dev_script(engine_name: str, ctx: Context, bucket: str, key: str, *, dump: bool) -> str:
+    fn = scripts.dev_pg if engine_name == "postgres" else scripts.dev_mysql
+    return fn(ctx.p.dev_db_name, bucket, key, ctx.p.region, dump=dump, freeze=dump)
+
+
+def _moved_tags(ctx: Context, db: dict[str, Any]) -> dict[str, str]:
+    tags = ctx.client("rds").list_tags_for_resource(ResourceName=db["DBInstanceArn"])["TagList"]
+    return {t["Key"]: t["Value"] for t in tags if t["Key"] in MOVED_TAGS}
+
+
+def _tag_moved(ctx: Context, db: dict[str, Any], at: str, dev: str, key: str) -> None:
+    ctx.client("rds").add_tags_to_resource(ResourceName=db["DBInstanceArn"], Tags=[
+        {"Key": k, "Value": v} for k, v in zip(MOVED_TAGS, (at, dev, key))])
 
 
 def move_with_ssm(ctx: Context) -> MoveResult:
-    """On the dev instance (PostgreSQL local, database `app`, OS user postgres): freeze, pg_dump, upload
-    with SSE. On one Auto Scaling instance (in the VPC, allowed to the database): download, read the
-    master password from the RDS-managed secret at run time (it never passes through the command text
-    or this process), pg_restore into RDS, fingerprint both sides."""
-    p = ctx.p
+    """The move through SSM Run Command on the dev host and one app server (module docstring)."""
+    db = _rds(ctx)
+    engine_name, dev, evidence = _engines(ctx, db)
     bucket = ensure_dump_bucket(ctx).id
-    key = _key()
-    dev = ctx.target.dataplane.dev_instance_id(ctx)
-    db = ctx.client("rds").describe_db_instances(DBInstanceIdentifier=names.db_instance(p))["DBInstances"][0]
-    secret = db.get("MasterUserSecret", {}).get("SecretArn", "")
-    if not secret:
-        raise RuntimeError(f"{db['DBInstanceIdentifier']} has no RDS-managed master secret; the restore reads the "
-                           "password from it (ManageMasterUserPassword=True in step 03)")
-    g = ctx.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
-    app_instance = next(i["InstanceId"] for i in g["Instances"] if i["LifecycleState"] == "InService")
-    url = quoting.s3_uri(bucket, key)
-    local_psql = f"sudo -u postgres psql -d {DB_NAME} -v ON_ERROR_STOP=1"
+    key = _key(engine_name)
+    app_secret = hosts.ensure_app_secret(ctx, db, engine_name)
+    target = _target(ctx, db, engine_name, app_secret)
+    app = hosts.restore_instance(ctx)
+    tagged = _moved_tags(ctx, db)
     t: dict[str, float] = {}
-    t_freeze = time.time()
-    t0 = time.perf_counter()
-    _run_ssm(ctx, dev, [
-        f"{local_psql} -c \"ALTER DATABASE {DB_NAME} SET default_transaction_read_only = on\"",
-        f"{local_psql} -c \"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{DB_NAME}' "
-        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'\"",
-        f"sudo -u postgres pg_dump -Fc --no-owner --no-acl -d {DB_NAME} -f /tmp/app.dump",
-        f"aws s3 cp /tmp/app.dump {shlex.quote(url)} --sse AES256 --only-show-errors",
-        "rm -f /tmp/app.dump"], "workbook: freeze and dump the dev database")
-    t["dump_and_stage_s"] = time.perf_counter() - t0
-    dev_fp = _parse_fingerprints(_run_ssm(ctx, dev, [f"{local_psql} -At -F '|' -c {shlex.quote(FINGERPRINT_SQL)}"],
-                                          "workbook: fingerprint the dev database"))
-    ep = db["Endpoint"]
-    # libpq's own quoting: a name with a space or a quote cannot add an option (another host, no TLS)
-    conn = quoting.conninfo(host=ep["Address"], port=ep["Port"], dbname=db.get("DBName") or DB_NAME,
-                            user=db["MasterUsername"], sslmode="require")
-    password = (f"export PGPASSWORD=\"$(aws secretsmanager get-secret-value --secret-id {shlex.quote(secret)} "
-                "--query SecretString --output text | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"password\"])')\"")
-    t0 = time.perf_counter()
-    out = _run_ssm(ctx, app_instance, [
-        f"aws s3 cp {shlex.quote(url)} /tmp/app.dump --only-show-errors", password,
-        f"pg_restore --clean --if-exists --no-owner --no-acl --single-transaction --exit-on-error "
-        f"-d {shlex.quote(conn)} /tmp/app.dump",
-        "rm -f /tmp/app.dump",
-        f"psql {shlex.quote(conn)} -At -F '|' -c {shlex.quote(FINGERPRINT_SQL)}"], "workbook: restore into RDS")
-    t["restore_and_verify_s"] = time.perf_counter() - t0
-    t["write_freeze_s"] = time.time() - t_freeze
-    table = compare_fingerprints(dev_fp, _parse_fingerprints(out))
-    return MoveResult(table, {k: round(v, 3) for k, v in t.items()}, bucket, key, 0,
-                      "not tried in aws mode (the freeze is set in the database)")
+    with hosts.dev_access(ctx, dev, bucket), hosts.app_access(ctx, bucket, [target.master_secret, app_secret]):
+        hosts.registered(ctx, app, "app server")
+        probe = scripts.parse(run_command(ctx, app, scripts.target_probe(target), "workbook: read the move ledger in RDS"))
+        ledger = (probe.get("LEDGER") or [[""]])[0]
+        if tagged or ledger[0] == "moved":
+            return _verify_moved(ctx, db, engine_name, dev, bucket, probe, tagged)
+        t_freeze = time.time()
+        t0 = time.perf_counter()
+        out = scripts.parse(run_command(ctx, dev, _dev_script(engine_name, ctx, bucket, key, dump=True),
+                                        "workbook: freeze, fingerprint and dump the dev database"))
+        t["freeze_dump_and_stage_s"] = time.perf_counter() - t0
+        dev_fp = fingerprint_frame(out.get("FP", []))
+        text = "\n".join("|".join(r) for r in out.get("FP", []))
+        t0 = time.perf_counter()
+        done = scripts.parse(run_command(ctx, app, scripts.target_restore(
+            target, bucket=bucket, key=key, source=f"{dev} {engine_name} {ctx.p.dev_db_name}", dev_fingerprints=text),
+            "workbook: restore into RDS"))
+        t["restore_and_verify_s"] = time.perf_counter() - t0
+        t["write_freeze_s"] = time.time() - t_freeze
+    at = ((done.get("LEDGER") or [["", ""]])[0] + ["", ""])[1] or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    _tag_moved(ctx, db, at, dev, key)
+    table = compare_fingerprints(dev_fp, fingerprint_frame(done.get("FP", [])))
+    freeze = (out.get("FREEZE") or [["not reported"]])[0][0]
+    size = int((out.get("DUMP") or [["0"]])[0][0] or 0)
+    return MoveResult(table, {k: round(v, 3) for k, v in t.items()}, bucket, key, size, freeze, engine_name,
+                      notes=[f"dev engine: {evidence}", f"the app's own database user {hosts.APP_USER}: secret "
+                             f"{names.app_db_secret(ctx.p)}"])
+
+
+def _verify_moved(ctx: Context, db: dict[str, Any], engine_name: str, dev: str, bucket: str,
+                  probe: dict[str, list[list[str]]], tagged: dict[str, str]) -> MoveResult:
+    """A rerun: nothing is restored. The dev database now must equal what the ledger says was moved (no
+    write lost on dev); RDS now is shown beside it, its writes since the move kept."""
+    ledger = (probe.get("LEDGER") or [[]])[0] + ["", "", "", ""]
+    notes = []
+    if ledger[0] != "moved":
+        notes.append(f"{db['DBInstanceIdentifier']} is tagged as moved ({tagged.get(MOVED_TAGS[0], '')}) but its "
+                     "database holds no ledger entry: nothing is restored; compared with RDS as it is now")
+    out = scripts.parse(run_command(ctx, dev, _dev_script(engine_name, ctx, bucket, "", dump=False),
+                                    "workbook: fingerprint the dev database (already moved)"))
+    moved = fingerprint_frame(probe.get("MOVED", [])) if ledger[0] == "moved" else fingerprint_frame(probe.get("FP", []))
+    now = fingerprint_frame(probe.get("FP", [])).rename(columns={"rows": "rows_now", "md5": "md5_now"})
+    table = compare_fingerprints(fingerprint_frame(out.get("FP", [])), moved).merge(now, on="table", how="left")
+    table["since_move"] = [("unchanged" if r.md5_now == r.md5_rds else f"{int(r.rows_now) - int(r.rows_rds):+d} rows, "
+                            "changed since the move (kept)") if pd.notna(r.md5_now) and pd.notna(r.md5_rds) else "-"
+                           for r in table.itertuples()]
+    at = ledger[1] or tagged.get(MOVED_TAGS[0], "")
+    if not tagged:
+        _tag_moved(ctx, db, at, ledger[2].split(" ")[0] or dev, ledger[3])
+        notes.append("the RDS instance's move tags were missing (the earlier run stopped after the restore): added")
+    freeze = (out.get("FREEZE") or [["not reported"]])[0][0]
+    return MoveResult(table, {}, bucket, ledger[3] or tagged.get(MOVED_TAGS[2], ""), 0, freeze, engine_name,
+                      already_moved=True, moved_at=at, notes=notes)
+
+
+def unfreeze_dev(ctx: Context) -> str:
+    """Lift the dev database's write freeze through SSM Run Command (the rollback of the freeze)."""
+    engine_name, _, dev = dbengine.detect(ctx)
+    engine_name = engine_name or ctx.p.rds_engine
+    bucket = ensure_dump_bucket(ctx).id
+    with hosts.dev_access(ctx, dev, bucket):
+        out = scripts.parse(run_command(ctx, dev, scripts.unfreeze(engine_name, ctx.p.dev_db_name),
+                                        "workbook: lift the dev database's write freeze"))
+    return (out.get("FREEZE") or [["?"]])[0][0]

@@ -42,4 +42,5 @@ def dump_bucket(p: Params, account_id: str) -> str: return f"{p.stack_name}-dbmo
 # The app's own least-privilege database user's login (username, password), a Secrets Manager secret
 # 08 creates with the user; 04 points the app servers' DB_SECRET_ARN at it once it exists.
 def app_db_secret(p: Params) -> str: return p.name("app-db-user")
+def dev_move_role(p: Params) -> str: return p.name("dev-move")       # role + profile, only while the move runs
 def dev_sg(p: Params, kind: str = "") -> str: return f"{DEV_NAME}-sg" + (f"-{kind}" if kind else "")

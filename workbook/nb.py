@@ -36,6 +36,10 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     p = parameters(ns)
     progress.use_bars(p.interactive)
     ctx = connect(p, step=step)
+    # db_engine=auto: the engine your dev host runs (read from it; the demo host's is dev_db_engine)
+    from .dbengine import settle
+    ctx = settle(ctx)
+    p = ctx.p
     lock.guard(ctx)   # a cell that changes the stack holds its lock until the cell ends (workbook.lock)
     _budget_cells(ctx, step)
     where = ctx.target.where(ctx)

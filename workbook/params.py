@@ -34,6 +34,7 @@ DB_ENGINES = ("postgres", "mysql")
 DB_PORTS = {"postgres": 5432, "mysql": 3306}
 # A major: the newest minor RDS offers for new instances is resolved before the create (steps/database.py)
 ENGINE_DEFAULT_VERSION = {"postgres": "16", "mysql": "8.0"}
+DB_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}", re.ASCII)
 # Every pattern here is matched whole (fullmatch: `$` would let a trailing newline through) with ASCII
 # classes only (`\d` matches other scripts' digits; AWS's APIs do not).
 INSTANCE_TYPE_RE = re.compile(r"[a-z][a-z0-9-]*\.(?:nano|micro|small|medium|large|[0-9]*xlarge|metal(?:-[0-9]+xl)?)",
@@ -88,10 +89,12 @@ class Params:
     desired_capacity: int = field(default=2, metadata=_meta("Auto Scaling group desired size.", min=1, max=20))
     max_capacity: int = field(default=4, metadata=_meta("Auto Scaling group maximum size.", min=1, max=20))
     # database
-    db_engine: Literal["postgres", "mysql"] = field(default="postgres", metadata=_meta("Engine of the RDS database."))
-    db_engine_version: str = field(default="16", metadata=_meta(
+    db_engine: Literal["auto", "postgres", "mysql"] = field(default="auto", metadata=_meta(
+        "Engine of the RDS database. auto: the engine the dev host runs (the demo host's dev_db_engine, or what "
+        "01_assess finds on yours), since the move copies the dev database as it is."))
+    db_engine_version: str = field(default="", metadata=_meta(
         "Engine version: a major (16 postgres, 8.0 mysql) takes the newest minor RDS offers for new instances; a full "
-        "version (16.9) is used only while RDS offers it."))
+        "version (16.9) is used only while RDS offers it; empty: the engine's major (16 postgres, 8.0 mysql)."))
     db_instance_class: str = field(default="db.t4g.micro", metadata=_meta("RDS instance class."))
     db_allocated_storage: int = field(default=20, metadata=_meta("Storage in GiB.", min=20, max=65536))
     multi_az: bool = field(default=True, metadata=_meta("Run a standby in a second AZ (about twice the price)."))
@@ -119,6 +122,10 @@ class Params:
         "yours, by dev_instance_id or dev_tag."))
     dev_db_engine: Literal["postgres", "mysql"] = field(default="postgres", metadata=_meta(
         "Database running on the demo dev host."))
+    dev_db_name: str = field(default="app", metadata=_meta("The dev host's database that 08 moves into RDS."))
+    dev_attach_profile: bool = field(default=False, metadata=_meta(
+        "Let 08 attach an instance profile (SSM agent + upload of the dump) to a dev host the workbook did not "
+        "create and that has none, for the move only: it is detached afterwards."))
     dev_elastic_ip: bool = field(default=False, metadata=_meta("Demo dev host layout: it has an Elastic IP."))
     dev_split_security_groups: bool = field(default=False, metadata=_meta(
         "Demo dev host layout: its rules are split over two security groups (web and database)."))
@@ -220,8 +227,18 @@ class Params:
 
     # ---- derived --------------------------------------------------------------------------
     @property
+    def rds_engine(self) -> str:
+        """The RDS engine: db_engine, or with auto the dev host's (the demo host's dev_db_engine until the
+        dev host is read: dbengine.settle puts what your host runs into db_engine)."""
+        return self.dev_db_engine if self.db_engine == "auto" else self.db_engine
+
+    @property
+    def rds_engine_version(self) -> str:
+        return self.db_engine_version or ENGINE_DEFAULT_VERSION[self.rds_engine]
+
+    @property
     def db_port(self) -> int:
-        return DB_PORTS[self.db_engine]
+        return DB_PORTS[self.rds_engine]
 
     @property
     def dev_db_port(self) -> int:
@@ -338,10 +355,10 @@ class Params:
             fix = f"db.{cls}" if INSTANCE_TYPE_RE.fullmatch(cls) else "db.t4g.micro"
             check("db_instance_class", f"{shown(cls)} is not an RDS instance class; RDS classes start with db., "
                                        f"e.g. {fix}")
-        version = self.db_engine_version
-        if not aws.ENGINE_VERSION_RE[self.db_engine].fullmatch(version):
-            check("db_engine_version", f"{shown(version)} is not a {self.db_engine} version such as "
-                                       f"{aws.ENGINE_VERSION_EXAMPLE[self.db_engine]}")
+        version, engine = self.db_engine_version, self.rds_engine
+        if version and not aws.ENGINE_VERSION_RE[engine].fullmatch(version):
+            check("db_engine_version", f"{shown(version)} is not a {engine} version such as "
+                                       f"{aws.ENGINE_VERSION_EXAMPLE[engine]}")
 
     def _check_edge(self, check: Any) -> None:
         d = self.domain_name
@@ -379,6 +396,13 @@ class Params:
                                  f"value at most {aws.TAG_VALUE_MAX} (key {len(key):,}, value {len(value):,})")
         if self.dev_instance_id and not aws.INSTANCE_ID_RE.fullmatch(self.dev_instance_id):
             check("dev_instance_id", f"{shown(self.dev_instance_id)} is not an instance id such as i-0123456789abcdef0")
+        if not DB_NAME_RE.fullmatch(self.dev_db_name):
+            check("dev_db_name", f"{shown(self.dev_db_name)} is not a database name such as app (letters, digits, _ "
+                                 "and $, starting with a letter or _, at most 63)")
+        if self.builds_demo_dev_host and self.db_engine not in ("auto", self.dev_db_engine):
+            check("db_engine", f"{self.db_engine}, but the demo dev host runs {self.dev_db_engine} (dev_db_engine): the "
+                               "move copies the dev database as it is, so RDS runs the same engine; set db_engine to "
+                               f"auto or {self.dev_db_engine}")
         if self.demo_dev_host == "yes" and self.dev_instance_id:
             check("demo_dev_host", f"yes builds a demo dev host, but dev_instance_id={self.dev_instance_id} names "
                                    "your own: empty dev_instance_id, or set demo_dev_host to no (or auto)")

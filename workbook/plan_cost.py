@@ -58,7 +58,7 @@ def _asg(rp: Any, item: dict[str, Any], p: Params, row: Any) -> Row:
 
 def _db(rp: Any, item: dict[str, Any], p: Params, row: Any) -> Row:
     cls = _get(item, "DBInstanceClass", default=p.db_instance_class)
-    engine = _get(item, "Engine", default=p.db_engine)
+    engine = _get(item, "Engine", default=p.rds_engine)
     multi = bool(item["MultiAZ"]) if "MultiAZ" in item else p.multi_az
     gb = int(_get(item, "AllocatedStorage", default=p.db_allocated_storage))
     hour = _monthly(rp, "rds_instance_hour", engine, cls, "multi_az" if multi else "single_az",

@@ -11,10 +11,13 @@ from workbook.params import Params
 
 
 def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg: bool = True,
-                 managed_secret: bool = False, release: bool = True) -> dict[str, Any]:
+                 managed_secret: bool = False, release: bool = True, engine: str = "postgres",
+                 dev_db: str = "postgres", dev_owner: str = "stack") -> dict[str, Any]:
     """managed_secret: the RDS master password in an RDS-managed secret, as step 03 makes it (what the
     move on a real account reads on the instance). release: what the group's instances boot from (the
-    sandbox's stand-ins start only from it); a real account's tests need none."""
+    sandbox's stand-ins start only from it); a real account's tests need none. engine: the RDS instance's;
+    dev_db: what the dev host runs (its `workbook:dev-db` tag, as 00_setup tags the demo host). dev_owner
+    "stack": the dev host is the stack's (00_setup made it); "user": a host the workbook did not create."""
     ec2, out = ctx.client("ec2"), {}
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
@@ -22,11 +25,14 @@ def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg
     if dev:
         r = ec2.run_instances(ImageId=ami, InstanceType="t3.small", MinCount=1, MaxCount=1, TagSpecifications=[
             {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": names.DEV_NAME},
-                                                  {"Key": "workbook:stack", "Value": "dev"}]}])
+                                                  {"Key": "workbook:dev-db", "Value": dev_db}]
+             + ([{"Key": "workbook:stack", "Value": p.stack_name}, {"Key": "workbook:step", "Value": "00_setup"}]
+                if dev_owner == "stack" else [])}])
         out["dev"] = r["Instances"][0]["InstanceId"]
     if rds:
         ctx.client("rds").create_db_instance(
-            DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro",
+            DBInstanceIdentifier=names.db_instance(p), Engine=engine,
+            EngineVersion="16.4" if engine == "postgres" else "8.0.39", DBInstanceClass="db.t4g.micro",
             AllocatedStorage=20, DBName="app", MasterUsername="app",
             **({"ManageMasterUserPassword": True} if managed_secret else {"MasterUserPassword": "not-a-secret-123"}))
         out["rds"] = names.db_instance(p)
@@ -40,14 +46,15 @@ def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
         # What the group's instances boot from, as 04_compute makes it: the release in the stack's bucket,
         # its parameter, the role that may read both, and a template with that role and the boot script.
-        data = {"ImageId": ami, "InstanceType": "t3.micro"}
+        # (The role and profile always: the move runs on an app server with the role's permissions.)
+        from workbook.steps import compute
+        data = {"ImageId": ami, "InstanceType": "t3.micro", "IamInstanceProfile": {"Name": names.app_role(p)}}
         if release:
-            from workbook.steps import compute
             compute.ensure_release(ctx)
-            compute.ensure_instance_role(ctx)
-            compute.ensure_instance_profile(ctx)
-            data.update(IamInstanceProfile={"Name": names.app_role(p)},
-                        UserData=base64.b64encode(compute.user_data(p).encode()).decode())
+        compute.ensure_instance_role(ctx)
+        compute.ensure_instance_profile(ctx)
+        if release:
+            data.update(UserData=base64.b64encode(compute.user_data(p).encode()).decode())
         ec2.create_launch_template(LaunchTemplateName=names.launch_template(p), LaunchTemplateData=data)
         ctx.client("autoscaling").create_auto_scaling_group(
             AutoScalingGroupName=names.asg(p), LaunchTemplate={"LaunchTemplateName": names.launch_template(p)},

@@ -35,7 +35,7 @@ def plane(tmp_path_factory):
     try:
         p = Params.from_mapping({"sample_rows": 400, "probe_rate": 20, "probe_seconds": 3})
         ctx = connect(p)
-        stack = create_stack(ctx, p)
+        stack = create_stack(ctx, p, managed_secret=True)
         ctx.target.dataplane.start(ctx, period_s=3600, publish_every_s=3600)  # publish only when flushed
         yield {"ctx": ctx, "p": p, "stack": stack, "dp": dataplane, "dir": d}
     finally:
@@ -86,7 +86,12 @@ def test_move_then_a_request_through_the_lb_reaches_an_app_reading_the_rds_stand
     dp, ctx, p = plane["dp"], plane["ctx"], plane["p"]
     result = dbmove.move(ctx)
     assert result.ok and result.verification["rows_rds"].sum() == 400
-    assert result.write_during_freeze.startswith("HTTP 503")
+    assert result.freeze_held and result.write_during_freeze == "new sessions read-only: on"
+    req = urllib.request.Request(dp.endpoint("dev") + "/items", method="POST", data=b'{"name": "x", "price_cents": 1}',
+                                 headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:   # the dev app refuses writes under the freeze
+        urllib.request.urlopen(req, timeout=5)
+    assert refused.value.code == 503
     rds_id, dev_id = system_id(dp.database_uri("rds")), system_id(dp.database_uri("dev"))
     assert rds_id != dev_id
     lb = dp.endpoint("lb")

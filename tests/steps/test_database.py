@@ -55,7 +55,7 @@ def instance(name: str) -> dict:
                                                    ("mysql", "8.0.39", "mysql8.0"), ("mysql", "8.4.3", "mysql8.4")])
 def test_parameter_group_family_follows_engine_and_version(engine, version, family):
     from workbook.params import Params
-    assert db.parameter_group_family(Params(db_engine=engine, db_engine_version=version)) == family
+    assert db.parameter_group_family(Params(db_engine=engine, db_engine_version=version, dev_db_engine=engine)) == family
 
 
 def test_a_version_of_the_other_engine_is_refused_before_any_call(ctx, net):
@@ -214,7 +214,7 @@ def test_postgres_parameter_group_forces_ssl_and_logs_slow_statements(ctx):
 
 
 def test_mysql_parameter_group_requires_tls_and_slow_query_log(ctx):
-    mysql = ctx.replace(db_engine="mysql", db_engine_version="8.0.39")
+    mysql = ctx.replace(db_engine="mysql", db_engine_version="8.0.39", dev_db_engine="mysql")
     p = mysql.params
     db.ensure_db_parameter_group(mysql)
     got = user_params(names.db_parameter_group(p))
@@ -376,7 +376,7 @@ def test_destroy_dry_run_deletes_nothing(ctx, net):
 def test_mysql_instance_exports_error_and_slowquery_logs():
     from moto import mock_aws
     with mock_aws():
-        ctx = make_ctx(db_engine="mysql", db_engine_version="8.0.39", multi_az=False)
+        ctx = make_ctx(db_engine="mysql", db_engine_version="8.0.39", dev_db_engine="mysql", multi_az=False)
         make_network(ctx)
         db.apply(ctx)
         d = instance(names.db_instance(ctx.params))

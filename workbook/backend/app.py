@@ -1,4 +1,4 @@
-"""HTTP API + PostgreSQL: /health, /items (list, create, read), /stats.
+"""HTTP API + PostgreSQL (or MySQL/MariaDB, backend/mysql.py): /health, /items (list, create, read), /stats.
 
 Why ThreadingHTTPServer: the app must run from user data on a bare instance with nothing but
 Python and psycopg, and its load here is tens of requests a second; a thread per request with a
@@ -22,6 +22,8 @@ from psycopg.conninfo import make_conninfo
 
 from .login import Connector, SecretLogin
 
+from . import mysql
+
 # Three tables so the move and its per-table checksums have more than one thing to get right.
 TABLES = ("customers", "items", "orders")
 
@@ -40,13 +42,25 @@ CREATE TABLE IF NOT EXISTS orders (
 
 MAX_LIMIT = 500
 HEALTH_TIMEOUT_MS = 1000
+# What a dropped connection raises, and any database error, on either engine.
+DISCONNECTED = (psycopg.OperationalError, psycopg.InterfaceError) + mysql.DISCONNECTED
+DB_ERRORS = (psycopg.Error,) + mysql.ERRORS
+
+
+def connect(url: str, connect_timeout: int = 5) -> Any:
+    """A connection (autocommit) to a PostgreSQL or MySQL URL."""
+    return _connect(url, connect_timeout)
 
 
 Database = "str | Connector"   # a libpq URI / conninfo, or a Connector (login from a secret)
 
 
-def _connect(db: Database, timeout: int = 5) -> psycopg.Connection:
-    return db(timeout) if isinstance(db, Connector) else psycopg.connect(db, autocommit=True, connect_timeout=timeout)
+def _connect(db: Database, timeout: int = 5) -> Any:
+    if isinstance(db, Connector):
+        return db(timeout)
+    if mysql.is_mysql(db):
+        return mysql.connect(db, timeout)
+    return psycopg.connect(db, autocommit=True, connect_timeout=timeout)
 
 
 def release() -> str:
@@ -64,6 +78,8 @@ def release() -> str:
 def ensure_schema(url: Database) -> None:
     """Create the tables when missing. No DDL when they exist: a database under the move's write
     freeze is read-only, and even CREATE TABLE IF NOT EXISTS is refused there."""
+    if mysql.is_mysql(url):
+        return mysql.ensure_schema(url, TABLES)
     with _connect(url) as conn:
         have = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY(%s)",
                             (list(TABLES),)).fetchone()[0]
@@ -77,6 +93,8 @@ def seed(url: Database, rows: int) -> dict[str, int]:
     ensure_schema(url)
     n_items, n_customers = max(1, rows // 2), max(1, rows // 4)
     n_orders = max(1, rows - n_items - n_customers)
+    if mysql.is_mysql(url):
+        return mysql.seed(url, n_items, n_customers, n_orders, TABLES)
     with _connect(url) as conn, conn.transaction():
         if conn.execute("SELECT count(*) FROM items").fetchone()[0] == 0:
             conn.execute(
@@ -121,7 +139,7 @@ class Pool:
             except queue.Empty:
                 conn = _connect(self.url, self.connect_timeout)
             yield conn
-        except (psycopg.OperationalError, psycopg.InterfaceError):
+        except DISCONNECTED:
             if conn is not None:
                 conn.close()
             conn = None
@@ -154,11 +172,13 @@ class Backend:
         try:
             with self.pool.connection(wait_s) as conn:
                 return fn(conn)
-        except (psycopg.OperationalError, psycopg.InterfaceError):
+        except DISCONNECTED:
             with self.pool.connection(wait_s) as conn:
                 return fn(conn)
 
-    def _ping(self, conn: psycopg.Connection) -> str:
+    def _ping(self, conn: Any) -> str:
+        if mysql.is_mysql(self.pool.url):
+            return mysql.identity(conn)
         conn.execute(f"SET statement_timeout = {HEALTH_TIMEOUT_MS}")
         conn.execute("SELECT 1").fetchone()
         # The cluster's system identifier tells which database server answered: tests and the
@@ -193,7 +213,10 @@ class Backend:
             return 400, {"error": "name: a non-empty text of at most 200 characters"}
         if not isinstance(price, int) or isinstance(price, bool) or price < 0:
             return 400, {"error": "price_cents: a whole number >= 0"}
-        def insert(conn: psycopg.Connection) -> Any:
+        def insert(conn: Any) -> Any:
+            if mysql.is_mysql(self.pool.url):   # MySQL has no RETURNING
+                return (conn.execute("INSERT INTO items (name, price_cents) VALUES (%s, %s)",
+                                     (name.strip(), price)).lastrowid,)
             return conn.execute("INSERT INTO items (name, price_cents) VALUES (%s, %s) RETURNING id",
                                 (name.strip(), price)).fetchone()
         try:
@@ -205,9 +228,11 @@ class Backend:
                 # resetting sessions): the statement never ran, so one retry cannot write twice.
                 with self.pool.connection() as conn:
                     r = insert(conn)
-        except psycopg.errors.ReadOnlySqlTransaction:
-            # The write freeze of the database move (dbmove.freeze_writes): refuse, do not lose the write.
-            return 503, {"error": "writes are frozen while the database moves; retry later"}
+        except DB_ERRORS as e:
+            # The write freeze of the database move (dbmove): refuse, do not lose the write.
+            if isinstance(e, psycopg.errors.ReadOnlySqlTransaction) or mysql.read_only(e):
+                return 503, {"error": "writes are frozen while the database moves; retry later"}
+            raise
         return 201, {"id": r[0], "name": name.strip(), "price_cents": price, "instance": self.instance_id}
 
     def stats(self) -> tuple[int, dict[str, Any]]:
@@ -268,7 +293,7 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         try:
             status, payload = self._route(method)
-        except (psycopg.Error, PoolTimeout) as e:
+        except (*DB_ERRORS, PoolTimeout) as e:
             status, payload = 503, {"error": f"database unavailable ({type(e).__name__})"}
         except Exception as e:  # a bug must answer 500, not drop the connection
             status, payload = 500, {"error": type(e).__name__}
@@ -321,6 +346,11 @@ def database_from_env(env: dict[str, str]) -> Database:
                                  dbname=env.get("DB_NAME") or "app", sslmode=env.get("DB_SSLMODE", "require"),
                                  **({"user": env["DB_USER"]} if env.get("DB_USER") else {}))
         if env.get("DB_SECRET_ARN"):
+            if env.get("DB_ENGINE") == "mysql":   # RDS for MySQL requires TLS (require_secure_transport)
+                from urllib.parse import quote
+                user, password = SecretLogin(env["DB_SECRET_ARN"], env.get("AWS_REGION", "")).current()
+                return (f"mysql://{quote(user, safe='')}:{quote(password, safe='')}@{env['DB_HOST']}:"
+                        f"{env.get('DB_PORT') or 3306}/{env.get('DB_NAME') or 'app'}?ssl=1")
             return Connector(conninfo, SecretLogin(env["DB_SECRET_ARN"], env.get("AWS_REGION", "")))
         return make_conninfo(conninfo, user=env.get("DB_USER") or "postgres")
     raise SystemExit("DATABASE_URL is not set: give the libpq URI of the database, e.g. "
@@ -347,7 +377,7 @@ def serve_forever(cfg: dict[str, Any]) -> None:
         try:
             ensure_schema(cfg["url"])
             break
-        except psycopg.Error:
+        except DB_ERRORS:
             time.sleep(1)
     srv = make_server(cfg["url"], cfg["port"], cfg["instance_id"], cfg["host"], cfg["health_path"])
     try:

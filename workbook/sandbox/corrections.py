@@ -58,6 +58,18 @@ class _Ok:
     headers: dict[str, str] = {}
 
 
+class _Refused(_Ok):
+    status_code = 400
+
+
+class Refuse(Exception):
+    """Raised by a "before" correction: the call fails with this AWS error, as AWS would refuse it."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 def install(client: Any, ctx: Context) -> None:
     service = client.meta.service_model.service_name
     sid = client.meta.service_model.service_id.hyphenize()
@@ -81,7 +93,10 @@ def install(client: Any, ctx: Context) -> None:
             events.register(f"after-call.{sid}.{c.operation}", after)
         else:
             def before(context: dict[str, Any], _c: Correction = c, **_: Any) -> Any:
-                answer = _c.fn(ctx=ctx, params=context.get("sandbox_params", {}))
+                try:
+                    answer = _c.fn(ctx=ctx, params=context.get("sandbox_params", {}))
+                except Refuse as r:
+                    return _Refused(), {"Error": {"Code": r.code, "Message": r.message}, "ResponseMetadata": {}}
                 if answer is None:
                     return None
                 if _c.note:
@@ -113,7 +128,7 @@ def engine_versions_listed(ctx: Context, params: dict[str, Any]) -> dict[str, An
 
 
 # ---- Auto Scaling -----------------------------------------------------------------------------------
-_corrected_instances: set[str] = set()
+_corrected_instances: set[tuple[str | None, str]] = set()   # (server, instance): a seeded server repeats ids
 
 
 @correct("autoscaling", "DescribeAutoScalingGroups",
@@ -124,7 +139,7 @@ def group_instances_take_the_template(ctx: Context, params: dict[str, Any], pars
     acted = False
     for g in parsed.get("AutoScalingGroups", []):
         todo = [i["InstanceId"] for i in g.get("Instances", [])
-                if i.get("LifecycleState") == "InService" and i["InstanceId"] not in _corrected_instances]
+                if i.get("LifecycleState") == "InService" and (ctx.endpoint, i["InstanceId"]) not in _corrected_instances]
         spec = g.get("LaunchTemplate") or {}
         if not todo or not spec.get("LaunchTemplateId"):
             continue
@@ -152,7 +167,7 @@ def group_instances_take_the_template(ctx: Context, params: dict[str, Any], pars
                 if profile and i["InstanceId"] not in associated:
                     ec2.associate_iam_instance_profile(InstanceId=i["InstanceId"], IamInstanceProfile={"Name": profile})
                     acted = True
-                _corrected_instances.add(i["InstanceId"])
+                _corrected_instances.add((ctx.endpoint, i["InstanceId"]))
     return acted
 
 
@@ -415,3 +430,7 @@ def owners_take_their_interfaces(ctx: Context, params: dict[str, Any]) -> None:
     if acted:
         ctx.say(INTERFACES_NOTE)
     return None   # moto then deletes the subnet itself
+
+
+# SSM Run Command runs on the data plane's stand-ins (its corrections register themselves on import).
+from . import runcommand  # noqa: E402,F401

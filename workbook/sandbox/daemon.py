@@ -234,6 +234,14 @@ class Daemon:
     @staticmethod
     def _db_connections(uri: str) -> int | None:
         import psycopg
+        if uri.startswith("mysql://"):
+            from ..backend import mysql
+            try:
+                with mysql.connect(uri, 2) as conn:
+                    return conn.execute("SELECT count(*) FROM information_schema.processlist WHERE id <> CONNECTION_ID() "
+                                        "AND command <> 'Daemon'").fetchone()[0]
+            except mysql.ERRORS:
+                return None
         try:
             with psycopg.connect(uri, connect_timeout=2) as conn:
                 return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "

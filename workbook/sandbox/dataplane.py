@@ -5,8 +5,10 @@ should serve, this module runs a local stand-in and maps the AWS name to it:
 
 | AWS resource (found in moto)                  | local stand-in                                          |
 |-----------------------------------------------|---------------------------------------------------------|
-| dev instance (tag Name=dev-backend)           | one app process + its own PostgreSQL (seeded)           |
-| RDS instance `names.db_instance(p)`           | a separate PostgreSQL; its endpoint maps to that server |
+| dev instance (tag Name=dev-backend)           | one app process + its own database (seeded): PostgreSQL,|
+|                                               | or MariaDB when the host runs MySQL (databases.py)      |
+| RDS instance `names.db_instance(p)`           | a separate server of the RDS engine; its endpoint maps  |
+|                                               | to it (SSM Run Command reaches it: runcommand.py)       |
 | ASG `names.asg(p)`: each InService instance   | booted as its user data would (boot.py): one app process each, from |
 |                                               | the release it installed, on the RDS stand-in; replaced when it dies |
 | ALB `names.alb(p)` + target group             | lb.py: round-robin over healthy processes, active health checks |
@@ -35,7 +37,7 @@ import pandas as pd
 
 from ..connect import Context
 from ..params import state_dir
-from . import boot, pg
+from . import boot, databases, pg
 
 WAIT_S = 30.0
 
@@ -68,6 +70,20 @@ def _pg_root() -> Path:
 
 def _config_path() -> Path:
     return _dir() / "config.json"
+
+
+def data_dir() -> Path:
+    return _dir()
+
+
+def config() -> dict[str, Any]:
+    """The data plane's layout as last written ({} before the first start)."""
+    return _read(_config_path()) or {}
+
+
+def dev_database_up() -> bool:
+    cfg = config()
+    return bool(cfg.get("dev")) and databases.pid(cfg["dev"]) is not None
 
 
 def _daemon_path() -> Path:
@@ -158,12 +174,12 @@ def start(ctx: Context, *, period_s: float = 60.0, publish_every_s: float = 300.
     pgroot = _pg_root()
     if found["dev"]:
         iid = found["dev"]["instance_id"]
-        cfg["dev"] = {"instance_id": iid, "pgdata": str(pgroot / "dev")}
-        cfg["apps"].append({"instance_id": iid, "role": "dev", "port": port_for(iid),
-                            "database_url": "", "pgdata": str(pgroot / "dev")})
+        cfg["dev"] = {"instance_id": iid, **databases.folder(pgroot, "dev", _dev_engine(ctx))}
+        cfg["apps"].append({"instance_id": iid, "role": "dev", "port": port_for(iid), "database_url": "",
+                            "pgdata": cfg["dev"].get("pgdata")})   # the host's database counts into its CPU
     if found["rds"]:
         r = found["rds"]
-        cfg["rds"] = {**r, "pgdata": str(pgroot / f"rds-{r['id']}"), "uri": ""}
+        cfg["rds"] = {**r, **databases.folder(pgroot, f"rds-{r['id']}", r.get("engine", "postgres")), "uri": ""}
     if found["asg"]:
         cfg["asg_name"] = found["asg"]["name"]
         booted = {a["instance_id"]: a.get("release") for a in old.get("apps", []) if a.get("role") == "asg"}
@@ -191,19 +207,29 @@ def start(ctx: Context, *, period_s: float = 60.0, publish_every_s: float = 300.
     return status()
 
 
+def _dev_engine(ctx: Context) -> str:
+    """What the dev host runs, read as 01_assess reads it (its tag, else its database ports)."""
+    from ..dbengine import detect
+    engine = detect(ctx)[0]
+    if not engine:
+        ctx.say(f"which database the dev host runs cannot be told: its stand-in runs {ctx.p.dev_db_engine} "
+                "(dev_db_engine), and the move refuses to guess")
+    return engine or ctx.p.dev_db_engine
+
+
 def _run(cfg: dict[str, Any], seed_rows: int | None = None) -> None:
     """Start the databases, fill in their URIs, then start or reload the daemon."""
-    from ..backend import app as backend
     if cfg.get("dev"):
-        uri = pg.start(Path(cfg["dev"]["pgdata"]))
-        if seed_rows:
-            backend.seed(uri, seed_rows)  # only into empty tables: a restart keeps the data
+        cfg["dev"].setdefault("engine", "postgres")
+        if "pgdata" not in cfg["dev"] and "datadir" not in cfg["dev"]:
+            cfg["dev"]["pgdata"] = str(_pg_root() / "dev")
+        uri = databases.start_dev(cfg["dev"], seed_rows)   # seeds only empty tables: a restart keeps the data
         for a in cfg["apps"]:
             if a["role"] == "dev":
                 a["database_url"] = uri
     rds_uri = ""
     if cfg.get("rds"):
-        rds_uri = cfg["rds"]["uri"] = pg.start(Path(cfg["rds"]["pgdata"]))
+        rds_uri = cfg["rds"]["uri"] = databases.start_rds(cfg["rds"], cfg.get("endpoint") or "", cfg.get("region", ""))
     for a in cfg["apps"]:
         if a["role"] == "asg":
             # The app tier points at the RDS endpoint; here that name maps to the stand-in. With no
@@ -296,7 +322,7 @@ def stop(keep_for_resume: bool = True) -> dict[str, Any]:
         if _pid_alive(pid, b"workbook.backend"):
             os.kill(pid, signal.SIGKILL)
     for key in ("dev", "rds"):
-        if cfg.get(key) and pg.stop(Path(cfg[key]["pgdata"])):
+        if cfg.get(key) and databases.stop(cfg[key]):
             stopped["databases"].append(key)
     _daemon_path().unlink(missing_ok=True)
     if cfg and not keep_for_resume:
@@ -330,14 +356,15 @@ def status() -> pd.DataFrame:
                      "aws_id": a["instance_id"], "local": f"http://127.0.0.1:{a['port']}",
                      "pid": live.get("pid"), "up": bool(live.get("alive")),
                      "detail": f"target {targets.get(a['instance_id'], '-')}, restarts {live.get('restarts', 0)}"
-                     if a["role"] == "asg" else "own PostgreSQL on the same host"})
+                     if a["role"] == "asg" else "own database on the same host"})
     for key, what in (("dev", "dev database"), ("rds", "RDS instance")):
         if cfg.get(key):
-            pgdata = Path(cfg[key]["pgdata"])
-            pid = pg.postmaster_pid(pgdata)
+            pid = databases.pid(cfg[key])
             rows.append({"stands_in_for": what, "aws_id": cfg[key].get("id", cfg[key].get("instance_id")),
-                         "local": pg.uri(pgdata) or str(pgdata), "pid": pid, "up": pid is not None,
-                         "detail": f"endpoint {cfg[key]['endpoint']}" if key == "rds" else "PostgreSQL 16 (pgserver)"})
+                         "local": databases.uri(cfg[key], key) or databases.place(cfg[key]), "pid": pid,
+                         "up": pid is not None,
+                         "detail": (f"endpoint {cfg[key]['endpoint']}, " if key == "rds" else "")
+                         + databases.label(cfg[key])})
     if cfg.get("lb"):
         healthy = sum(1 for s in targets.values() if s == "healthy")
         rows.append({"stands_in_for": "load balancer", "aws_id": cfg["lb"]["lb_dimension"],
@@ -374,10 +401,10 @@ def database_uri(kind: str) -> str:
     cfg = _read(_config_path()) or {}
     if not cfg.get(kind):
         raise LookupError(f"the data plane runs no {kind!r} database")
-    u = pg.uri(Path(cfg[kind]["pgdata"]))
+    u = databases.uri(cfg[kind], kind)
     if u is None:
         raise LookupError(f"the {kind} database is not running")
-    return pg.uri_for(u, cfg[kind].get("db_name", pg.DB_NAME)) if kind == "rds" else u
+    return u
 
 
 def rds_identifier() -> str | None:
@@ -394,7 +421,7 @@ def stop_dev() -> dict[str, Any]:
         if a["role"] == "dev" and a.get("pid"):
             os.kill(a["pid"], signal.SIGKILL)
             killed.append(a["instance_id"])
-    db = bool(cfg.get("dev")) and pg.stop(Path(cfg["dev"]["pgdata"]), mode="immediate")
+    db = bool(cfg.get("dev")) and databases.stop(cfg["dev"], mode="immediate")
     return {"killed": killed, "database_stopped": db, "at": time.time()}
 
 
@@ -425,5 +452,5 @@ def db_failover() -> dict[str, Any]:
     cfg = _read(_config_path()) or {}
     if not cfg.get("rds"):
         raise LookupError("no RDS stand-in runs")
-    down = pg.restart(Path(cfg["rds"]["pgdata"]))
+    down = databases.restart(cfg["rds"])
     return {"restarted": cfg["rds"]["id"], "down_s": round(down, 3), "at": time.time()}

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 DB_NAME = "app"
 
@@ -122,6 +123,30 @@ def uri(pgdata: Path) -> str | None:
     lines = pidfile.read_text().split("\n")
     socket_dir = lines[4].strip()
     return f"postgresql://postgres:@/{DB_NAME}?host={socket_dir}"
+
+
+def socket_dir(pgdata: Path) -> str:
+    """The folder of the running server's unix socket (from postmaster.pid; "" when not running)."""
+    if postmaster_pid(pgdata) is None:
+        return ""
+    return (Path(pgdata) / "postmaster.pid").read_text().split("\n")[4].strip()
+
+
+def port(pgdata: Path) -> str:
+    """The port in the running server's socket name (from postmaster.pid; "" when not running)."""
+    if postmaster_pid(pgdata) is None:
+        return ""
+    return (Path(pgdata) / "postmaster.pid").read_text().split("\n")[3].strip()
+
+
+def ensure_master(uri: str, user: str) -> None:
+    """The RDS stand-in's master user, owning the database as RDS makes it (a superuser here: the app
+    servers' empty tables, made before the move as `postgres`, must be replaceable by the restore)."""
+    with psycopg.connect(uri, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(sql.Identifier(user)))
+        db = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(db), sql.Identifier(user)))
 
 
 def stop(pgdata: Path, mode: str = "fast", timeout: float = 30.0) -> bool:

@@ -5,7 +5,7 @@ target it is talking to. What differs from AWS is said once per session, labelle
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -13,13 +13,8 @@ from ..connect import Context
 from ..dataplane import DataPlane
 from . import dataplane as local
 
-if TYPE_CHECKING:
-    from ..dbmove import MoveResult
-
 STAND_INS = ("moto runs nothing: local processes stand in for the dev instance, the RDS instance, the group's "
              "instances and the load balancer (workbook.sandbox.dataplane)")
-LOCAL_MOVE = ("dump and restore run on this machine against the data plane's PostgreSQL servers (SSM Run Command "
-              "runs nothing in the sandbox)")
 
 
 class SandboxDataPlane(DataPlane):
@@ -52,17 +47,10 @@ class SandboxDataPlane(DataPlane):
         return local.flush()
 
     def database_identity(self, ctx: Context, kind: str) -> str:
-        """The PostgreSQL cluster's system identifier: the app reports the same for the database it reads."""
-        import psycopg
-        with psycopg.connect(local.database_uri(kind)) as conn:
-            return str(conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
-
-    def move_database(self, ctx: Context) -> "MoveResult":
-        """The move as on AWS (freeze, dump, stage in the S3 bucket, restore, fingerprints), run here with
-        PostgreSQL's own tools against the two stand-ins."""
-        from .. import dbmove
-        from . import pg
-        ctx.say(LOCAL_MOVE)
-        return dbmove.move_between(ctx, local.database_uri("dev"), local.database_uri("rds"),
-                                   dev_url=local.endpoint("dev"), pg_dump=pg.bin_path("pg_dump"),
-                                   pg_restore=pg.bin_path("pg_restore"))
+        """Which database server it is (PostgreSQL: the cluster's system identifier; MariaDB: its host and
+        socket): the app reports the same for the database it reads."""
+        from . import databases
+        cfg = local.config()
+        if not cfg.get(kind):
+            raise LookupError(f"the data plane runs no {kind!r} database")
+        return databases.identity(cfg[kind], kind)

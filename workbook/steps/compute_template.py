@@ -142,7 +142,7 @@ def user_data(p: Params, *, db_host: str = "", db_port: int | None = None, db_na
         raise ValueError(f"artifact_url must be an s3:// or https:// URL without spaces or control characters, "
                          f"got {artifact_url[:80]!r}")
     boot = env_file({"ARTIFACT": artifact_url, "ARTIFACT_PARAMETER": artifact_parameter(p)})
-    app = env_file({"APP_PORT": p.app_port, "HEALTH_CHECK_PATH": p.health_check_path, "DB_ENGINE": p.db_engine,
+    app = env_file({"APP_PORT": p.app_port, "HEALTH_CHECK_PATH": p.health_check_path, "DB_ENGINE": p.rds_engine,
                     "DB_HOST": db_host, "DB_PORT": db_port or p.db_port, "DB_NAME": db_name,
                     "DB_SECRET_ARN": db_secret_arn, "AWS_REGION": p.region})
     agent = json.dumps(agent_config(p), indent=2) + "\n"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import names, quoting
+from .. import dbengine, names, quoting
 from ..connect import Context
 from . import Step, destroy_kinds, register
 
@@ -28,12 +28,20 @@ STEP = register(Step(
     "copy, traffic moves to the load balancer, and the same fault is measured on both: the dev server going "
     "down takes the service with it; one app server of two going down does not.",
     short="Cutover", module="cutover",
-    kinds=("s3_bucket",),          # the staging bucket of the dump (dbmove.ensure_dump_bucket)
+    # the staging bucket of the dump (dbmove.ensure_dump_bucket); the app's own database user's secret and the
+    # dev host's move role and profile (dbmove_hosts)
+    kinds=("s3_bucket", "secret", "iam_role", "instance_profile"),
     permissions=(
         # the dump through the bucket, and its wait (HeadBucket is s3:ListBucket)
         "s3:PutObject", "s3:GetObject", "s3:ListBucket",
-        # dump/restore on the instances (aws) and what finds them (data plane: resolve, endpoints)
-        "ssm:SendCommand", "ssm:GetCommandInvocation", "ec2:DescribeInstances", "rds:DescribeDBInstances",
+        # dump/restore on the instances and what finds them (data plane: resolve, endpoints; dbengine)
+        "ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "ec2:DescribeInstances",
+        "ec2:DescribeSecurityGroups", "rds:DescribeDBInstances",
+        # the dev host's profile for the move (attached and detached again), the app role's read permission
+        # while the move runs, the move ledger on the RDS instance's tags, the app user's password
+        "ec2:DescribeIamInstanceProfileAssociations", "ec2:AssociateIamInstanceProfile",
+        "ec2:DisassociateIamInstanceProfile", "iam:ListAttachedRolePolicies", "iam:DeleteRolePolicy",
+        "rds:ListTagsForResource", "rds:AddTagsToResource", "secretsmanager:GetRandomPassword",
         "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
         # faults the probe injects (only the one chosen by the `fault` parameter is called)
@@ -52,6 +60,11 @@ def prerequisites(ctx: Context) -> pd.DataFrame:
             ("Auto Scaling group (04_compute)", names.asg(p),
              ", ".join((found["asg"] or {}).get("instance_ids", []))),
             ("load balancer (04_compute)", names.alb(p), (found["lb"] or {}).get("dns_name", ""))]
+    # The move copies the dev database with its own engine's tools: RDS must run the same engine.
+    engine, evidence, _ = dbengine.detect(ctx)
+    rows += [("the dev host's database engine (01_assess)", "workbook:dev-db tag or database port",
+              f"{engine} ({evidence})" if engine else ""),
+             ("the RDS engine (03_database)", "db_engine", (found["rds"] or {}).get("engine", ""))]
     return pd.DataFrame([{"needs": n, "name": k, "found": v or "MISSING"} for n, k, v in rows])
 
 
@@ -105,12 +118,16 @@ def cloudwatch_evidence(ctx: Context, before: Any, after: Any) -> pd.DataFrame:
 def verify(move: Any, before: Any, after: Any) -> pd.DataFrame:
     """The claims the evidence supports, each PASS or FAIL with the measured figure."""
     sb, sa = before.summary(), after.summary()
+    rows_moved = int(move.verification["rows_rds"].fillna(0).sum()) if len(move.verification) else 0
+    data = (f"already moved at {move.moved_at}: the dev database still holds what was moved ({rows_moved} rows in "
+            f"{len(move.verification)} tables); nothing restored, production's writes since kept"
+            if move.already_moved else
+            f"{rows_moved} rows in {len(move.verification)} tables ({move.engine})")
     rows = [
-        ("CUTOVER.DATA", "every table arrived with the same rows and checksum", move.ok,
-         f"{int(move.verification['rows_rds'].sum())} rows in {len(move.verification)} tables"),
-        ("CUTOVER.FREEZE", "no write was accepted by dev during the move", move.write_during_freeze.startswith("HTTP 503")
-         or "aws mode" in move.write_during_freeze, f"{move.write_during_freeze}; freeze "
-         f"{move.timings.get('write_freeze_s', float('nan')):.2f} s"),
+        ("CUTOVER.DATA", "every table arrived with the same rows and checksum", move.ok, data),
+        ("CUTOVER.FREEZE", "no write was accepted by dev during the move", move.freeze_held,
+         f"{move.write_during_freeze}" + (f"; freeze {move.timings['write_freeze_s']:.2f} s"
+                                          if "write_freeze_s" in move.timings else "")),
         ("CUTOVER.DEV_SPOF", "the dev instance stopping takes the service down (before)",
          sb.get("ok_in_last_second", 1) == 0, f"served in the last second: {100 * sb.get('ok_in_last_second', 0):.0f}%"),
         ("CUTOVER.HA", "one app server dying does not take the service down (after)",

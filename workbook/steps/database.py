@@ -73,18 +73,18 @@ STEP_INFO = register(Step(
 # ---- parameters ------------------------------------------------------------------------------
 def engine_major(p: Params) -> str:
     """16.11 or 16 -> 16 (postgres); 8.0.39 or 8.0 -> 8.0 (mysql)."""
-    parts = p.db_engine_version.split(".")
-    return parts[0] if p.db_engine == "postgres" else ".".join(parts[:2])
+    parts = p.rds_engine_version.split(".")
+    return parts[0] if p.rds_engine == "postgres" else ".".join(parts[:2])
 
 
 def check_params(p: Params) -> Params:
     """Engine and version must fit together; said before any AWS call."""
     major = engine_major(p)
-    if major not in SUPPORTED_MAJORS[p.db_engine]:
+    if major not in SUPPORTED_MAJORS[p.rds_engine]:
         raise ParameterError({"db_engine_version": (
-            f"{p.db_engine_version!r} is not a supported {p.db_engine} version; use a major version of "
-            f"{', '.join(SUPPORTED_MAJORS[p.db_engine])} (e.g. "
-            f"{'16' if p.db_engine == 'postgres' else '8.0'} for the newest minor RDS offers)")})
+            f"{p.rds_engine_version!r} is not a supported {p.rds_engine} version; use a major version of "
+            f"{', '.join(SUPPORTED_MAJORS[p.rds_engine])} (e.g. "
+            f"{'16' if p.rds_engine == 'postgres' else '8.0'} for the newest minor RDS offers)")})
     return p
 
 
@@ -97,7 +97,7 @@ def offered_versions(ctx: Context) -> list[str]:
     lists only those unless asked for all), oldest first."""
     p = ctx.p
     major = engine_major(check_params(p))
-    pages = ctx.client("rds").get_paginator("describe_db_engine_versions").paginate(Engine=p.db_engine)
+    pages = ctx.client("rds").get_paginator("describe_db_engine_versions").paginate(Engine=p.rds_engine)
     found = {v["EngineVersion"] for page in pages for v in page["DBEngineVersions"]
              if v.get("Status", "available") == "available"
              and (v["EngineVersion"] == major or v["EngineVersion"].startswith(f"{major}."))}
@@ -112,28 +112,28 @@ def resolve_engine_version(ctx: Context) -> str:
     p = ctx.p
     offered = offered_versions(ctx)
     major = engine_major(p)
-    if p.db_engine_version == major:
+    if p.rds_engine_version == major:
         if not offered:
-            raise ParameterError({"db_engine_version": f"RDS offers no {p.db_engine} {major}.x version for new instances "
+            raise ParameterError({"db_engine_version": f"RDS offers no {p.rds_engine} {major}.x version for new instances "
                                                        f"in {p.region}; choose another major"})
         return offered[-1]
     if not offered:   # nothing listed for the major at all: nothing to check against (say so, go on)
-        print(f"RDS lists no {p.db_engine} {major}.x versions here: {p.db_engine_version} is used as given")
-        return p.db_engine_version
-    if p.db_engine_version not in offered:
+        print(f"RDS lists no {p.rds_engine} {major}.x versions here: {p.rds_engine_version} is used as given")
+        return p.rds_engine_version
+    if p.rds_engine_version not in offered:
         raise ParameterError({"db_engine_version": (
-            f"{p.db_engine_version!r} is not offered for new {p.db_engine} instances in {p.region} (RDS retires minor "
+            f"{p.rds_engine_version!r} is not offered for new {p.rds_engine} instances in {p.region} (RDS retires minor "
             f"versions on a schedule); offered: {', '.join(offered[-4:]) or 'none'}. Use {major} for the newest minor.")})
-    return p.db_engine_version
+    return p.rds_engine_version
 
 
 def parameter_group_family(p: Params) -> str:
     """postgres16, mysql8.0 ..."""
-    return f"{p.db_engine}{engine_major(check_params(p))}"
+    return f"{p.rds_engine}{engine_major(check_params(p))}"
 
 
 def log_exports(p: Params) -> list[str]:
-    return list(LOG_EXPORTS[p.db_engine])
+    return list(LOG_EXPORTS[p.rds_engine])
 
 
 # ---- what 02_network provides ------------------------------------------------------------------
@@ -201,7 +201,7 @@ def ensure_db_parameter_group(ctx: Context) -> Resource:
     if found is not None and found.raw["DBParameterGroupFamily"] != family:
         raise PrerequisiteError(
             f"DB parameter group {name!r} is for {found.raw['DBParameterGroupFamily']}, but db_engine="
-            f"{p.db_engine} db_engine_version={p.db_engine_version} needs {family}; run destroy first")
+            f"{p.rds_engine} db_engine_version={p.rds_engine_version} needs {family}; run destroy first")
     rec = engine.ensure(ctx, "db_parameter_group", name, step=STEP, found=found, lookup=False, create={
         "DBParameterGroupName": name, "DBParameterGroupFamily": family,
         "Description": f"{p.stack_name}: production settings for {family}"})
@@ -209,7 +209,7 @@ def ensure_db_parameter_group(ctx: Context) -> Resource:
         return rec
     current = _user_parameters(ctx, name)
     changes = [{"ParameterName": k, "ParameterValue": v, "ApplyMethod": how}
-               for k, (v, how, _) in DB_PARAMETERS[p.db_engine].items() if current.get(k) != v]
+               for k, (v, how, _) in DB_PARAMETERS[p.rds_engine].items() if current.get(k) != v]
     if changes and not ctx.dry_run:
         ctx.client("rds").modify_db_parameter_group(DBParameterGroupName=name, Parameters=changes)
     if changes and rec.action == "exists":   # a new group gets its settings as part of being created
@@ -220,7 +220,7 @@ def ensure_db_parameter_group(ctx: Context) -> Resource:
 
 def _instance_arguments(p: Params, sg_id: str, version: str) -> dict[str, Any]:
     return dict(
-        DBInstanceIdentifier=names.db_instance(p), Engine=p.db_engine, EngineVersion=version,
+        DBInstanceIdentifier=names.db_instance(p), Engine=p.rds_engine, EngineVersion=version,
         DBInstanceClass=p.db_instance_class, AllocatedStorage=p.db_allocated_storage, StorageType="gp3",
         DBName=DB_NAME, Port=p.db_port, MasterUsername=MASTER_USERNAME,
         ManageMasterUserPassword=True,        # RDS generates and stores it; nobody types or sees it
@@ -260,7 +260,7 @@ def start_db_instance_create(ctx: Context) -> Resource:
     if found is not None:
         _converge_instance(ctx, found.raw)
     elif rec.action == "created":
-        progress_mod.started(f"RDS instance {name} ({p.db_engine} {version})", "15-20 minutes" if p.multi_az else
+        progress_mod.started(f"RDS instance {name} ({p.rds_engine} {version})", "15-20 minutes" if p.multi_az else
                              "5-10 minutes", "the restore drill's snapshot and 08's data move need it")
     return rec
 
@@ -329,7 +329,7 @@ def parameter_group_table(ctx: Context) -> pd.DataFrame:
             raise
         current = {}
     return pd.DataFrame([{"parameter": k, "wanted": v, "in group": current.get(k, "(not set)"), "apply": how,
-                          "why": why} for k, (v, how, why) in DB_PARAMETERS[p.db_engine].items()])
+                          "why": why} for k, (v, how, why) in DB_PARAMETERS[p.rds_engine].items()])
 
 
 def db_secret_arn(ctx: Context) -> str:

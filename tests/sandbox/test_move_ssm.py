@@ -1,0 +1,113 @@
+"""The database move in the sandbox runs the real account's path: SSM Run Command, whose commands the
+data plane runs with /bin/sh on its stand-ins (the dev host, an app server), with real dumps through S3,
+real restores, row counts and checksums; PostgreSQL and MySQL (MariaDB) dev hosts alike. A moved
+database is never overwritten: a rerun after a production write keeps the write (the move ledger)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dataplane_stack import create_stack  # noqa: E402
+
+from workbook import dbmove, dbmove_hosts, names  # noqa: E402
+from workbook.backend import app as backend  # noqa: E402
+from workbook.params import Params  # noqa: E402
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _plane(tmp_path_factory, engine: str, rows: int = 300):
+    d = tmp_path_factory.mktemp(f"move-{engine}")
+    old = os.environ.get("WORKBOOK_STATE_DIR")
+    os.environ["WORKBOOK_STATE_DIR"] = str(d)
+    from workbook.connect import connect
+    from workbook.sandbox import dataplane, server
+    server.start()
+    try:
+        p = Params.from_mapping({"sample_rows": rows, "dev_db_engine": engine})
+        ctx = connect(p)
+        stack = create_stack(ctx, p, managed_secret=True, engine=engine, dev_db=engine)
+        ctx.target.dataplane.start(ctx, period_s=3600, publish_every_s=3600)
+        yield {"ctx": ctx, "stack": stack, "dp": dataplane}
+    finally:
+        from workbook.sandbox import dataplane as dp
+        dp.forget()
+        server.stop()
+        if old is None:
+            os.environ.pop("WORKBOOK_STATE_DIR", None)
+        else:
+            os.environ["WORKBOOK_STATE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def pg_plane(tmp_path_factory):
+    yield from _plane(tmp_path_factory, "postgres")
+
+
+@pytest.fixture(scope="module")
+def mysql_plane(tmp_path_factory):
+    yield from _plane(tmp_path_factory, "mysql")
+
+
+def _count(uri: str, where: str) -> int:
+    with backend.connect(uri) as conn:
+        return conn.execute(f"SELECT count(*) FROM items WHERE {where}").fetchone()[0]
+
+
+def _insert(uri: str, name: str) -> None:
+    with backend.connect(uri) as conn:
+        conn.execute("INSERT INTO items (name, price_cents) VALUES (%s, 4200)", (name,))
+
+
+def test_a_failed_command_shows_what_the_instance_printed(pg_plane):
+    ctx, dev = pg_plane["ctx"], pg_plane["stack"]["dev"]
+    bucket = dbmove.ensure_dump_bucket(ctx).id
+    with dbmove_hosts.dev_access(ctx, dev, bucket):
+        assert dbmove.run_command(ctx, dev, "echo hello from $(hostname)", "a command").startswith("hello from")
+        with pytest.raises(dbmove.CommandFailed, match="Failed on i-.*boom"):
+            dbmove.run_command(ctx, dev, "echo boom >&2; exit 3", "a failing command")
+    # the profile the move attached for the block is gone again: the host is as it was
+    assert dbmove_hosts.profile_of(ctx, dev) is None
+
+
+def test_postgres_move_then_a_rerun_keeps_a_production_write(pg_plane):
+    ctx, dp = pg_plane["ctx"], pg_plane["dp"]
+    first = dbmove.move(ctx)
+    assert first.ok and not first.already_moved and first.engine == "postgres"
+    assert first.verification["rows_rds"].sum() == 300 and first.freeze_held
+    _insert(dp.database_uri("rds"), "written in production")
+    again = dbmove.move(ctx)
+    assert _count(dp.database_uri("rds"), "name = 'written in production'") == 1
+    assert again.already_moved and again.ok
+    assert "changed since the move" in again.verification.set_index("table").loc["items", "since_move"]
+    tags = {t["Key"]: t["Value"] for t in ctx.client("rds").list_tags_for_resource(
+        ResourceName=ctx.client("rds").describe_db_instances()["DBInstances"][0]["DBInstanceArn"])["TagList"]}
+    assert tags["workbook:moved-dump"] == first.key
+
+
+def test_the_app_user_is_created_with_its_own_secret(pg_plane):
+    ctx, dp = pg_plane["ctx"], pg_plane["dp"]
+    secret = ctx.client("secretsmanager").describe_secret(SecretId=names.app_db_secret(ctx.p))
+    assert {t["Key"]: t["Value"] for t in secret["Tags"]}["workbook:stack"] == ctx.p.stack_name
+    with backend.connect(dp.database_uri("rds")) as conn:
+        assert conn.execute("SELECT has_table_privilege('app_user', 'items', 'INSERT'), "
+                            "has_table_privilege('app_user', 'items', 'TRUNCATE')").fetchone() == (True, False)
+
+
+def test_a_mysql_dev_host_moves_real_mysql_rows_with_matching_checksums(mysql_plane):
+    ctx, dp = mysql_plane["ctx"], mysql_plane["dp"]
+    result = dbmove.move(ctx)
+    assert result.engine == "mysql" and result.ok and result.key.endswith(".sql")
+    by_table = result.verification.set_index("table")
+    assert by_table["rows_rds"].to_dict() == {"customers": 75, "items": 150, "orders": 75}
+    assert (by_table["md5_dev"] == by_table["md5_rds"]).all() and by_table["md5_rds"].str.len().eq(32).all()
+    assert result.write_during_freeze == "read_only: on" and result.freeze_held
+    assert dp.database_uri("rds").startswith("mysql://")
+    _insert(dp.database_uri("rds"), "written in production")
+    again = dbmove.move(ctx)
+    assert again.already_moved and again.ok
+    assert _count(dp.database_uri("rds"), "name = 'written in production'") == 1

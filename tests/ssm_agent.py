@@ -1,0 +1,55 @@
+"""Test helper: what the SSM agents of a real account answer, on in-process moto (no sandbox): every
+instance registered and Online, each command recorded and its invocation answered by the test."""
+from __future__ import annotations
+
+FINGERPRINTS = "FP|customers|3|abc\nFP|items|5|def\nFP|orders|2|0f\n"
+
+
+def moved_answers(cmd: dict) -> tuple[str, str, str]:
+    """What the instances print for a first move: nothing moved yet, then the dump and the restore."""
+    comment = cmd.get("Comment", "")
+    if "read the move ledger" in comment:
+        return "Success", "", ""
+    if "freeze, fingerprint and dump" in comment:
+        return "Success", "FREEZE|new sessions read-only: on\n" + FINGERPRINTS + "DUMP|1234\n", ""
+    if "restore into RDS" in comment:
+        return "Success", "LEDGER|moved|2026-11-27 10:00:00+00|i-dev postgres app|dumps/x/app.dump\n" + FINGERPRINTS + \
+            "RESTORED|1234\n", ""
+    return "Success", "", ""
+
+
+def agent(ctx, sent, answers=moved_answers):
+    """What the SSM agents answer: every instance is registered and Online; each command is recorded and
+    its invocation answered by `answers(command) -> (status, stdout, stderr)`."""
+    ssm = ctx.client("ssm")
+    state = {}
+
+    def register(model, params, **_):
+        state["last"] = params
+
+    def remember(parsed, **_):
+        sent.append({**state["last"], "CommandId": parsed["Command"]["CommandId"]})
+
+    def answer(parsed, **_):
+        cmd = next((c for c in sent if c["CommandId"] == parsed.get("CommandId")), None)
+        if cmd is not None:
+            status, out, err = answers(cmd)
+            parsed.update(Status=status, StandardOutputContent=out, StandardErrorContent=err,
+                          ResponseCode=0 if status == "Success" else 1)
+
+    def information(**_):
+        class Ok:
+            status_code = 200
+            headers: dict = {}
+        ids = [v for f in state["info"].get("Filters", []) for v in f.get("Values", [])]
+        return Ok(), {"InstanceInformationList": [{"InstanceId": i, "PingStatus": "Online",
+                                                   "PlatformType": "Linux"} for i in ids]}
+    ssm.meta.events.register("provide-client-params.ssm.SendCommand", register)
+    ssm.meta.events.register("after-call.ssm.SendCommand", remember)
+    ssm.meta.events.register("after-call.ssm.GetCommandInvocation", answer)
+    ssm.meta.events.register("provide-client-params.ssm.DescribeInstanceInformation",
+                             lambda params, **kw: state.update(info=dict(params)))
+    ssm.meta.events.register("before-call.ssm.DescribeInstanceInformation", information)
+    return ssm
+
+

@@ -1,0 +1,139 @@
+"""The database move on a real account, through SSM Run Command, as a user meets it: on in-process moto
+with the instances' answers given by the test (what the agent would report), and the commands the
+workbook sends run under /bin/sh the way AWS-RunShellScript runs them."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from conftest import make_ctx
+from ssm_agent import agent as _agent  # noqa: E402
+from workbook import dbmove, names
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
+from dataplane_stack import create_stack  # noqa: E402
+
+
+@pytest.fixture
+def mysql_stack(monkeypatch):
+    """A real-account context whose dev host runs MySQL (and the RDS instance is MySQL too)."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012", db_engine="mysql",
+                       db_engine_version="8.0.39")
+        stack = create_stack(ctx, ctx.params, managed_secret=True, release=False, engine="mysql", dev_db="mysql")
+        yield ctx, stack
+
+
+def test_a_mysql_dev_host_is_dumped_with_mysqldump_not_pg_dump(mysql_stack):
+    ctx, stack = mysql_stack
+    sent: list[dict] = []
+    _agent(ctx, sent, lambda cmd: ("Success", "", ""))
+    try:
+        dbmove.move(ctx)
+    except Exception:
+        pass   # what happens after the dump is not this test's business
+    on_dev = "\n".join(line for c in sent if c["InstanceIds"] == [stack["dev"]]
+                       for line in c["Parameters"]["commands"])
+    assert on_dev, "no command reached the dev host"
+    assert "pg_dump" not in on_dev and "mysqldump" in on_dev
+
+
+STUBS = ("sudo", "psql", "pg_dump", "pg_restore", "mysql", "mysqldump", "aws", "dnf", "apt-get")
+
+
+def _stub_bin(tmp_path: Path) -> Path:
+    """Programs a host would have, each doing nothing and succeeding (sudo runs what follows it)."""
+    d = tmp_path / "bin"
+    d.mkdir()
+    bodies = {"sudo": '[ "$1" = -u ] && shift 2\nexec "$@"',
+              "aws": 'case "$*" in *secretsmanager*) echo \'{"password": "Secret123"}\';; esac',
+              "pg_restore": 'echo "pg_restore (PostgreSQL) 16.4"', "mysql": 'case "$*" in *--version*) echo "mysql  Ver 15.1 Distrib 10.11";; *) cat >/dev/null;; esac'}
+    for name in STUBS:
+        body = "#!/bin/sh\n" + bodies.get(name, "exit 0") + "\n"
+        (d / name).write_text(body)
+        (d / name).chmod(stat.S_IRWXU)
+    return d
+
+
+def test_every_command_survives_the_agents_bin_sh(mysql_stack, tmp_path):
+    """AWS-RunShellScript hands the commands to /bin/sh, which is dash on Debian and Ubuntu: `set -o
+    pipefail` is an error there. Every command the move sends must run under it."""
+    ctx, stack = mysql_stack
+    sent: list[dict] = []
+    _agent(ctx, sent, lambda cmd: ("Success", "", ""))
+    try:
+        dbmove.move(ctx)
+    except Exception:
+        pass
+    assert sent
+    stubs = _stub_bin(tmp_path)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    assert Path("/bin/sh").resolve().name == "dash", "this test needs the shell the agent uses on Debian/Ubuntu"
+    for c in sent:
+        script = "\n".join(c["Parameters"]["commands"])
+        run = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=60,
+                             cwd=tmp_path, stdin=subprocess.DEVNULL)
+        assert "Illegal option" not in run.stderr, (c["Comment"], run.stderr)
+        assert run.returncode == 0, (c["Comment"], run.stderr[-800:])
+
+
+def test_a_failed_command_shows_its_stderr_even_when_the_waiter_gives_up(mysql_stack):
+    ctx, stack = mysql_stack
+    sent: list[dict] = []
+    _agent(ctx, sent, lambda cmd: ("Failed", "", "mysqldump: Got error: 1049: Unknown database 'app'"))
+    with pytest.raises(RuntimeError, match="Unknown database 'app'") as err:
+        dbmove.move(ctx)
+    assert "Failed on i-" in str(err.value)
+
+
+
+@pytest.fixture
+def their_host(monkeypatch):
+    """A dev host the workbook did not create (no stack tag, no instance profile), running MySQL."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012")
+        stack = create_stack(ctx, ctx.params, managed_secret=True, release=False, engine="mysql", dev_db="mysql", dev_owner="user")
+        yield ctx, stack
+
+
+def test_a_host_we_did_not_create_is_not_changed_unless_a_parameter_says_so(their_host):
+    ctx, stack = their_host
+    sent: list[dict] = []
+    _agent(ctx, sent)
+    with pytest.raises(dbmove.NotReady, match="dev_attach_profile=true"):
+        dbmove.move(ctx.replace(db_engine="mysql"))
+    assert not any(c["InstanceIds"] == [stack["dev"]] for c in sent)
+    ec2 = ctx.client("ec2")
+    assert ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [stack["dev"]]}])["IamInstanceProfileAssociations"] == []
+    # allowed: attached for the move, detached afterwards (the host is put back as it was)
+    mark = ctx.calls.mark()
+    result = dbmove.move(ctx.replace(db_engine="mysql", dev_attach_profile=True))
+    assert result.ok and any(c["InstanceIds"] == [stack["dev"]] for c in sent)
+    ops = [c.operation for c in ctx.calls.calls[mark:] if "IamInstanceProfile" in c.operation and
+           not c.operation.startswith("Describe")]
+    assert ops == ["AssociateIamInstanceProfile", "DisassociateIamInstanceProfile"]
+    assocs = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [stack["dev"]]}])["IamInstanceProfileAssociations"]
+    assert all(a["State"] in ("disassociating", "disassociated") for a in assocs)
+
+
+def test_a_dev_database_of_another_engine_than_rds_is_not_moved_and_says_why(monkeypatch):
+    """#13: 01 found MySQL on the dev host; a PostgreSQL RDS instance gets no made-up move and no PASS."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012")
+        create_stack(ctx, ctx.params, managed_secret=True, release=False, engine="postgres", dev_db="mysql")
+        sent: list[dict] = []
+        _agent(ctx, sent)
+        with pytest.raises(dbmove.NotReady, match="runs mysql.*nothing is moved"):
+            dbmove.move(ctx)
+        assert sent == []
