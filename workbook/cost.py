@@ -1,6 +1,6 @@
 """Monthly cost estimate, before and after, from the dated price table shipped with the workbook.
 
-The Pricing API is not emulated (EMULATOR.md), and a workshop should not need it: `prices.yaml`
+The Pricing API is not emulated by moto, and a workshop should not need it: `prices.yaml`
 holds on-demand figures per region, each with its source line and date (`price_table.py` reads it).
 `estimate(inv, p)` prices what an Inventory holds in `p.region`, one row per resource: columns
 `resource, name, type, count, unit_price, monthly_usd, note, step` (unit_price is per month and

@@ -33,7 +33,7 @@ TRANSIENT_CODES = ("DependencyViolation", "ResourceInUse", "ResourceInUseExcepti
                    "InvalidDBParameterGroupState", "ConflictException", "InvalidDBInstanceState")
 RETRY_DELAY_S = 15.0      # AWS seconds between attempts
 RETRY_BUDGET_S = 10 * 60.0
-# How long such a refusal can last on AWS, per kind deleted (AWS-FACTS "Network interfaces linger":
+# How long such a refusal can last on AWS, per kind deleted (AWS documentation and provider issue trackers:
 # minutes for NAT and ALB interfaces, up to ~20-40 min for Lambda / API Gateway VPC-link interfaces,
 # which hold subnets, security groups and so the VPC; an RDS group is in use until its instance's
 # 5-10 minute delete ends). Every retry is also bounded by the cell's budget (progress.StillWaiting).
@@ -41,7 +41,7 @@ RETRY_BUDGETS_S = {"subnet": 45 * 60.0, "security_group": 45 * 60.0, "vpc": 45 *
                    "db_subnet_group": 15 * 60.0, "db_parameter_group": 15 * 60.0, "internet_gateway": 15 * 60.0}
 RETRY_ATTEMPTS = int(RETRY_BUDGET_S / RETRY_DELAY_S)   # kept for callers that count attempts
 # A new IAM role or instance profile can be refused for seconds to ~10 s after it was created
-# (AWS-FACTS "IAM propagation"): these refusals of a create are retried with backoff for a minute.
+# (terraform-provider-aws #29323; the EC2 and Auto Scaling "Invalid IAM Instance Profile"): these refusals of a create are retried with backoff for a minute.
 PROPAGATION = (("InvalidParameter", "Unable to assume given IAM role"),
                ("InvalidParameterValue", "Invalid IAM Instance Profile"),
                ("ValidationError", "Invalid IAM Instance Profile"))

@@ -150,7 +150,7 @@ def _instances(ctx: Context, p: Params) -> list[str]:
 
 # Which dimension sets each AWS metric is published on (HealthyHostCount per target group and load balancer).
 _ON = {"HealthyHostCount": 2, "UnHealthyHostCount": 2}
-DELIVERY_WAIT_S = 180.0   # AWS-FACTS: ALB and EC2 basic metrics arrive about 1 minute late; 3 minutes at most
+DELIVERY_WAIT_S = 180.0   # CloudWatch docs: ALB and EC2 basic metrics arrive about 1 minute late; 3 minutes at most
 DELIVERY_POLL_S = 20.0
 
 

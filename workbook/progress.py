@@ -113,7 +113,7 @@ def _tell(what: str, attempt: int, total: int, elapsed: float) -> None:
 
 
 # ---- budgets: the time a wait may take, in AWS time ---------------------------------------------------
-# What the waits usually take on AWS (AWS-FACTS.md), said when a wait ends before them.
+# What the waits usually take on AWS (AWS documentation and botocore waiters, gathered 2026-11), said when a wait ends before them.
 TYPICAL: dict[str, str] = {
     "db_instance_available": "5-10 min single-AZ, 15-20 min Multi-AZ, 10-20 min restored from a snapshot",
     "db_instance_deleted": "5-10 min with a final snapshot",

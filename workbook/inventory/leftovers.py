@@ -50,7 +50,7 @@ def _detail(kind: K.Kind, it: engine.Item) -> str:
 
 
 def _tagged_arns(ctx: Context, stack: str) -> list[str]:
-    """Every ARN the tagging API knows with the stack's tag (it does not cover every type: see EMULATOR.md)."""
+    """Every ARN the tagging API knows with the stack's tag (it does not cover every type, and moto's covers fewer)."""
     try:
         return [r["ResourceARN"] for r in engine._pages(
             ctx, "resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",

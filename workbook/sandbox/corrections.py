@@ -8,7 +8,7 @@ What a correction does is said once per session on the notebook's output, labell
 Corrections make their own calls on plain clients of the same session, which carry no corrections and
 stay out of the call log: they are the emulator's business, not the workbook's calls.
 
-Measured gaps are listed in EMULATOR.md; the ones that cannot be corrected are seam.GAPS.
+Each correction names the moto gap it fills (measured); the ones that cannot be corrected are seam.GAPS.
 """
 from __future__ import annotations
 

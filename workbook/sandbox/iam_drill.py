@@ -1,7 +1,7 @@
 """Sandbox: IAM policy simulation, answered by a drill on a second, ephemeral moto server.
 
 moto has no IAM policy simulation (SimulatePrincipalPolicy). It can enforce IAM for real, though
-(EMULATOR.md, "IAM enforcement (measured)"): started with INITIAL_NO_AUTH_ACTION_COUNT=N, the first N
+(moto's IAM enforcement, measured): started with INITIAL_NO_AUTH_ACTION_COUNT=N, the first N
 calls go unauthenticated and every later call is signed and authorized against the server's own IAM.
 That setting is global to a server, so it can never be switched on in the main sandbox (every
 notebook uses the "testing" keys there). The sandbox's correction for SimulatePrincipalPolicy

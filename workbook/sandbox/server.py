@@ -2,7 +2,7 @@
 
 State survives a stop and a start through moto's recorder journal: the first call ever made is
 `POST /moto-api/seed`, so replaying the journal on the next start recreates every resource with the
-same ID (measured in EMULATOR.md). Address, PID and seed live in the state folder, ignored by git.
+same ID (measured). Address, PID and seed live in the state folder, ignored by git.
 
 Every other process the sandbox starts on its own (the IAM drill's ephemeral moto server) is recorded
 in the state folder too (`track`), so `stop` finds and stops it even when whatever started it was

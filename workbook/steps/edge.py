@@ -259,7 +259,7 @@ def ensure_certificate(ctx: Context) -> Resource:
     return rec
 
 
-# ACM validates 2-30 minutes after the record exists, sometimes over an hour (AWS-FACTS); botocore's
+# ACM validates 2-30 minutes after the record exists, sometimes over an hour (ACM documentation); botocore's
 # certificate_validated waiter gives up after 5 (60 s x 5). The workbook waits up to 45 minutes, each
 # cell only as long as its time allows: the certificate goes on in AWS and the next wait picks it up.
 CERT_WAIT_ATTEMPTS = 45
