@@ -171,9 +171,13 @@ def _price_copies() -> list[str]:
     for path in sorted(root.rglob("*.py")):
         if "sandbox" in path.relative_to(root).parts:   # the stand-ins' sleeps and timeouts price nothing
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and (
-                    (isinstance(node.value, str) and re.search(r"\$\s?\d", node.value))
+        tree = ast.parse(path.read_text())
+        docs = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            # a price in text has cents ($36.50); shell scripts' $1 and docstrings' examples are not prices
+            if isinstance(node, ast.Constant) and id(node) not in docs and (
+                    (isinstance(node.value, str) and re.search(r"\$\s?\d+\.\d\d", node.value))
                     or (isinstance(node.value, float) and node.value in figures)):
                 found.append(f"{path.relative_to(root.parent)}:{node.lineno} {node.value!r:.60}")
     return found
@@ -318,8 +322,10 @@ def test_a_stopped_dev_host_is_priced_as_it_runs():
 
 def test_the_nat_cost_of_02s_plan_is_the_regions_or_says_it_is_not_priced():
     from workbook.steps import network
-    sg = network.nat_cost(Params(region="ap-southeast-1"))
+    sg = network.nat_cost(Params(region="ap-southeast-1", nat_per_az=False))
     assert sg.attrs["monthly_usd"] == round(0.059 * 730 + 0.005 * 730, 2)
+    per_az = network.nat_cost(Params(region="ap-southeast-1", nat_per_az=True, az_count=3))
+    assert per_az.attrs["monthly_usd"] == round(3 * (0.059 * 730 + 0.005 * 730), 2)
     unknown = network.nat_cost(Params(region="eu-west-3"))
     assert math.isnan(unknown.attrs["monthly_usd"])
     assert unknown.note.str.contains("not priced for eu-west-3").any()

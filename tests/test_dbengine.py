@@ -33,7 +33,7 @@ def test_a_host_the_workbook_did_not_create_is_read_by_its_database_port(aws):
     engine, evidence, found = dbengine.detect(aws)
     assert (engine, found) == ("mysql", iid) and "3306" in evidence
     settled = dbengine.settle(aws)
-    assert settled.p.db_engine == "mysql" and settled.p.db_port == 3306 and settled.p.rds_engine_version == "8.0.39"
+    assert settled.p.db_engine == "mysql" and settled.p.db_port == 3306 and settled.p.rds_engine_version == "8.4"
 
 
 def test_the_tag_wins_over_ports(aws):

@@ -29,7 +29,7 @@ def test_an_unquoted_engine_version_in_yaml_is_taken_as_written(tmp_path):
 def test_an_engine_version_that_arrived_as_a_number_is_taken_when_unambiguous():
     assert Params.from_mapping({"db_engine_version": 16.4}).db_engine_version == "16.4"
     assert Params.from_mapping({"db_engine_version": 16}).db_engine_version == "16"
-    assert Params.from_mapping({"db_engine": "mysql", "db_engine_version": 8.0}).db_engine_version == "8.0"
+    assert Params.from_mapping({"db_engine": "mysql", "dev_db_engine": "mysql", "db_engine_version": 8.0}).db_engine_version == "8.0"
 
 
 @pytest.mark.parametrize("number", [16.1, 16.2, 15.1])
@@ -41,8 +41,10 @@ def test_an_engine_version_number_that_lost_a_trailing_zero_is_refused_with_the_
 
 
 def test_an_engine_named_without_a_version_gets_its_own_default():
-    assert Params.from_mapping({"db_engine": "mysql"}).db_engine_version == "8.0"
-    assert "mysql" in refused({"db_engine": "mysql", "db_engine_version": "16.4"}, "db_engine_version")
+    assert Params.from_mapping({"db_engine": "mysql", "dev_db_engine": "mysql"}).rds_engine_version == "8.4"
+    assert Params.from_mapping({"dev_db_engine": "mysql"}).rds_engine_version == "8.4"   # auto: the dev host's
+    assert "mysql" in refused({"db_engine": "mysql", "dev_db_engine": "mysql", "db_engine_version": "16.4"},
+                              "db_engine_version")
 
 
 def test_an_account_id_that_arrived_as_a_number_is_accepted():
@@ -73,7 +75,7 @@ def test_an_account_id_in_yaml_keeps_its_digits(tmp_path):
     ({"instance_type": "c7a.metal-48xl"}, "instance_type", "c7a.metal-48xl"),
     ({"db_instance_class": "db.r7g.2xlarge"}, "db_instance_class", "db.r7g.2xlarge"),
     ({"db_instance_class": "db.m5d.large"}, "db_instance_class", "db.m5d.large"),
-    ({"db_engine": "mysql", "db_engine_version": "8.0.39"}, "db_engine_version", "8.0.39"),
+    ({"db_engine": "mysql", "dev_db_engine": "mysql", "db_engine_version": "8.0.39"}, "db_engine_version", "8.0.39"),
     ({"alarm_email": "ops+alerts@example.co.uk"}, "alarm_email", "ops+alerts@example.co.uk"),
     ({"dev_tag": "env=dev backend"}, "dev_tag", "env=dev backend"),
     ({"dev_tag": "aws:cloudformation:stack-name=dev"}, "dev_tag", "aws:cloudformation:stack-name=dev"),

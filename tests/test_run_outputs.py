@@ -85,7 +85,8 @@ def no_target(monkeypatch):
     from workbook import connect
     monkeypatch.setattr(pipeline, "preflight", lambda p: None)
     monkeypatch.setattr(pipeline, "_take_stack_lock", lambda p, paths: None)   # the stack's lock: its own tests
-    monkeypatch.setattr(connect, "target_for", lambda p: SimpleNamespace(endpoint=None))
+    monkeypatch.setattr(connect, "target_for", lambda p: SimpleNamespace(endpoint=None, clock=connect.Clock(),
+                                                                         rehearsal_figures=lambda: None))
 
 
 def fake_execute(seen: list, fail: bool = False):

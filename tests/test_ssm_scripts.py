@@ -18,15 +18,18 @@ from types import SimpleNamespace
 
 import pytest
 from moto import mock_aws
-from psycopg.conninfo import conninfo_to_dict
 
 from conftest import make_ctx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
+from dataplane_stack import create_stack  # noqa: E402
 
 STUB = """#!{python}
 import json, os, sys
 name = os.path.basename(sys.argv[0])
+conn = {{k: os.environ[k] for k in ("PGHOST", "PGUSER", "PGDATABASE", "PGSSLMODE") if k in os.environ}}
 with open({log!r}, "a") as f:
-    f.write(json.dumps([name] + sys.argv[1:]) + "\\n")
+    f.write(json.dumps([name] + sys.argv[1:] + ([conn] if conn else [])) + "\\n")
 if name == "sudo":   # sudo -u postgres CMD ...: run CMD as it is
     args = sys.argv[1:]
     while args and args[0].startswith("-"):
@@ -34,6 +37,9 @@ if name == "sudo":   # sudo -u postgres CMD ...: run CMD as it is
     os.execvp(args[0], args)
 if name == "aws" and "get-secret-value" in sys.argv:
     print(json.dumps({{"username": "u", "password": "pw"}}))
+if "--version" in sys.argv:
+    print(f"{{name}} (PostgreSQL) 16.4")
+    sys.exit(0)
 if name == "psql" and "-At" in sys.argv:
     for t in ("customers", "items", "orders"):
         print(f"{{t}}|3|abc")
@@ -82,8 +88,10 @@ class FakeSSM:
     def get_command_invocation(self, CommandId, InstanceId, **_):
         return self.instance.results[CommandId]
 
-    def describe_instance_information(self, **_):
-        return {"InstanceInformationList": [{"InstanceId": "i-0123456789abcdef0", "PingStatus": "Online"}]}
+    def describe_instance_information(self, Filters=(), **_):
+        ids = [v for f in Filters if f.get("Key") in ("InstanceIds", "InstanceId") for v in f.get("Values", [])]
+        return {"InstanceInformationList": [{"InstanceId": i, "PingStatus": "Online", "PlatformType": "Linux"}
+                                            for i in ids]}
 
 
 def hostile(root: Path) -> dict[str, str]:
@@ -96,7 +104,8 @@ def hostile(root: Path) -> dict[str, str]:
 
 
 def fake_rds(h: dict[str, str]):
-    db = {"DBInstanceIdentifier": "demo-db", "Endpoint": {"Address": h["address"], "Port": 5432},
+    db = {"DBInstanceIdentifier": "demo-db", "DBInstanceArn": "arn:aws:rds:us-east-1:123456789012:db:demo-db",
+          "Endpoint": {"Address": h["address"], "Port": 5432},
           "DBName": h["dbname"], "MasterUsername": h["user"], "Engine": "postgres",
           "MasterUserSecret": {"SecretArn": h["secret"]}, "DBInstanceStatus": "available", "TagList": []}
     return SimpleNamespace(describe_db_instances=lambda **_: {"DBInstances": [db]},
@@ -109,12 +118,18 @@ def fake_asg():
     return SimpleNamespace(describe_auto_scaling_groups=lambda **_: {"AutoScalingGroups": [group]})
 
 
-@mock_aws
-def test_the_move_scripts_keep_hostile_values_inert(tmp_path):
+def test_the_move_scripts_keep_hostile_values_inert(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")   # the dev host's SSM policy
+    with mock_aws():
+        _hostile_move(tmp_path)
+
+
+def _hostile_move(tmp_path):
     from workbook.connect import Target
     tmp_path.chmod(0o755)
-    ctx = make_ctx(target="aws", aws_account_id="123456789012", dev_instance_id="i-0123456789abcdef0")
+    ctx = make_ctx(target="aws", aws_account_id="123456789012")
     assert isinstance(ctx.target, Target)
+    stack = create_stack(ctx, ctx.p, managed_secret=True, release=False)   # the dev host and its profile
     h = hostile(tmp_path)
     instance = FakeInstance(tmp_path)
     ctx._clients.update({"ssm": FakeSSM(instance), "rds": fake_rds(h), "autoscaling": fake_asg()})
@@ -126,14 +141,14 @@ def test_the_move_scripts_keep_hostile_values_inert(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("PWNED*")) == [], "a value ran as a command"
 
     argv = instance.argv()
-    # every libpq connection string reaches its tool as one argument that reads back as the values given
-    conns = [a for cmd in argv if cmd[0] in ("psql", "pg_restore", "pg_dump") for a in cmd if "host=" in a]
+    # every connection to RDS reaches its tool as libpq's variables that read back as the values given
+    conns = [cmd[-1] for cmd in argv if cmd[0] in ("psql", "pg_restore", "pg_dump") and isinstance(cmd[-1], dict)
+             and "PGHOST" in cmd[-1]]
     assert conns, argv
-    for text in conns:
-        d = conninfo_to_dict(text)
-        assert (d["host"], d["dbname"], d["user"]) == (h["address"], h["dbname"], h["user"]), d
-        assert d.get("sslmode") == "require"
+    for d in conns:
+        assert (d["PGHOST"], d["PGDATABASE"], d["PGUSER"]) == (h["address"], h["dbname"], h["user"]), d
+        assert d.get("PGSSLMODE") == "require"
     # the secret's ARN reached the CLI as one argument, byte for byte
     secret_args = [cmd[cmd.index("--secret-id") + 1] for cmd in argv if cmd[0] == "aws" and "--secret-id" in cmd]
-    assert secret_args == [h["secret"]]
+    assert secret_args and set(secret_args) == {h["secret"]}   # read by each command that connects
     assert not os.environ.get("PGPASSWORD")

@@ -71,7 +71,7 @@ ENGINE_VERSION_RE = {
     "postgres": re.compile(r"(?:[1-9][0-9](?:\.[0-9]{1,2})?|9\.[0-9](?:\.[0-9]{1,2})?)(?:-rds\.[0-9]{8})?", re.ASCII),
     "mysql": re.compile(r"[5-9]\.[0-9](?:\.[0-9]{1,3})?", re.ASCII),
 }
-ENGINE_VERSION_EXAMPLE = {"postgres": "16.4 or 16", "mysql": "8.0 or 8.0.39"}
+ENGINE_VERSION_EXAMPLE = {"postgres": "16.4 or 16", "mysql": "8.4 or 8.4.3"}
 # EC2 instance ids: i- then 8 or 17 hex digits.
 INSTANCE_ID_RE = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})", re.ASCII)
 ACCOUNT_RE = re.compile(r"[0-9]{12}", re.ASCII)

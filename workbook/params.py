@@ -33,7 +33,9 @@ REGIONS = (
 DB_ENGINES = ("postgres", "mysql")
 DB_PORTS = {"postgres": 5432, "mysql": 3306}
 # A major: the newest minor RDS offers for new instances is resolved before the create (steps/database.py)
-ENGINE_DEFAULT_VERSION = {"postgres": "16", "mysql": "8.0"}
+# MySQL 8.4 (LTS): RDS for MySQL 8.0 left standard support on 2026-07-31, and a new 8.0 instance is billed
+# RDS Extended Support from the start.
+ENGINE_DEFAULT_VERSION = {"postgres": "16", "mysql": "8.4"}
 DB_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}", re.ASCII)
 # Every pattern here is matched whole (fullmatch: `$` would let a trailing newline through) with ASCII
 # classes only (`\d` matches other scripts' digits; AWS's APIs do not).
@@ -93,8 +95,8 @@ class Params:
         "Engine of the RDS database. auto: the engine the dev host runs (the demo host's dev_db_engine, or what "
         "01_assess finds on yours), since the move copies the dev database as it is."))
     db_engine_version: str = field(default="", metadata=_meta(
-        "Engine version: a major (16 postgres, 8.0 mysql) takes the newest minor RDS offers for new instances; a full "
-        "version (16.9) is used only while RDS offers it; empty: the engine's major (16 postgres, 8.0 mysql)."))
+        "Engine version: a major (16 postgres, 8.4 mysql) takes the newest minor RDS offers for new instances; a full "
+        "version (16.9) is used only while RDS offers it; empty: the engine's major (16 postgres, 8.4 mysql; 8.0 is billed RDS Extended Support)."))
     db_instance_class: str = field(default="db.t4g.micro", metadata=_meta("RDS instance class."))
     db_allocated_storage: int = field(default=20, metadata=_meta("Storage in GiB.", min=20, max=65536))
     multi_az: bool = field(default=True, metadata=_meta("Run a standby in a second AZ (about twice the price)."))

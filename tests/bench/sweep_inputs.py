@@ -64,7 +64,7 @@ CASES: list[tuple] = [
     ("engine latest", {"db_engine_version": "latest"}, R),
     ("engine with ;", {"db_engine_version": "16.4; DROP TABLE x"}, R),
     ("engine arabic", {"db_engine_version": f"16.{AR3}"}, R, {"pm": {"db_engine_version": "16.3"}}),  # float() reads it
-    ("mysql 8.0.39", {"db_engine": "mysql", "db_engine_version": "8.0.39"}, {"db_engine_version": "8.0.39"}),
+    ("mysql 8.0.39", {"db_engine": "mysql", "dev_db_engine": "mysql", "db_engine_version": "8.0.39"}, {"db_engine_version": "8.0.39"}),
     ("mysql given 16.4", {"db_engine": "mysql", "db_engine_version": "16.4"}, R),
     ("instance t3.micro", {"instance_type": "t3.micro"}, {"instance_type": "t3.micro"}),
     ("instance upper", {"instance_type": "T3.Micro"}, {"instance_type": "t3.micro"}),

@@ -38,7 +38,7 @@ def test_a_retired_engine_version_is_refused_before_the_create(rctx):
 
 def test_a_major_takes_the_newest_minor_offered(rctx):
     _db_network(rctx)
-    assert rctx.p.db_engine_version == "16"
+    assert rctx.p.rds_engine_version == "16"
     db.start_db_instance_create(rctx)
     got = rctx.client("rds").describe_db_instances(DBInstanceIdentifier=names.db_instance(rctx.p))["DBInstances"][0]
     assert got["EngineVersion"] == "16.11" and got["DBInstanceStatus"] == "creating"

@@ -9,6 +9,7 @@ import itertools
 import shlex
 import subprocess
 import sys
+import tempfile
 import zipfile
 
 import pytest
@@ -143,7 +144,12 @@ def test_without_the_parameter_04_says_which_targets_never_turn_healthy(moto):
     assert compute.apply(ctx).query("type == 'ssm_parameter'").action.tolist() == ["created"]
 
 
-def test_the_wheel_is_reproducible_and_holds_only_the_app(tmp_path):
+def test_the_wheel_is_reproducible_and_holds_only_the_app(tmp_path, monkeypatch, request):
+    # A temp folder of its own: the wheel deleted below is shared with other test workers otherwise.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    compute_release._build.cache_clear()
+    request.addfinalizer(compute_release._build.cache_clear)
     first = compute.build().read_bytes()
     compute_release._build.cache_clear()
     (compute.build()).unlink()

@@ -105,7 +105,9 @@ def _build(rel: Release) -> Path:
             raise BuildFailed(f"building the app's wheel from {BACKEND / 'pyproject.toml'} failed (setuptools and "
                               f"wheel come with requirements.txt: make setup):\n{tail}")
         out.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built, wheel)
+        part = out / f".{rel.filename}.{os.getpid()}"
+        shutil.copyfile(built, part)
+        os.replace(part, wheel)   # whole or absent: other processes may build the same release at once
     return wheel
 
 

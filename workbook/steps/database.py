@@ -84,7 +84,7 @@ def check_params(p: Params) -> Params:
         raise ParameterError({"db_engine_version": (
             f"{p.rds_engine_version!r} is not a supported {p.rds_engine} version; use a major version of "
             f"{', '.join(SUPPORTED_MAJORS[p.rds_engine])} (e.g. "
-            f"{'16' if p.rds_engine == 'postgres' else '8.0'} for the newest minor RDS offers)")})
+            f"{'16' if p.rds_engine == 'postgres' else '8.4'} for the newest minor RDS offers)")})
     return p
 
 
