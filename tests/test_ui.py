@@ -16,6 +16,8 @@ def state(tmp_path, monkeypatch):
     monkeypatch.setattr(workshop, "_install_hooks", lambda: None)   # no IPython kernel in a test
     yield tmp_path
     workshop._session = None
+    from workbook.sandbox import server
+    server.stop()   # saving the form may have started this folder's sandbox: no moto server outlives its test
 
 
 def fake_connect(ctx):

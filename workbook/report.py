@@ -48,12 +48,14 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import pandas as pd
 
 from . import masking
+
+if TYPE_CHECKING:   # imported where used: nbformat loads jsonschema's format checkers (~0.9 s), which
+    import nbformat  # every kernel would pay for report.artifact() alone
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "report.html"
@@ -240,6 +242,7 @@ def _clean_stream(text: str, notes: list[str]) -> str:
 def _clean_cell(cell: nbformat.NotebookNode, notes: list[str], shown: dict[str, str]) -> None:
     """Masked, widgets dropped, sandbox notes and warnings taken out, images made small; an image the
     summary already shows becomes a link to it."""
+    import nbformat
     cell.source = mask_accounts(cell.source)
     outputs = []
     for out in cell.get("outputs", []):
@@ -286,6 +289,7 @@ def merge(notebooks: dict[str, nbformat.NotebookNode], rec: dict[str, Any],
           shown: dict[str, str] | None = None, notes: list[str] | None = None) -> nbformat.NotebookNode:
     """One notebook of all: each notebook's cells between an opening and a closing marker (the template
     makes them one collapsed section), widget/remove cells dropped, outputs cleaned (_clean_cell)."""
+    import nbformat
     merged = nbformat.v4.new_notebook()
     first = next(iter(notebooks.values()))
     for key in ("kernelspec", "language_info"):
@@ -317,6 +321,7 @@ def merge(notebooks: dict[str, nbformat.NotebookNode], rec: dict[str, Any],
 
 # ---- the run ------------------------------------------------------------------------------------
 def _load_run(folder: Path) -> tuple[dict[str, Any], dict[str, nbformat.NotebookNode]]:
+    import nbformat
     rec_path = folder / "run.json"
     rec = json.loads(rec_path.read_text()) if rec_path.exists() else {"notebooks": [
         {"notebook": p.stem, "status": "ok", "seconds": 0.0, "output": p.name} for p in sorted(folder.glob("*.ipynb"))]}
@@ -333,6 +338,7 @@ def _load_run(folder: Path) -> tuple[dict[str, Any], dict[str, nbformat.Notebook
 def build(run_dir: str | os.PathLike | None = None, with_code: bool = False,
           out: str | os.PathLike | None = None) -> Path:
     """Write the report of a run (default: the newest) and return its path."""
+    import nbformat
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
