@@ -1,5 +1,5 @@
-"""Least privilege (article: "Users should also have least privilege when accessing any infrastructure
-(Eg. Developers not having direct access to production database)").
+"""Least privilege: each person reaches only the infrastructure their work needs, and developers in
+particular do not reach the production database (the article's access section, in our words).
 
 These checks read the policy documents themselves (what a grant says), so they evaluate the same in
 the sandbox and on AWS. Whether AWS then enforces them is shown by step 07's simulation (aws) or IAM

@@ -1,7 +1,7 @@
 """Network controls (group "network"): the article's private network, as FSBP controls where one exists.
 
-Article: "Using VPC for your production servers and database, ensures that they are not directly
-accessible from the internet." Each check looks at the stack's VPC (`names.vpc(p)`); where a control
+The article's point, in our words: production servers and their database live in a VPC, where the
+internet cannot reach them directly. Each check looks at the stack's VPC (`names.vpc(p)`); where a control
 is about something that carries no stack tag (the VPC's default security group, its main route
 table, a flow log someone else made) the check reads the region-wide frames, restricted to that VPC.
 Everything here is control-plane configuration, which the sandbox emulates, so no check returns
