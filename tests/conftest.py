@@ -14,6 +14,21 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
 
 
+def _only_the_managed_policies_the_workbook_attaches() -> None:
+    """With MOTO_IAM_LOAD_MANAGED_POLICIES on, every in-process mock parses all of AWS's managed policies
+    (about 1 s each time, dozens of times a session); the workbook attaches three. A test that needs
+    another one fails with NoSuchEntity naming it: add it here. (The sandbox's server loads them all.)"""
+    import json
+    import moto.iam.models as iam_models
+    used = ("AdministratorAccess", "AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy")
+    every = json.loads(iam_models.aws_managed_policies_data)
+    assert set(used) <= set(every), set(used) - set(every)
+    iam_models.aws_managed_policies_data = json.dumps({k: v for k, v in every.items() if k in used})
+
+
+_only_the_managed_policies_the_workbook_attaches()
+
+
 # Unit tests start from the smallest stack (no domain, no API Gateway, no alarm address, one NAT gateway)
 # and name what they add. The defaults, the whole article in the sandbox, are what `make report` and
 # tests/test_full_run.py build.
