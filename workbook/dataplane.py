@@ -36,6 +36,15 @@ if TYPE_CHECKING:
 DB_NAME = "app"   # the app's database, on the dev host and in RDS
 
 
+class FaultRefused(Exception):
+    """A fault that would stop or terminate what the workbook did not create, with no parameter allowing it."""
+
+
+def _is_stacks(ctx: Context, instance_id: str) -> bool:
+    from .dbmove_hosts import is_stacks
+    return is_stacks(ctx, instance_id)
+
+
 def _running_dev(ctx: Context) -> str:
     """The running dev instance (dev_instance_id, else dev_tag; the stack's own first), "" when none."""
     from .inventory.ec2 import find_dev_instances
@@ -109,10 +118,27 @@ class DataPlane:
         raise LookupError(f"no running instance tagged {p.dev_tag} (dev_tag)")
 
     def fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]] | None:
-        """What injecting fault `name` does (None for "none"); `probe.fault_action` validates the name."""
-        return None if name == "none" else self._fault(ctx, name)
+        """What injecting fault `name` does (None for "none"); `probe.fault_action` validates the name.
+        FaultRefused for stop_dev on a dev instance the workbook did not create, unless dev_fault_stop."""
+        if name == "none":
+            return None
+        if name == "stop_dev":
+            iid = self.dev_instance_id(ctx)
+            if not (ctx.p.dev_fault_stop or _is_stacks(ctx, iid)):
+                raise FaultRefused(
+                    f"the dev instance {iid} is not the stack's (the workbook did not create it): the stop_dev fault "
+                    "does not stop it unless dev_fault_stop=true (it is then started again after the probe)")
+        return self._fault(ctx, name)
+
+    def restore(self, ctx: Context, name: str, info: dict[str, Any]) -> str:
+        """Undo what fault `name` did to what must outlive the probe (the dev instance a stop_dev stopped is
+        started again, so it serves and a rerun finds it); what it says it did, "" when nothing."""
+        return self._restart_dev(ctx, info) if name == "stop_dev" else ""
 
     # ---- what each target does its own way --------------------------------------------------------------
+    def _restart_dev(self, ctx: Context, info: dict[str, Any]) -> str:
+        raise NotImplementedError
+
     def _fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]]:
         raise NotImplementedError
 
@@ -191,6 +217,20 @@ class AwsDataPlane(DataPlane):
                 DBInstanceIdentifier=names.db_instance(p), ForceFailover=True)["DBInstance"]["DBInstanceIdentifier"],
                 "at": time.time()}
         raise KeyError(name)
+
+    def _restart_dev(self, ctx: Context, info: dict[str, Any]) -> str:
+        """The instance the fault stopped: once stopped (a start is refused while it is stopping), started."""
+        from . import progress
+        iid = info.get("stopped")
+        if not iid:
+            return ""
+        ec2 = ctx.client("ec2")
+        progress.wait_for(ec2, "instance_stopped", f"the dev instance {iid} stopped", clock=ctx.clock,
+                          InstanceIds=[iid])
+        ec2.start_instances(InstanceIds=[iid])
+        progress.wait_for(ec2, "instance_running", f"the dev instance {iid} running again", clock=ctx.clock,
+                          InstanceIds=[iid])
+        return f"{iid} started again (running)"
 
     def flush(self) -> dict[str, int]:
         """AWS publishes its own metrics: nothing is held back here."""

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from .connect import Context
+from .dataplane import FaultRefused
 from .params import FAULTS, ParameterError
 
 NAMESPACE = "Workbook/Probe"
@@ -210,7 +211,23 @@ def probe(ctx: Context, kind: str, phase: str, fault: str | None = None,
     fault = p.fault if fault is None else fault
     url = endpoint_url(ctx, kind)
     items = max_item_id or max(1, p.sample_rows // 2)
-    r = run(url, p.probe_rate, p.probe_seconds, phase=phase, endpoint=kind, paths=default_paths(items),
-            fault=fault_action(ctx, fault), fault_name=fault)
+    try:
+        action, refused = fault_action(ctx, fault), ""
+    except FaultRefused as e:   # the probe runs without it, and says why
+        action, refused = None, str(e)
+        print(f"fault {fault}: not injected: {e}")
+    done: dict[str, Any] = {}
+
+    def inject() -> dict[str, Any]:
+        done.update(action() or {})
+        return done
+    restored = ""
+    try:
+        r = run(url, p.probe_rate, p.probe_seconds, phase=phase, endpoint=kind, paths=default_paths(items),
+                fault=inject if action else None, fault_name=fault)
+    finally:
+        if action is not None:   # what the fault stopped is started again, even when the probe failed
+            restored = ctx.target.dataplane.restore(ctx, fault, done)
+    r.fault_info.update({k: v for k, v in (("refused", refused), ("restored", restored)) if v})
     publish(ctx, r)
     return r

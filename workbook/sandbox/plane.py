@@ -32,6 +32,12 @@ class SandboxDataPlane(DataPlane):
         return {"stop_dev": local.stop_dev, "kill_app_instance": local.kill_app_instance,
                 "db_failover": local.db_failover}[name]
 
+    def _restart_dev(self, ctx: Context, info: dict[str, Any]) -> str:
+        """The dev stand-in the fault killed: its database, then its app, back."""
+        if not info.get("killed") and not info.get("database_stopped"):
+            return ""
+        return "the dev stand-in started again" if local.start_dev() else "the dev stand-in did not come back"
+
     def target_health(self, ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
         """DescribeTargetHealth as the stand-in load balancer sees the booted instances (targets.py)."""
         from . import targets

@@ -134,7 +134,10 @@ def verify(move: Any, before: Any, after: Any) -> pd.DataFrame:
          sa.get("ok_in_last_second", 0) == 1, f"served in the last second: {100 * sa.get('ok_in_last_second', 0):.0f}%; "
          f"failing for {sa.get('disruption_s', float('nan')):.1f} s after the fault"),
     ]
-    return pd.DataFrame([{"id": i, "title": t, "status": "PASS" if ok else "FAIL", "detail": d}
+    # A fault that was not injected (a dev instance that is not the stack's, no dev_fault_stop) measured nothing.
+    refused = {"CUTOVER.DEV_SPOF": before.fault_info.get("refused"), "CUTOVER.HA": after.fault_info.get("refused")}
+    return pd.DataFrame([{"id": i, "title": t, "status": "NOT MEASURED" if refused.get(i) else "PASS" if ok else "FAIL",
+                          "detail": f"fault not injected: {refused[i]}" if refused.get(i) else d}
                          for i, t, ok, d in rows], columns=["id", "title", "status", "detail"])
 
 
