@@ -45,6 +45,22 @@ def _is_stacks(ctx: Context, instance_id: str) -> bool:
     return is_stacks(ctx, instance_id)
 
 
+def resolves(host: str) -> bool:
+    """Whether a name resolves from here (a zone not yet delegated to Route 53 does not)."""
+    import socket
+    try:
+        socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+        return True
+    except (OSError, UnicodeError):
+        return False
+
+
+def _certificate_issued(ctx: Context, domain: str) -> bool:
+    """An ISSUED ACM certificate for the name in the region (until then HTTPS on it cannot be served)."""
+    pages = ctx.client("acm").get_paginator("list_certificates").paginate(CertificateStatuses=["ISSUED"])
+    return any(c.get("DomainName") == domain for page in pages for c in page["CertificateSummaryList"])
+
+
 def _running_dev(ctx: Context) -> str:
     """The running dev instance (dev_instance_id, else dev_tag; the stack's own first), "" when none."""
     from .inventory.ec2 import find_dev_instances
@@ -176,21 +192,29 @@ class AwsDataPlane(DataPlane):
                              for h in health], columns=["instance", "port", "state", "reason"])
 
     def endpoint_url(self, ctx: Context, kind: str) -> str:
-        """The dev instance's public address on the app port, or the load balancer (its domain when set)."""
+        """Where a client reaches it from the internet now. "dev": the dev instance's public address on the
+        port its layout serves (the stack's demo host: names.DEV_HTTP_PORT; yours: app_port). "lb": the way
+        in: https://domain_name once its certificate is issued and the name resolves, else the API's own
+        endpoint (entry=api_gateway: the ALB is internal) or the ALB's DNS name (entry=alb)."""
         p = ctx.p
         if kind == "dev":
             iid = self.dev_instance_id(ctx)
             inst = ctx.client("ec2").describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
-            return quoting.url("http", inst["PublicIpAddress"], p.app_port)
-        if p.domain_name:
+            if not inst.get("PublicIpAddress"):
+                raise LookupError(f"the dev instance {iid} has no public address to probe from here")
+            return quoting.url("http", inst["PublicIpAddress"], names.DEV_HTTP_PORT if _is_stacks(ctx, iid)
+                               else p.app_port)
+        if p.domain_name and _certificate_issued(ctx, p.domain_name) and resolves(p.domain_name):
             return quoting.url("https", p.domain_name)
         if p.entry == "api_gateway":   # the ALB is internal: the API's own endpoint is the way in
             from urllib.parse import urlsplit
 
             from . import engine
             api = engine.find_one(ctx, "http_api", names.api(p))
-            if api is not None:
-                return quoting.url("https", urlsplit(api.raw["ApiEndpoint"]).hostname or "")
+            if api is None or not api.raw.get("ApiEndpoint"):
+                raise LookupError(f"no API {names.api(p)} to probe (entry=api_gateway: the load balancer is "
+                                  "internal); run 05_edge first")
+            return quoting.url("https", urlsplit(api.raw["ApiEndpoint"]).hostname or "")
         lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
         return quoting.url("http", lb["DNSName"])
 

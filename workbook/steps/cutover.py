@@ -44,6 +44,8 @@ STEP = register(Step(
         "rds:ListTagsForResource", "rds:AddTagsToResource", "secretsmanager:GetRandomPassword",
         "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+        # the probe's URLs: the certificate of domain_name issued, the API's endpoint (entry=api_gateway)
+        "acm:ListCertificates", "apigateway:GET",
         # faults the probe injects (only the one chosen by the `fault` parameter is called)
         "ec2:StopInstances", "autoscaling:TerminateInstanceInAutoScalingGroup", "rds:RebootDBInstance",
         # evidence
