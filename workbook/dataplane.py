@@ -11,6 +11,8 @@ account AWS runs all of that; the sandbox runs local stand-ins (`workbook/sandbo
 | `start(ctx, **options)`        | makes it serve (sandbox) or shows that it does (AWS): a frame        |
 | `endpoint_url(ctx, kind)`      | the URL a client uses: "dev" (the dev app) or "lb" (load balancer)   |
 | `fault(ctx, name)`             | the callable a probe calls mid-run to inject fault `name`            |
+| `restore(ctx, name, info)`     | undoes what the fault stopped (the dev instance started again)       |
+| `fault_settle_s(ctx, name)`    | about how long the fault takes to play out (the probe's length)      |
 | `flush()`                      | publishes the metrics gathered so far                                |
 | `database_identity(ctx, kind)` | which database server "dev" / "rds" is ("" when it cannot be read)   |
 | `move_database(ctx)`           | freeze, dump, stage in S3, restore into RDS, verify (`MoveResult`): the |
@@ -146,6 +148,18 @@ class DataPlane:
                     "does not stop it unless dev_fault_stop=true (it is then started again after the probe)")
         return self._fault(ctx, name)
 
+    def fault_settle_s(self, ctx: Context, name: str) -> float:
+        """About how long after fault `name` the service takes to settle, in seconds, so a probe can last
+        long enough to show it: the load balancer noticing a dead target (unhealthy threshold x interval
+        + timeout, the target group's own figures), an RDS failover (1-2 minutes, AWS's documentation);
+        a stopped dev instance does not come back (0: only the outage is measured)."""
+        if name == "kill_app_instance":
+            h = (self.resolve(ctx)["lb"] or {}).get("health") or {}
+            return h.get("unhealthy_threshold", 2) * h.get("interval_s", 30.0) + h.get("timeout_s", 5.0)
+        return self._failover_s if name == "db_failover" else 0.0
+
+    _failover_s = 120.0   # AWS: reboot with failover 1-2 minutes
+
     def restore(self, ctx: Context, name: str, info: dict[str, Any]) -> str:
         """Undo what fault `name` did to what must outlive the probe (the dev instance a stop_dev stopped is
         started again, so it serves and a rerun finds it); what it says it did, "" when nothing."""
@@ -228,13 +242,16 @@ class AwsDataPlane(DataPlane):
                             "state": ctx.client("ec2").stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
                             ["CurrentState"]["Name"]}
         if name == "kill_app_instance":
+            # A crash: the instance itself is terminated through EC2. The group's own terminate
+            # (TerminateInstanceInAutoScalingGroup) would first drain it for the deregistration delay: a
+            # graceful retirement, not "an app server dies". The group replaces the dead one either way.
             def kill() -> dict[str, Any]:
                 g = ctx.client("autoscaling").describe_auto_scaling_groups(
                     AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
                 iid = next(i["InstanceId"] for i in g["Instances"] if i["LifecycleState"] == "InService")
-                ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(
-                    InstanceId=iid, ShouldDecrementDesiredCapacity=False)
-                return {"killed": iid, "at": time.time()}
+                ctx.client("ec2").terminate_instances(InstanceIds=[iid])
+                return {"killed": iid, "at": time.time(),
+                        "how": "crash: the instance terminated through EC2, no drain; the group replaces it"}
             return kill
         if name == "db_failover":
             return lambda: {"rebooted": ctx.client("rds").reboot_db_instance(

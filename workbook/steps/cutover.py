@@ -52,7 +52,8 @@ STEP = register(Step(
         "route53:ChangeResourceRecordSets", "route53:GetChange", "elasticloadbalancing:DescribeTags",
         "ssm:GetParameter", "ssm:PutParameter",
         # faults the probe injects (only the one chosen by the `fault` parameter is called)
-        "ec2:StopInstances", "autoscaling:TerminateInstanceInAutoScalingGroup", "rds:RebootDBInstance",
+        # (stop_dev: started again after; kill_app_instance: a crash, EC2 terminate of one group instance)
+        "ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances", "rds:RebootDBInstance",
         # evidence
         "cloudwatch:PutMetricData", "cloudwatch:GetMetricData",
     )))
@@ -195,7 +196,9 @@ def verify(move: Any, before: Any, after: Any) -> pd.DataFrame:
          sb.get("ok_in_last_second", 1) == 0, f"served in the last second: {100 * sb.get('ok_in_last_second', 0):.0f}%"),
         ("CUTOVER.HA", "one app server dying does not take the service down (after)",
          sa.get("ok_in_last_second", 0) == 1, f"served in the last second: {100 * sa.get('ok_in_last_second', 0):.0f}%; "
-         f"failing for {sa.get('disruption_s', float('nan')):.1f} s after the fault"),
+         f"failing for {sa.get('disruption_s', float('nan')):.1f} s after the fault"
+         + (f"; the probe ran {after.fault_info['covers_s']:g} s past the fault, which takes about "
+            f"{after.fault_info['settle_s']:g} s to play out" if "covers_s" in after.fault_info else "")),
     ]
     # A fault that was not injected (a dev instance that is not the stack's, no dev_fault_stop) measured nothing.
     refused = {"CUTOVER.DEV_SPOF": before.fault_info.get("refused"), "CUTOVER.HA": after.fault_info.get("refused")}
