@@ -83,16 +83,22 @@ def ensure_load_balancer(ctx: Context, *, wait: bool = False) -> Resource:
 def ensure_load_balancer_attributes(ctx: Context, lb: Resource) -> None:
     """Deletion protection and dropping invalid header fields: set on a new ALB as part of making it;
     on an existing one a drifted attribute is put back and listed."""
+    _ensure_attributes(ctx, lb, ALB_ATTRIBUTES, "load_balancer", "LoadBalancerArn")
+
+
+def _ensure_attributes(ctx: Context, rec: Resource, wanted: dict[str, str], kind: str, arg: str) -> None:
+    """`wanted` attributes of a load balancer or target group (`kind`): set on a new one as part of making
+    it; on an existing one a drifted attribute is put back and listed."""
     elb = ctx.client("elbv2")
-    current = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb.id)["Attributes"]}
-    change = {k: v for k, v in ALB_ATTRIBUTES.items() if current.get(k) != v}
+    current = {a["Key"]: a["Value"] for a in getattr(elb, f"describe_{kind}_attributes")(**{arg: rec.id})["Attributes"]}
+    change = {k: v for k, v in wanted.items() if current.get(k) != v}
     if change and not ctx.dry_run:
-        elb.modify_load_balancer_attributes(LoadBalancerArn=lb.id, Attributes=[
+        getattr(elb, f"modify_{kind}_attributes")(**{arg: rec.id}, Attributes=[
             {"Key": k, "Value": v} for k, v in change.items()])
-    if lb.action == "created":
+    if rec.action == "created":
         return
     for k, v in change.items():
-        ctx.note(STEP_ID, "load_balancer_attribute", f"{lb.name} {k}={v}", lb.id,
+        ctx.note(STEP_ID, f"{kind}_attribute", f"{rec.name} {k}={v}", rec.id,
                  "would update" if ctx.dry_run else "updated")
 
 
@@ -129,17 +135,7 @@ def ensure_target_group(ctx: Context) -> Resource:
 def ensure_target_group_attributes(ctx: Context, tg: Resource) -> None:
     """The deregistration delay (DEREGISTRATION_DELAY_S, why there): set on a new target group as part of
     making it; on an existing one a drifted value is put back and listed."""
-    elb = ctx.client("elbv2")
-    current = {a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(TargetGroupArn=tg.id)["Attributes"]}
-    change = {k: v for k, v in TARGET_GROUP_ATTRIBUTES.items() if current.get(k) != v}
-    if change and not ctx.dry_run:
-        elb.modify_target_group_attributes(TargetGroupArn=tg.id, Attributes=[
-            {"Key": k, "Value": v} for k, v in change.items()])
-    if tg.action == "created":
-        return
-    for k, v in change.items():
-        ctx.note(STEP_ID, "target_group_attribute", f"{tg.name} {k}={v}", tg.id,
-                 "would update" if ctx.dry_run else "updated")
+    _ensure_attributes(ctx, tg, TARGET_GROUP_ATTRIBUTES, "target_group", "TargetGroupArn")
 
 
 def listeners(ctx: Context, lb_arn: str) -> dict[int, dict[str, Any]]:
