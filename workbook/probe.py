@@ -211,11 +211,16 @@ def probe_seconds(ctx: Context, fault: str) -> int:
     """How long a probe with `fault` runs: probe_seconds, or longer when the fault takes longer to play out
     (the data plane's `fault_settle_s`): the fault comes a third of the way in, and what follows it must
     cover its settling and TAIL_S more, so the last second shows the service after the fault, not during."""
+    return _sized(ctx, fault)[0]
+
+
+def _sized(ctx: Context, fault: str) -> tuple[int, float]:
+    """(the probe's seconds, the fault's settling seconds)."""
     p = ctx.p
     if fault == "none":
-        return p.probe_seconds
+        return p.probe_seconds, 0.0
     settle = ctx.target.dataplane.fault_settle_s(ctx, fault)
-    return max(p.probe_seconds, math.ceil(1.5 * (settle + TAIL_S)))
+    return max(p.probe_seconds, math.ceil(1.5 * (settle + TAIL_S))), settle
 
 
 def probe(ctx: Context, kind: str, phase: str, fault: str | None = None,
@@ -226,10 +231,10 @@ def probe(ctx: Context, kind: str, phase: str, fault: str | None = None,
     fault = p.fault if fault is None else fault
     url = endpoint_url(ctx, kind)
     items = max_item_id or max(1, p.sample_rows // 2)
-    seconds = probe_seconds(ctx, fault)
+    seconds, settle = _sized(ctx, fault)
     if seconds > p.probe_seconds:
         print(f"probe: {seconds} s instead of probe_seconds={p.probe_seconds}: {fault} takes about "
-              f"{ctx.target.dataplane.fault_settle_s(ctx, fault):.0f} s to play out, and the probe covers it")
+              f"{settle:.0f} s to play out, and the probe covers it")
     try:
         action, refused = fault_action(ctx, fault), ""
     except FaultRefused as e:   # the probe runs without it, and says why
@@ -249,7 +254,6 @@ def probe(ctx: Context, kind: str, phase: str, fault: str | None = None,
             restored = ctx.target.dataplane.restore(ctx, fault, done)
     r.fault_info.update({k: v for k, v in (("refused", refused), ("restored", restored)) if v})
     if action is not None:   # what the figure covers: the seconds after the fault against its expected settling
-        r.fault_info.update(settle_s=round(ctx.target.dataplane.fault_settle_s(ctx, fault), 1),
-                            covers_s=round(seconds - seconds / 3, 1))
+        r.fault_info.update(settle_s=round(settle, 1), covers_s=round(seconds - seconds / 3, 1))
     publish(ctx, r)
     return r
