@@ -101,9 +101,13 @@ def cutover(ctx: Context) -> pd.DataFrame:
         raise dbmove.NotReady(f"{names.db_instance(p)} holds no moved database (run the move first): clients are "
                               "not switched to a database that does not have the data")
     switched = edge.ensure_alias_record(ctx)
-    print(f"DNS: {p.domain_name} -> the way in ({switched.action}); the record it replaced is kept for a rollback "
-          "and the teardown" if p.domain_name else
-          "DNS: no domain_name, so no record changes: give clients the way in below")
+    if not p.domain_name:
+        print("DNS: no domain_name, so no record changes: give clients the way in below")
+    elif switched.action.startswith("would"):
+        print(f"DNS: {p.domain_name} is not pointed: its zone or the way in does not exist (run 05_edge, then this)")
+    else:
+        print(f"DNS: {p.domain_name} -> the way in ({switched.action}); the record it replaced is kept for a "
+              "rollback and the teardown")
     print(f"dev database: write freeze lifted ({dbmove.unfreeze_dev(ctx)}); what is written there from now on is "
           "not production's (a rollback compares it)")
     dev_url, lb_url = plane.endpoint_url(ctx, "dev"), plane.endpoint_url(ctx, "lb")
