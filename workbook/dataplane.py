@@ -11,6 +11,8 @@ account AWS runs all of that; the sandbox runs local stand-ins (`workbook/sandbo
 | `start(ctx, **options)`        | makes it serve (sandbox) or shows that it does (AWS): a frame        |
 | `endpoint_url(ctx, kind)`      | the URL a client uses: "dev" (the dev app) or "lb" (load balancer)   |
 | `fault(ctx, name)`             | the callable a probe calls mid-run to inject fault `name`            |
+| `restore(ctx, name, info)`     | undoes what the fault stopped (the dev instance started again)       |
+| `fault_settle_s(ctx, name)`    | about how long the fault takes to play out (the probe's length)      |
 | `flush()`                      | publishes the metrics gathered so far                                |
 | `database_identity(ctx, kind)` | which database server "dev" / "rds" is ("" when it cannot be read)   |
 | `move_database(ctx)`           | freeze, dump, stage in S3, restore into RDS, verify (`MoveResult`): the |
@@ -34,6 +36,31 @@ if TYPE_CHECKING:
     from .dbmove import MoveResult
 
 DB_NAME = "app"   # the app's database, on the dev host and in RDS
+
+
+class FaultRefused(Exception):
+    """A fault that would stop or terminate what the workbook did not create, with no parameter allowing it."""
+
+
+def _is_stacks(ctx: Context, instance_id: str) -> bool:
+    from .dbmove_hosts import is_stacks
+    return is_stacks(ctx, instance_id)
+
+
+def resolves(host: str) -> bool:
+    """Whether a name resolves from here (a zone not yet delegated to Route 53 does not)."""
+    import socket
+    try:
+        socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+        return True
+    except (OSError, UnicodeError):
+        return False
+
+
+def _certificate_issued(ctx: Context, domain: str) -> bool:
+    """An ISSUED ACM certificate for the name in the region (until then HTTPS on it cannot be served)."""
+    pages = ctx.client("acm").get_paginator("list_certificates").paginate(CertificateStatuses=["ISSUED"])
+    return any(c.get("DomainName") == domain for page in pages for c in page["CertificateSummaryList"])
 
 
 def _running_dev(ctx: Context) -> str:
@@ -109,10 +136,39 @@ class DataPlane:
         raise LookupError(f"no running instance tagged {p.dev_tag} (dev_tag)")
 
     def fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]] | None:
-        """What injecting fault `name` does (None for "none"); `probe.fault_action` validates the name."""
-        return None if name == "none" else self._fault(ctx, name)
+        """What injecting fault `name` does (None for "none"); `probe.fault_action` validates the name.
+        FaultRefused for stop_dev on a dev instance the workbook did not create, unless dev_fault_stop."""
+        if name == "none":
+            return None
+        if name == "stop_dev":
+            iid = self.dev_instance_id(ctx)
+            if not (ctx.p.dev_fault_stop or _is_stacks(ctx, iid)):
+                raise FaultRefused(
+                    f"the dev instance {iid} is not the stack's (the workbook did not create it): the stop_dev fault "
+                    "does not stop it unless dev_fault_stop=true (it is then started again after the probe)")
+        return self._fault(ctx, name)
+
+    def fault_settle_s(self, ctx: Context, name: str) -> float:
+        """About how long after fault `name` the service takes to settle, in seconds, so a probe can last
+        long enough to show it: the load balancer noticing a dead target (unhealthy threshold x interval
+        + timeout, the target group's own figures), an RDS failover (1-2 minutes, AWS's documentation);
+        a stopped dev instance does not come back (0: only the outage is measured)."""
+        if name == "kill_app_instance":
+            h = (self.resolve(ctx)["lb"] or {}).get("health") or {}
+            return h.get("unhealthy_threshold", 2) * h.get("interval_s", 30.0) + h.get("timeout_s", 5.0)
+        return self._failover_s if name == "db_failover" else 0.0
+
+    _failover_s = 120.0   # AWS: reboot with failover 1-2 minutes
+
+    def restore(self, ctx: Context, name: str, info: dict[str, Any]) -> str:
+        """Undo what fault `name` did to what must outlive the probe (the dev instance a stop_dev stopped is
+        started again, so it serves and a rerun finds it); what it says it did, "" when nothing."""
+        return self._restart_dev(ctx, info) if name == "stop_dev" else ""
 
     # ---- what each target does its own way --------------------------------------------------------------
+    def _restart_dev(self, ctx: Context, info: dict[str, Any]) -> str:
+        raise NotImplementedError
+
     def _fault(self, ctx: Context, name: str) -> Callable[[], dict[str, Any]]:
         raise NotImplementedError
 
@@ -150,21 +206,29 @@ class AwsDataPlane(DataPlane):
                              for h in health], columns=["instance", "port", "state", "reason"])
 
     def endpoint_url(self, ctx: Context, kind: str) -> str:
-        """The dev instance's public address on the app port, or the load balancer (its domain when set)."""
+        """Where a client reaches it from the internet now. "dev": the dev instance's public address on the
+        port its layout serves (the stack's demo host: names.DEV_HTTP_PORT; yours: app_port). "lb": the way
+        in: https://domain_name once its certificate is issued and the name resolves, else the API's own
+        endpoint (entry=api_gateway: the ALB is internal) or the ALB's DNS name (entry=alb)."""
         p = ctx.p
         if kind == "dev":
             iid = self.dev_instance_id(ctx)
             inst = ctx.client("ec2").describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
-            return quoting.url("http", inst["PublicIpAddress"], p.app_port)
-        if p.domain_name:
+            if not inst.get("PublicIpAddress"):
+                raise LookupError(f"the dev instance {iid} has no public address to probe from here")
+            return quoting.url("http", inst["PublicIpAddress"], names.DEV_HTTP_PORT if _is_stacks(ctx, iid)
+                               else p.app_port)
+        if p.domain_name and _certificate_issued(ctx, p.domain_name) and resolves(p.domain_name):
             return quoting.url("https", p.domain_name)
         if p.entry == "api_gateway":   # the ALB is internal: the API's own endpoint is the way in
             from urllib.parse import urlsplit
 
             from . import engine
             api = engine.find_one(ctx, "http_api", names.api(p))
-            if api is not None:
-                return quoting.url("https", urlsplit(api.raw["ApiEndpoint"]).hostname or "")
+            if api is None or not api.raw.get("ApiEndpoint"):
+                raise LookupError(f"no API {names.api(p)} to probe (entry=api_gateway: the load balancer is "
+                                  "internal); run 05_edge first")
+            return quoting.url("https", urlsplit(api.raw["ApiEndpoint"]).hostname or "")
         lb = ctx.client("elbv2").describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
         return quoting.url("http", lb["DNSName"])
 
@@ -178,19 +242,36 @@ class AwsDataPlane(DataPlane):
                             "state": ctx.client("ec2").stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
                             ["CurrentState"]["Name"]}
         if name == "kill_app_instance":
+            # A crash: the instance itself is terminated through EC2. The group's own terminate
+            # (TerminateInstanceInAutoScalingGroup) would first drain it for the deregistration delay: a
+            # graceful retirement, not "an app server dies". The group replaces the dead one either way.
             def kill() -> dict[str, Any]:
                 g = ctx.client("autoscaling").describe_auto_scaling_groups(
                     AutoScalingGroupNames=[names.asg(p)])["AutoScalingGroups"][0]
                 iid = next(i["InstanceId"] for i in g["Instances"] if i["LifecycleState"] == "InService")
-                ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(
-                    InstanceId=iid, ShouldDecrementDesiredCapacity=False)
-                return {"killed": iid, "at": time.time()}
+                ctx.client("ec2").terminate_instances(InstanceIds=[iid])
+                return {"killed": iid, "at": time.time(),
+                        "how": "crash: the instance terminated through EC2, no drain; the group replaces it"}
             return kill
         if name == "db_failover":
             return lambda: {"rebooted": ctx.client("rds").reboot_db_instance(
                 DBInstanceIdentifier=names.db_instance(p), ForceFailover=True)["DBInstance"]["DBInstanceIdentifier"],
                 "at": time.time()}
         raise KeyError(name)
+
+    def _restart_dev(self, ctx: Context, info: dict[str, Any]) -> str:
+        """The instance the fault stopped: once stopped (a start is refused while it is stopping), started."""
+        from . import progress
+        iid = info.get("stopped")
+        if not iid:
+            return ""
+        ec2 = ctx.client("ec2")
+        progress.wait_for(ec2, "instance_stopped", f"the dev instance {iid} stopped", clock=ctx.clock,
+                          InstanceIds=[iid])
+        ec2.start_instances(InstanceIds=[iid])
+        progress.wait_for(ec2, "instance_running", f"the dev instance {iid} running again", clock=ctx.clock,
+                          InstanceIds=[iid])
+        return f"{iid} started again (running)"
 
     def flush(self) -> dict[str, int]:
         """AWS publishes its own metrics: nothing is held back here."""

@@ -9,9 +9,10 @@ The scripts are in dbmove_scripts.py, the instances' prerequisites in dbmove_hos
 
 Write freeze (stated, measured): before the dump the dev database is made read-only (PostgreSQL: the
 database's default_transaction_read_only, its sessions reset so the app reconnects read-only; MySQL:
-the server's read_only, which binds every user without admin rights). The freeze stays on after the
-move: from the cutover on RDS takes the writes, so no write can land in the old database and be lost.
-`unfreeze_dev` lifts it (the rollback).
+the server's read_only, which binds every user without admin rights). The freeze stays on from the
+dump until the cutover (steps/cutover.py), so no write lands in the old database between the two;
+the cutover lifts it with `unfreeze_dev` once clients go to RDS (dev is a development database again,
+and a rollback compares what was written on either side since).
 
 The move ledger: a moved database is recorded on the RDS instance's tags (`workbook:moved-*`) and in
 the database (table workbook_move_ledger, written in the restore's own transaction on PostgreSQL). A
@@ -232,6 +233,11 @@ def _target(ctx: Context, db: dict[str, Any], engine_name: str, app_secret: str)
 def _dev_script(engine_name: str, ctx: Context, bucket: str, key: str, *, dump: bool) -> str:
     fn = scripts.dev_pg if engine_name == "postgres" else scripts.dev_mysql
     return fn(ctx.p.dev_db_name, bucket, key, ctx.p.region, dump=dump, freeze=dump)
+
+
+def moved(ctx: Context) -> dict[str, str]:
+    """The move ledger's tags on the RDS instance (empty when nothing was moved): what the cutover needs."""
+    return _moved_tags(ctx, _rds(ctx))
 
 
 def _moved_tags(ctx: Context, db: dict[str, Any]) -> dict[str, str]:

@@ -145,9 +145,12 @@ def unfreeze(engine: str, database: str) -> str:
     if engine == "mysql":
         return PRELUDE + 'sudo mysql -e "SET GLOBAL read_only = OFF"\necho "FREEZE|off"\n'
     db = shlex.quote(database)
-    return PRELUDE + (f"sudo -u postgres psql -X -q -v ON_ERROR_STOP=1 -d {db} -c "
-                      f"\"ALTER DATABASE \\\"{database}\\\" SET default_transaction_read_only = off\"\n"
-                      "echo \"FREEZE|off\"\n")
+    # The frozen database starts every session read-only, this one too: the session's own option (the
+    # connection's, which outranks the database's default) lets it run the ALTER that lifts the freeze.
+    psql = f"sudo -u postgres env PGOPTIONS='-c default_transaction_read_only=off' psql -X -q -v ON_ERROR_STOP=1 -d {db}"
+    return PRELUDE + (f"{psql} -c \"ALTER DATABASE \\\"{database}\\\" SET default_transaction_read_only = off\"\n"
+                      f"echo \"FREEZE|new sessions read-only: $(sudo -u postgres psql -X -At -d {db} "
+                      "-c 'SHOW default_transaction_read_only')\"\n")
 
 
 # ---- on an app server: the ledger, the restore, the app's own user -----------------------------------

@@ -9,6 +9,7 @@ from .params import Params
 TIER = "workbook:tier"
 TIERS = ("public", "app", "db")
 DEV_NAME = "dev-backend"          # the dev instance's Name in the sandbox (matches Params.dev_tag)
+DEV_HTTP_PORT = 80                 # what the demo dev host's layout serves on (steps/dev.py opens it)
 
 
 def vpc(p: Params) -> str: return p.name("vpc")

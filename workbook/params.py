@@ -128,6 +128,9 @@ class Params:
     dev_attach_profile: bool = field(default=False, metadata=_meta(
         "Let 08 attach an instance profile (SSM agent + upload of the dump) to a dev host the workbook did not "
         "create and that has none, for the move only: it is detached afterwards."))
+    dev_fault_stop: bool = field(default=False, metadata=_meta(
+        "Let 08's 'before' probe stop a dev instance the workbook did not create (the stop_dev fault); it is "
+        "started again after the probe. Off: that probe runs without the fault and says so."))
     dev_elastic_ip: bool = field(default=False, metadata=_meta("Demo dev host layout: it has an Elastic IP."))
     dev_split_security_groups: bool = field(default=False, metadata=_meta(
         "Demo dev host layout: its rules are split over two security groups (web and database)."))

@@ -15,6 +15,7 @@ Endpoint); the raw frame stays with the caller, and percentiles are computed fro
 from __future__ import annotations
 
 import http.client
+import math
 import random
 import threading
 import time
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from .connect import Context
+from .dataplane import FaultRefused
 from .params import FAULTS, ParameterError
 
 NAMESPACE = "Workbook/Probe"
@@ -202,6 +204,25 @@ def endpoint_url(ctx: Context, kind: str) -> str:
     return ctx.target.dataplane.endpoint_url(ctx, kind)
 
 
+TAIL_S = 3.0   # seconds of the probe after the fault has played out: the service as it settled
+
+
+def probe_seconds(ctx: Context, fault: str) -> int:
+    """How long a probe with `fault` runs: probe_seconds, or longer when the fault takes longer to play out
+    (the data plane's `fault_settle_s`): the fault comes a third of the way in, and what follows it must
+    cover its settling and TAIL_S more, so the last second shows the service after the fault, not during."""
+    return _sized(ctx, fault)[0]
+
+
+def _sized(ctx: Context, fault: str) -> tuple[int, float]:
+    """(the probe's seconds, the fault's settling seconds)."""
+    p = ctx.p
+    if fault == "none":
+        return p.probe_seconds, 0.0
+    settle = ctx.target.dataplane.fault_settle_s(ctx, fault)
+    return max(p.probe_seconds, math.ceil(1.5 * (settle + TAIL_S))), settle
+
+
 def probe(ctx: Context, kind: str, phase: str, fault: str | None = None,
           max_item_id: int | None = None) -> ProbeRun:
     """The notebook's call: probe the dev app or the load balancer at p.probe_rate for p.probe_seconds,
@@ -210,7 +231,29 @@ def probe(ctx: Context, kind: str, phase: str, fault: str | None = None,
     fault = p.fault if fault is None else fault
     url = endpoint_url(ctx, kind)
     items = max_item_id or max(1, p.sample_rows // 2)
-    r = run(url, p.probe_rate, p.probe_seconds, phase=phase, endpoint=kind, paths=default_paths(items),
-            fault=fault_action(ctx, fault), fault_name=fault)
+    seconds, settle = _sized(ctx, fault)
+    if seconds > p.probe_seconds:
+        print(f"probe: {seconds} s instead of probe_seconds={p.probe_seconds}: {fault} takes about "
+              f"{settle:.0f} s to play out, and the probe covers it")
+    try:
+        action, refused = fault_action(ctx, fault), ""
+    except FaultRefused as e:   # the probe runs without it, and says why
+        action, refused = None, str(e)
+        print(f"fault {fault}: not injected: {e}")
+    done: dict[str, Any] = {}
+
+    def inject() -> dict[str, Any]:
+        done.update(action() or {})
+        return done
+    restored = ""
+    try:
+        r = run(url, p.probe_rate, seconds, phase=phase, endpoint=kind, paths=default_paths(items),
+                fault=inject if action else None, fault_name=fault)
+    finally:
+        if action is not None:   # what the fault stopped is started again, even when the probe failed
+            restored = ctx.target.dataplane.restore(ctx, fault, done)
+    r.fault_info.update({k: v for k, v in (("refused", refused), ("restored", restored)) if v})
+    if action is not None:   # what the figure covers: the seconds after the fault against its expected settling
+        r.fault_info.update(settle_s=round(settle, 1), covers_s=round(seconds - seconds / 3, 1))
     publish(ctx, r)
     return r

@@ -22,7 +22,7 @@ SECTIONS = {
                  "backup_retention_days"],
     "Edge and alarms": ["domain_name", "hosted_zone_id", "entry", "alarm_email", "log_retention_days"],
     "Dev environment": ["demo_dev_host", "dev_instance_id", "dev_tag", "dev_instance_type", "dev_db_engine",
-                        "dev_db_name", "dev_attach_profile", "dev_elastic_ip", "dev_split_security_groups"],
+                        "dev_db_name", "dev_attach_profile", "dev_fault_stop", "dev_elastic_ip", "dev_split_security_groups"],
     "Evidence and teardown": ["probe_rate", "probe_seconds", "fault", "sample_rows", "keep_final_snapshot",
                               "teardown_dev", "dry_run"],
 }

@@ -52,7 +52,8 @@ def statuses(findings):
 def test_dns_alias_passes_only_when_it_points_at_the_alb():
     assert statuses(c.dns_alias(Inv(records=[alias(ALB_DNS + ".")], load_balancers=[lb()]), P)) == ["PASS"]
     assert statuses(c.dns_alias(Inv(records=[alias("elsewhere.example.org")], load_balancers=[lb()]), P)) == ["FAIL"]
-    assert statuses(c.dns_alias(Inv(records=[], load_balancers=[lb()]), P)) == ["FAIL"]
+    # not pointed yet: 08's cutover does it, after the data has moved
+    assert statuses(c.dns_alias(Inv(records=[], load_balancers=[lb()]), P)) == ["NOT_APPLICABLE"]
     fixed = {**alias("192.0.2.1"), "alias": False}
     assert statuses(c.dns_alias(Inv(records=[fixed], load_balancers=[lb()]), P)) == ["FAIL"]
     assert statuses(c.dns_alias(Inv(records=[]), Params(**MINIMAL))) == ["NOT_APPLICABLE"]

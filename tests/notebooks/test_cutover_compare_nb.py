@@ -66,6 +66,14 @@ def test_the_data_moved_through_an_encrypted_bucket_and_checks_out(executed):
 def test_after_the_cutover_every_answer_comes_from_rds(executed):
     out = outputs_of(executed["nb"], "cutover")
     assert "dev (on the instance)" in out and out.count("RDS") >= 2
+    assert "write freeze lifted" in out            # dev is a development database again
+
+
+def test_the_dev_host_the_before_probe_stopped_serves_again(executed):
+    import urllib.request
+    from workbook.sandbox import dataplane
+    with urllib.request.urlopen(dataplane.endpoint("dev") + "/health", timeout=5) as r:
+        assert r.status == 200
 
 
 def test_dev_dying_took_the_service_down_and_one_app_server_dying_did_not(executed):

@@ -36,8 +36,8 @@ def _stack_albs(inv: Any, p: Params) -> pd.DataFrame | None:
        severity="medium",
        risk="Users reach the API by an IP address or a generated AWS host name; any change of the load "
             "balancer or API breaks every client that hard-coded it.",
-       remediation="Run 05_edge with domain_name set: it writes an alias A record to the ALB (entry=alb) "
-                   "or to the API's custom domain (entry=api_gateway).",
+       remediation="Run 05_edge with domain_name set, then 08's cutover: it writes an alias A record to the ALB "
+                   "(entry=alb) or to the API's custom domain (entry=api_gateway).",
        group=GROUP)
 def dns_alias(inv: Any, p: Params) -> list[Finding]:
     if not p.domain_name:
@@ -45,7 +45,8 @@ def dns_alias(inv: Any, p: Params) -> list[Finding]:
     recs = inv.frame("records")
     mine = recs[(recs.name == p.domain_name) & (recs.type == "A")]
     if mine.empty:
-        return [Finding(p.domain_name, "FAIL", "no A record for the name in the stack's zone")]
+        return [Finding(p.domain_name, "NOT_APPLICABLE", "no A record for the name yet: 08's cutover points it at "
+                        "the way in once the data has moved (or a rollback removed it)")]
     r = mine.iloc[0]
     if not r.alias:
         return [Finding(p.domain_name, "FAIL", f"A record with fixed addresses {r.target}, not an alias")]

@@ -443,7 +443,8 @@ def kill_app_instance(instance_id: str | None = None) -> dict[str, Any]:
         raise LookupError("no running app instance behind the load balancer to kill")
     victim = apps[0]
     os.kill(victim["pid"], signal.SIGKILL)
-    return {"killed": victim["instance_id"], "pid": victim["pid"], "at": time.time()}
+    return {"killed": victim["instance_id"], "pid": victim["pid"], "at": time.time(),
+            "how": "crash: its process killed (SIGKILL), no drain; the group replaces it"}
 
 
 def db_failover() -> dict[str, Any]:

@@ -32,6 +32,21 @@ class SandboxDataPlane(DataPlane):
         return {"stop_dev": local.stop_dev, "kill_app_instance": local.kill_app_instance,
                 "db_failover": local.db_failover}[name]
 
+    _failover_s = 5.0   # the RDS stand-in restarts in about a second
+
+    def fault_settle_s(self, ctx: Context, name: str) -> float:
+        """As on AWS, from the stand-ins' own figures: the load balancer checks as often as `start` set it."""
+        h = ((local.config().get("lb") or {}).get("health")) if name == "kill_app_instance" else None
+        if h:
+            return h.get("unhealthy_threshold", 2) * h.get("interval_s", 1.0) + h.get("timeout_s", 1.0)
+        return super().fault_settle_s(ctx, name)
+
+    def _restart_dev(self, ctx: Context, info: dict[str, Any]) -> str:
+        """The dev stand-in the fault killed: its database, then its app, back."""
+        if not info.get("killed") and not info.get("database_stopped"):
+            return ""
+        return "the dev stand-in started again" if local.start_dev() else "the dev stand-in did not come back"
+
     def target_health(self, ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
         """DescribeTargetHealth as the stand-in load balancer sees the booted instances (targets.py)."""
         from . import targets

@@ -42,8 +42,8 @@ from .. import checks, engine, inventory, names, plan_cost, progress
 from ..connect import Context, Resource
 from ..params import Params
 from . import Step, destroy_kinds, register
-from .compute_alb import (endpoint, ensure_listeners, ensure_load_balancer, ensure_target_group,  # noqa: F401
-                          find_load_balancer, find_target_group, wait_for_load_balancer)
+from .compute_alb import (DEREGISTRATION_DELAY_S, endpoint, ensure_listeners, ensure_load_balancer,  # noqa: F401
+                          ensure_target_group, find_load_balancer, find_target_group, wait_for_load_balancer)
 from .compute_prereq import (STEP_ID, PrerequisiteMissing, db_secret_arn, find_network,  # noqa: F401
                              prerequisites)
 from .compute_release import (bucket_name, build, ensure_artifact_bucket, ensure_artifact_parameter,  # noqa: F401

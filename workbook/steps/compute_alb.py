@@ -22,6 +22,11 @@ from .compute_prereq import STEP_ID, Network, PrerequisiteMissing, find_certific
 
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ALB_ATTRIBUTES = {"deletion_protection.enabled": "true", "routing.http.drop_invalid_header_fields.enabled": "true"}
+# How long a deregistered target keeps its in-flight requests (AWS's default: 300 s). The app answers API calls
+# in milliseconds to a few seconds, so 30 s lets every request of a retiring instance (scale-in, instance
+# refresh, the group's own terminate) finish, without holding it, and a scale-in, for five minutes.
+DEREGISTRATION_DELAY_S = 30
+TARGET_GROUP_ATTRIBUTES = {"deregistration_delay.timeout_seconds": str(DEREGISTRATION_DELAY_S)}
 REDIRECT_TO_HTTPS = [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443",
                                                               "StatusCode": "HTTP_301"}}]
 
@@ -78,16 +83,22 @@ def ensure_load_balancer(ctx: Context, *, wait: bool = False) -> Resource:
 def ensure_load_balancer_attributes(ctx: Context, lb: Resource) -> None:
     """Deletion protection and dropping invalid header fields: set on a new ALB as part of making it;
     on an existing one a drifted attribute is put back and listed."""
+    _ensure_attributes(ctx, lb, ALB_ATTRIBUTES, "load_balancer", "LoadBalancerArn")
+
+
+def _ensure_attributes(ctx: Context, rec: Resource, wanted: dict[str, str], kind: str, arg: str) -> None:
+    """`wanted` attributes of a load balancer or target group (`kind`): set on a new one as part of making
+    it; on an existing one a drifted attribute is put back and listed."""
     elb = ctx.client("elbv2")
-    current = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb.id)["Attributes"]}
-    change = {k: v for k, v in ALB_ATTRIBUTES.items() if current.get(k) != v}
+    current = {a["Key"]: a["Value"] for a in getattr(elb, f"describe_{kind}_attributes")(**{arg: rec.id})["Attributes"]}
+    change = {k: v for k, v in wanted.items() if current.get(k) != v}
     if change and not ctx.dry_run:
-        elb.modify_load_balancer_attributes(LoadBalancerArn=lb.id, Attributes=[
+        getattr(elb, f"modify_{kind}_attributes")(**{arg: rec.id}, Attributes=[
             {"Key": k, "Value": v} for k, v in change.items()])
-    if lb.action == "created":
+    if rec.action == "created":
         return
     for k, v in change.items():
-        ctx.note(STEP_ID, "load_balancer_attribute", f"{lb.name} {k}={v}", lb.id,
+        ctx.note(STEP_ID, f"{kind}_attribute", f"{rec.name} {k}={v}", rec.id,
                  "would update" if ctx.dry_run else "updated")
 
 
@@ -111,11 +122,20 @@ def ensure_target_group(ctx: Context) -> Resource:
     after 2 passes, unhealthy after 2 failures: a new instance serves after ~30 s, a dead one is out
     after ~30 s (the defaults, 30 s x 5, take 150 s to bring one back)."""
     p, name = ctx.p, names.target_group(ctx.p)
-    return engine.ensure(ctx, "target_group", name, step=STEP_ID, create=lambda: {
+    rec = engine.ensure(ctx, "target_group", name, step=STEP_ID, create=lambda: {
         "Name": name, "Protocol": "HTTP", "Port": p.app_port, "VpcId": find_network(ctx).vpc_id,
         "TargetType": "instance", "HealthCheckProtocol": "HTTP", "HealthCheckPath": p.health_check_path,
         "HealthCheckPort": "traffic-port", "HealthCheckIntervalSeconds": 15, "HealthCheckTimeoutSeconds": 5,
         "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2, "Matcher": {"HttpCode": "200"}})
+    if rec.action != "would create":
+        ensure_target_group_attributes(ctx, rec)
+    return rec
+
+
+def ensure_target_group_attributes(ctx: Context, tg: Resource) -> None:
+    """The deregistration delay (DEREGISTRATION_DELAY_S, why there): set on a new target group as part of
+    making it; on an existing one a drifted value is put back and listed."""
+    _ensure_attributes(ctx, tg, TARGET_GROUP_ATTRIBUTES, "target_group", "TargetGroupArn")
 
 
 def listeners(ctx: Context, lb_arn: str) -> dict[int, dict[str, Any]]:

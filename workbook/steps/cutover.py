@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import dbengine, names, quoting
+from .. import dbengine, dbmove, names, quoting
 from ..connect import Context
 from . import Step, destroy_kinds, register
 
@@ -44,8 +44,16 @@ STEP = register(Step(
         "rds:ListTagsForResource", "rds:AddTagsToResource", "secretsmanager:GetRandomPassword",
         "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+        # the probe's URLs: the certificate of domain_name issued, the API's endpoint (entry=api_gateway)
+        "acm:ListCertificates", "apigateway:GET",
+        # the cutover and its rollback: domain_name pointed at the way in (05's alias record, its zone and the
+        # ALB found by tag) and put back; the record replaced is kept in the stack's ledger (SSM parameter)
+        "route53:ListHostedZones", "route53:ListTagsForResource", "route53:ListResourceRecordSets",
+        "route53:ChangeResourceRecordSets", "route53:GetChange", "elasticloadbalancing:DescribeTags",
+        "ssm:GetParameter", "ssm:PutParameter",
         # faults the probe injects (only the one chosen by the `fault` parameter is called)
-        "ec2:StopInstances", "autoscaling:TerminateInstanceInAutoScalingGroup", "rds:RebootDBInstance",
+        # (stop_dev: started again after; kill_app_instance: a crash, EC2 terminate of one group instance)
+        "ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances", "rds:RebootDBInstance",
         # evidence
         "cloudwatch:PutMetricData", "cloudwatch:GetMetricData",
     )))
@@ -77,10 +85,31 @@ def data_plane(ctx: Context) -> pd.DataFrame:
     return ctx.target.dataplane.start(ctx)
 
 
+class RollbackRefused(RuntimeError):
+    """A rollback that would leave production's writes behind without being told to."""
+
+
 def cutover(ctx: Context) -> pd.DataFrame:
-    """Where clients went before and go now, and which database each answer came from: every app
-    server behind the load balancer must answer from the RDS database, none from the dev one."""
+    """Clients move, once the data has (the move ledger on the RDS instance): domain_name is pointed at the
+    way in (05's alias record; the record it replaces is saved in the stack's ledger), and the dev
+    database's write freeze is lifted (it is a development database again). Then where clients went
+    before and go now, and which database each answer came from: every app server behind the load
+    balancer must answer from the RDS database, none from the dev one."""
+    from . import edge
     p, plane = ctx.p, ctx.target.dataplane
+    if not dbmove.moved(ctx):
+        raise dbmove.NotReady(f"{names.db_instance(p)} holds no moved database (run the move first): clients are "
+                              "not switched to a database that does not have the data")
+    switched = edge.ensure_alias_record(ctx)
+    if not p.domain_name:
+        print("DNS: no domain_name, so no record changes: give clients the way in below")
+    elif switched.action.startswith("would"):
+        print(f"DNS: {p.domain_name} is not pointed: its zone or the way in does not exist (run 05_edge, then this)")
+    else:
+        print(f"DNS: {p.domain_name} -> the way in ({switched.action}); the record it replaced is kept for a "
+              "rollback and the teardown")
+    print(f"dev database: write freeze lifted ({dbmove.unfreeze_dev(ctx)}); what is written there from now on is "
+          "not production's (a rollback compares it)")
     dev_url, lb_url = plane.endpoint_url(ctx, "dev"), plane.endpoint_url(ctx, "lb")
     rds_db, dev_db = plane.database_identity(ctx, "rds"), plane.database_identity(ctx, "dev")
     rows = []
@@ -96,6 +125,45 @@ def cutover(ctx: Context) -> pd.DataFrame:
                      "database": "RDS" if db and db == rds_db else "dev (on the instance)" if db and db == dev_db
                      else db or "-"})
     return pd.DataFrame(rows)
+
+
+def _writes_since_cutover(v: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """From a rerun's verification (dbmove: RDS now against what was moved, dev now against it): the
+    tables production wrote since the move, and those written on dev since, each with its row change."""
+    def delta(now: Any, then: Any) -> str:
+        return f"{int(now) - int(then):+d} rows" if pd.notna(now) and pd.notna(then) else "new or dropped"
+    rds = [f"{r.table}: {delta(r.rows_now, r.rows_rds)}" for r in v.itertuples()
+           if getattr(r, "since_move", "-") not in ("unchanged", "-")]
+    dev = [f"{r.table}: {delta(r.rows_dev, r.rows_rds)}" for r in v.itertuples() if not r.match]
+    return rds, dev
+
+
+def rollback(ctx: Context, *, leave_writes_in_rds: bool = False) -> pd.DataFrame:
+    """Clients back to the dev host: domain_name's old record put back (or the cutover's alias deleted),
+    the dev database writable. Writes made in RDS since the cutover do not travel back to dev: by default
+    the rollback is refused when there are any, naming the tables; with leave_writes_in_rds=True it goes
+    on and lists them (they stay in RDS; nothing is deleted). Writes made on dev since are listed too."""
+    from . import edge
+    p, rows = ctx.p, []
+    if dbmove.moved(ctx):
+        rds_new, dev_new = _writes_since_cutover(dbmove.move(ctx).verification)   # verifies; restores nothing
+        if rds_new and not leave_writes_in_rds:
+            raise RollbackRefused(
+                f"production wrote since the cutover ({'; '.join(rds_new)}): rolling back would send clients to a "
+                "dev database without those writes. Nothing was changed. Copy them to dev first, or call "
+                "rollback(ctx, leave_writes_in_rds=True) to roll back anyway (they stay in RDS, listed)")
+        rows += [("writes in RDS since cutover", "; ".join(rds_new) + ": they stay in RDS, not copied to dev"
+                  if rds_new else "none: dev holds everything production has"),
+                 ("writes on dev since cutover", "; ".join(dev_new) + " (kept on dev)" if dev_new else "none")]
+    else:
+        rows.append(("writes in RDS since cutover", "none: nothing was moved, so clients never used RDS"))
+    rows.append(("DNS", edge.restore_alias_record(ctx)))
+    rows.append(("dev database", f"write freeze: {dbmove.unfreeze_dev(ctx)}"))
+    try:
+        rows.append(("clients", f"go to the dev host: {ctx.target.dataplane.endpoint_url(ctx, 'dev')}"))
+    except LookupError as e:
+        rows.append(("clients", f"the dev host cannot be reached from here: {e}"))
+    return pd.DataFrame([{"what": w, "detail": d} for w, d in rows])
 
 
 def cloudwatch_evidence(ctx: Context, before: Any, after: Any) -> pd.DataFrame:
@@ -132,9 +200,14 @@ def verify(move: Any, before: Any, after: Any) -> pd.DataFrame:
          sb.get("ok_in_last_second", 1) == 0, f"served in the last second: {100 * sb.get('ok_in_last_second', 0):.0f}%"),
         ("CUTOVER.HA", "one app server dying does not take the service down (after)",
          sa.get("ok_in_last_second", 0) == 1, f"served in the last second: {100 * sa.get('ok_in_last_second', 0):.0f}%; "
-         f"failing for {sa.get('disruption_s', float('nan')):.1f} s after the fault"),
+         f"failing for {sa.get('disruption_s', float('nan')):.1f} s after the fault"
+         + (f"; the probe ran {after.fault_info['covers_s']:g} s past the fault, which takes about "
+            f"{after.fault_info['settle_s']:g} s to play out" if "covers_s" in after.fault_info else "")),
     ]
-    return pd.DataFrame([{"id": i, "title": t, "status": "PASS" if ok else "FAIL", "detail": d}
+    # A fault that was not injected (a dev instance that is not the stack's, no dev_fault_stop) measured nothing.
+    refused = {"CUTOVER.DEV_SPOF": before.fault_info.get("refused"), "CUTOVER.HA": after.fault_info.get("refused")}
+    return pd.DataFrame([{"id": i, "title": t, "status": "NOT MEASURED" if refused.get(i) else "PASS" if ok else "FAIL",
+                          "detail": f"fault not injected: {refused[i]}" if refused.get(i) else d}
                          for i, t, ok, d in rows], columns=["id", "title", "status", "detail"])
 
 

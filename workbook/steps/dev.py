@@ -19,7 +19,7 @@ import pandas as pd
 from .. import checks, engine, plan_cost
 from ..connect import Context, Resource
 from ..inventory import ec2 as inv_ec2
-from ..names import DEV_NAME, dev_sg
+from ..names import DEV_HTTP_PORT, DEV_NAME, dev_sg
 from ..params import Params
 from ..tagging import tag_spec
 from . import Step, destroy_kinds, register
@@ -60,8 +60,8 @@ ASSESS = register(Step(
 def security_group_layout(p: Params) -> dict[str, list[int]]:
     """Security group name -> ports open to the internet. One group, or web + db when split."""
     if p.dev_split_security_groups:
-        return {dev_sg(p, "web"): [22, 80], dev_sg(p, "db"): [p.dev_db_port]}
-    return {dev_sg(p): [22, 80, p.dev_db_port]}
+        return {dev_sg(p, "web"): [22, DEV_HTTP_PORT], dev_sg(p, "db"): [p.dev_db_port]}
+    return {dev_sg(p): [22, DEV_HTTP_PORT, p.dev_db_port]}
 
 
 def user_data(p: Params) -> str:
@@ -108,7 +108,7 @@ def user_data(p: Params) -> str:
                     ok = False
                 body = json.dumps({{"status": "ok" if ok else "db-down"}}).encode()
                 self.send_response(200 if ok else 503); self.end_headers(); self.wfile.write(body)
-        http.server.ThreadingHTTPServer(("", 80), H).serve_forever()
+        http.server.ThreadingHTTPServer(("", {DEV_HTTP_PORT}), H).serve_forever()
         PY
         cat > /etc/systemd/system/app.service <<'UNIT'
         [Unit]

@@ -6,10 +6,12 @@ the load balancer, never by an address; and with the servers and the database in
 network, API Gateway is the one door to them from the internet.
 
 - With `domain_name`: the hosted zone (hosted_zone_id, else an existing public zone found by name, else
-  a new one), an ACM certificate validated through a CNAME in that zone, and an alias A record to the
-  way in (the ALB, or the API's custom domain when entry=api_gateway). A record cannot carry a tag:
-  each one the step writes is written in the stack's ledger first, with the record it replaces, so
-  destroy deletes exactly those (or puts back what they replaced), whoever owns the zone.
+  a new one) and an ACM certificate validated through a CNAME in that zone. The alias A record to the
+  way in (the ALB, or the API's custom domain when entry=api_gateway) is written here but called by 08's
+  cutover (`ensure_alias_record`), once the data has moved: an existing name keeps pointing where it did
+  until then. A record cannot carry a tag: each one the workbook writes is written in the stack's ledger
+  first, with the record it replaces, so a rollback (`restore_alias_record`) and destroy delete exactly
+  those (or put back what they replaced), whoever owns the zone.
 - With `entry="api_gateway"`: edge_api.py (HTTP API, VPC link, integration, route, stage, custom domain).
 - Without a domain and with entry=alb there is nothing to do: the ALB's own DNS name is the way in.
 
@@ -85,9 +87,10 @@ def intent(p: Params) -> str:
     """What this step does with these parameters, in one paragraph."""
     parts = []
     if p.domain_name:
-        parts.append(f"{p.domain_name}: a Route 53 alias record in "
-                     f"{'zone ' + p.hosted_zone_id if p.hosted_zone_id else 'its parent zone (found by name, else created)'}"
-                     " and an ACM certificate validated by DNS")
+        parts.append(f"{p.domain_name}: its Route 53 zone "
+                     f"({'zone ' + p.hosted_zone_id if p.hosted_zone_id else 'the parent zone, found by name, else created'})"
+                     " and an ACM certificate validated by DNS (the name itself is pointed at the way in by 08's "
+                     "cutover, after the data has moved)")
     if p.entry == "api_gateway":
         parts.append("an HTTP API (API Gateway) with a VPC link to the internal ALB: the only way in")
     if not parts:
@@ -343,6 +346,26 @@ def ensure_alias_record(ctx: Context) -> Resource:
                          f"{p.domain_name} -> {target['DNSName']}")
 
 
+def restore_alias_record(ctx: Context) -> str:
+    """The rollback of the cutover's DNS switch: the record the alias replaced put back (or the alias
+    deleted when the name had none), the ledger entry forgotten. What it did, in words."""
+    p = ctx.p
+    if not p.domain_name:
+        return "no domain_name: no DNS record was changed"
+    mine = [it for it in engine.find(ctx, "dns_record")
+            if it.raw["Name"] == record_key(p.domain_name) and it.raw["Type"] == "A"]
+    if not mine:
+        return f"{p.domain_name}: no record the workbook wrote (nothing to put back)"
+    it = mine[0]
+    previous = it.raw.get("Previous")
+    engine.delete(ctx, "dns_record", it, step=STEP_ID)
+    if previous:
+        was = previous.get("AliasTarget", {}).get("DNSName") or ", ".join(
+            r["Value"] for r in previous.get("ResourceRecords", []))
+        return f"{p.domain_name} A: the record it had before the cutover put back ({was})"
+    return f"{p.domain_name} A: the alias the cutover added deleted (the name had no A record before)"
+
+
 # ---- the step -----------------------------------------------------------------------------------
 def the_way_in(ctx: Context) -> str:
     """One sentence: how users reach the API after this step."""
@@ -366,7 +389,9 @@ def apply(ctx: Context) -> pd.DataFrame:
     ensure_certificate(ctx)
     ensure_https_listener(ctx)
     ensure_api_gateway(ctx)
-    ensure_alias_record(ctx)
+    if ctx.p.domain_name:   # DNS moves clients: only at the cutover (08), when the data is there
+        print(f"{ctx.p.domain_name} is not pointed at the way in yet: 08's cutover does it once the data has moved "
+              "(the record it replaces is kept, and put back by a rollback or a teardown).")
     print("The way in: " + the_way_in(ctx))
     df = ctx.resources_frame(mark)
     return df[~df.action.str.startswith("not needed")].reset_index(drop=True)

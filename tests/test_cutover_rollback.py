@@ -1,0 +1,138 @@
+"""Cutover and rollback on a real account (in-process moto, target=aws, the SSM agents answered by the test;
+issue 10, finding #7): 05 changes no DNS record; the cutover points the name at the way in (the record it
+replaces saved in the stack's ledger) and lifts the dev database's write freeze; the rollback puts the old
+record back and accounts for the writes made in RDS since the cutover, or refuses and says which."""
+from __future__ import annotations
+
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from conftest import make_ctx
+from ssm_agent import FINGERPRINTS, agent, moved_answers
+from workbook import dbmove, engine
+from workbook.dbmove import NotReady
+from workbook.steps import cutover, edge
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
+from dataplane_stack import create_stack  # noqa: E402
+
+DOMAIN = "api.example.com"
+OLD = {"Name": DOMAIN + ".", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.10"}]}
+LEDGER = "LEDGER|moved|2026-11-27 10:00:00+00|i-dev postgres app|dumps/x/app.dump\n"
+
+
+@pytest.fixture
+def stack(monkeypatch):
+    """The stack 08 needs, a zone the user owns with the name's old record in it, and instances that answer:
+    `rds_now` is what the RDS database holds now (the fingerprints at the move, unless a test writes)."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    monkeypatch.setenv("MOTO_ACM_VALIDATION_WAIT", "0")
+
+    def no_answer(*a, **kw):   # the instances' public addresses are not reachable from a test
+        raise OSError("unreachable")
+    monkeypatch.setattr(urllib.request, "urlopen", no_answer)
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012", domain_name=DOMAIN, entry="alb")
+        made = create_stack(ctx, ctx.params, managed_secret=True, release=False)
+        ctx.client("elbv2").add_tags(ResourceArns=[made["lb"], made["tg"]], Tags=[   # the stack's, as 04 makes them
+            {"Key": "workbook:stack", "Value": "demo"}, {"Key": "workbook:step", "Value": "04_compute"}])
+        r53 = ctx.client("route53")
+        zone = r53.create_hosted_zone(Name="example.com", CallerReference="owner-made")["HostedZone"]["Id"]
+        zone_id = zone.rsplit("/", 1)[-1]
+        r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+            {"Action": "CREATE", "ResourceRecordSet": OLD}]})
+        state = {"rds_now": FINGERPRINTS, "sent": []}
+
+        def answers(cmd):
+            comment = cmd.get("Comment", "")
+            if "read the move ledger" in comment and state.get("moved"):
+                moved = FINGERPRINTS.replace("FP|", "MOVED|")
+                return "Success", LEDGER + moved + state["rds_now"], ""
+            if "already moved" in comment:
+                return "Success", "FREEZE|new sessions read-only: off\n" + FINGERPRINTS, ""
+            if "lift the dev database's write freeze" in comment:
+                return "Success", "FREEZE|off\n", ""
+            return moved_answers(cmd)
+        agent(ctx, state["sent"], answers)
+        yield ctx, zone_id, made, state
+
+
+def _a(ctx, zone_id):
+    return edge.find_record(ctx, zone_id, DOMAIN, "A")
+
+
+def _move(ctx, state):
+    result = dbmove.move(ctx)
+    state["moved"] = True
+    return result
+
+
+def test_05_changes_no_dns_record_before_the_data_has_moved(stack):
+    ctx, zone_id, _, _ = stack
+    edge.apply(ctx)
+    assert _a(ctx, zone_id) == OLD          # the user's clients still go where they went
+
+
+def test_the_cutover_waits_for_the_move(stack):
+    ctx, zone_id, _, _ = stack
+    with pytest.raises(NotReady, match="moved"):
+        cutover.cutover(ctx)
+    assert _a(ctx, zone_id) == OLD
+
+
+def test_the_cutover_points_the_name_saves_the_old_record_and_lifts_the_freeze(stack):
+    ctx, zone_id, made, state = stack
+    edge.apply(ctx)
+    _move(ctx, state)
+    cutover.cutover(ctx)
+    alias = _a(ctx, zone_id)
+    lb = ctx.client("elbv2").describe_load_balancers(LoadBalancerArns=[made["lb"]])["LoadBalancers"][0]
+    assert alias["AliasTarget"]["DNSName"].rstrip(".").removeprefix("dualstack.") == lb["DNSName"].lower()
+    saved = [e for rid, e in engine.ledger(ctx)["dns_record"].items() if rid.endswith(f"/{DOMAIN}/A")]
+    assert saved and saved[0]["previous"] == OLD
+    assert any("lift the dev database's write freeze" in c["Comment"] for c in state["sent"])
+
+
+def test_a_rollback_with_writes_since_cutover_is_refused_and_says_which(stack):
+    ctx, zone_id, _, state = stack
+    edge.apply(ctx)
+    _move(ctx, state)
+    cutover.cutover(ctx)
+    state["rds_now"] = FINGERPRINTS.replace("FP|items|5|def", "FP|items|7|fed")   # production took 2 rows
+    with pytest.raises(cutover.RollbackRefused, match=r"items: \+2 rows") as refused:
+        cutover.rollback(ctx)
+    assert "leave_writes_in_rds" in str(refused.value)
+    assert "AliasTarget" in _a(ctx, zone_id)       # refused: nothing changed
+    done = cutover.rollback(ctx, leave_writes_in_rds=True)
+    assert _a(ctx, zone_id) == OLD
+    said = " ".join(done["detail"])
+    assert "items: +2 rows" in said and "stay in RDS" in said
+    assert not [rid for rid in engine.ledger(ctx).get("dns_record", {}) if rid.endswith(f"/{DOMAIN}/A")]
+
+
+def test_a_rollback_with_no_writes_since_cutover_says_so(stack):
+    ctx, zone_id, _, state = stack
+    edge.apply(ctx)
+    _move(ctx, state)
+    cutover.cutover(ctx)
+    done = cutover.rollback(ctx)
+    assert _a(ctx, zone_id) == OLD
+    assert "none" in done.set_index("what").loc["writes in RDS since cutover", "detail"]
+
+
+def test_declared_permissions_cover_the_cutover_and_the_rollback(stack):
+    from workbook import steps
+    from workbook.iam_actions import actions_for_calls
+    ctx, _, _, state = stack
+    edge.apply(ctx)
+    _move(ctx, state)
+    mark = ctx.calls.mark()
+    cutover.cutover(ctx)
+    cutover.rollback(ctx)
+    used = actions_for_calls(ctx.calls.calls[mark:])
+    declared = set(steps.get("08_cutover_compare").all_permissions())
+    assert used <= declared, used - declared
