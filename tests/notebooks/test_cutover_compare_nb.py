@@ -69,6 +69,12 @@ def test_after_the_cutover_every_answer_comes_from_rds(executed):
     assert "write freeze lifted" in out            # dev is a development database again
 
 
+def test_the_before_and_after_scores_are_read_after_the_cutover(executed):
+    cells = [c.metadata.get("tags", []) for c in executed["nb"].cells]
+    assert cells.index(["compare"]) > cells.index(["cutover"])
+    assert "score before" in outputs_of(executed["nb"], "compare")
+
+
 def test_the_dev_host_the_before_probe_stopped_serves_again(executed):
     import urllib.request
     from workbook.sandbox import dataplane
