@@ -42,6 +42,8 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     p = ctx.p
     lock.guard(ctx)   # a cell that changes the stack holds its lock until the cell ends (workbook.lock)
     _budget_cells(ctx, step)
+    from .steps.database_drill import advance_beside_waits
+    advance_beside_waits(ctx, step)   # 03's restore drill goes on beside this step's waits (04-08)
     where = ctx.target.where(ctx)
     print(f"{step}: stack {p.stack_name!r} in {p.region}, {where}" + (" (dry run: nothing is created)" if p.dry_run else ""))
     if p.interactive:   # the step bar, one line of sandbox notes, the form's values followed (workbook.workshop)

@@ -8,6 +8,7 @@ a rehearsal recorded into the run's figures (buildtime.py).
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +18,19 @@ import nbformat
 
 from . import pipeline as P
 
-RESUMES = 3   # reruns of a notebook whose wait outlasted its cell, before the run fails
+RESUMES = 3   # at least this many reruns of a notebook whose wait outlasted its cell, before the run fails
+# The longest a single thing may keep a notebook waiting on AWS: a security group, subnet or VPC that
+# VPC-link interfaces hold for 20-40 minutes after the link is gone (engine.RETRY_BUDGETS_S), an ACM
+# certificate's validation (edge.py waits up to 45 minutes).
+LONGEST_WAIT_S = 45 * 60.0
+
+
+def resumes(timeout_s: float) -> int:
+    """Reruns allowed with cells of `timeout_s` AWS seconds: enough that the longest wait fits across them
+    (each cell waits at most its timeout less progress.CELL_MARGIN)."""
+    from . import progress
+    per_cell = max(1.0, timeout_s * (1 - progress.CELL_MARGIN))
+    return max(RESUMES, math.ceil(LONGEST_WAIT_S / per_cell))
 
 
 def _kernel_counts(run_dir: Path, stem: str) -> tuple[int, int]:
@@ -35,9 +48,10 @@ def execute_resuming(src: Path, out: Path, parameters: dict[str, Any], timeout: 
     goes on in AWS), pick it up as a user would. From a cell tagged `resumable` on (every cell after it
     is too, and needs nothing but the notebook's start cell), only those cells are run again; otherwise
     the whole notebook, which finds what exists by its tags and waits again from the state AWS reports,
-    never creating anything twice. Up to RESUMES times; the attempts that stopped are kept under attempts/."""
+    never creating anything twice. Up to RESUMES times (resumes(): the longest wait fits); the attempts that stopped are kept under attempts/."""
     first = 0   # the source cell the next attempt starts from (0: the whole notebook)
-    for attempt in range(1, RESUMES + 2):
+    allowed = resumes(timeout)
+    for attempt in range(1, allowed + 2):
         nbrec.attempts = attempt
         (out.parent / "calls" / f"{src.stem}.json").unlink(missing_ok=True)
         target = out if not first else out.parent / "attempts" / f"{src.stem}.cells-{first}.{attempt}.ipynb"
@@ -50,7 +64,7 @@ def execute_resuming(src: Path, out: Path, parameters: dict[str, Any], timeout: 
             return
         except Exception as e:   # noqa: BLE001 - only a wait that ran out of time is resumed
             index, _, err = P._failed_cell(target) if target.exists() else (None, "", "")
-            if not (err or P._error_text(e)).startswith("StillWaiting") or attempt > RESUMES:
+            if not (err or P._error_text(e)).startswith("StillWaiting") or attempt > allowed:
                 raise
             if first:
                 index = first + (index or 0) - _head_cells(src, first)
@@ -61,7 +75,7 @@ def execute_resuming(src: Path, out: Path, parameters: dict[str, Any], timeout: 
                 shutil.copy(out, kept) if resumable else out.replace(kept)
             first = index if resumable else 0
             print(f"{label}: cell {index} still waiting ({err.split(': ', 1)[-1][:160]}); running "
-                  f"{'that cell' if first else src.stem} again to pick it up ({attempt} of {RESUMES})",
+                  f"{'that cell' if first else src.stem} again to pick it up ({attempt} of {allowed})",
                   file=stream, flush=True)
         finally:
             calls, created = _kernel_counts(out.parent, src.stem)

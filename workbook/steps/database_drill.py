@@ -18,6 +18,8 @@ RDS with a progress callback.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -263,3 +265,50 @@ def _delete_drill(ctx: Context, drill_id: str) -> None:
                                          DeleteAutomatedBackups=True)
     left = describe_db(ctx, drill_id)
     ctx.note(STEP_ID, "db_instance", drill_id, drill_id, "deleted" if left is None else "deleting (goes on in AWS)")
+
+
+# ---- the drill beside other waits ---------------------------------------------------------------------
+class DrillAdvancer:
+    """A progress listener for the steps after 03, up to 08: while they wait on something of their own
+    (05's certificate, 04's load balancer, 08's metrics), the drill's next stage starts as soon as AWS allows instead
+    of when 08 gets to it, so the build's longest chain (instance, snapshot, restore: about 40 AWS
+    minutes) runs beside those waits rather than after them (measured by `make rehearse`). It looks at
+    most every LOOK_S AWS seconds and stops once the restore has started, or when there is nothing it
+    may do (no instance in this stack, a refusal): 08 then advances the drill itself."""
+    LOOK_S = 60.0   # the cadence of the waits it rides on (ACM 60 s, RDS 30 s)
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx, self.next_look, self.busy, self.done = ctx, 0.0, False, False
+
+    def __call__(self, what: str, attempt: int, total: int, elapsed: float) -> None:
+        now = self.ctx.clock.now()
+        if self.done or self.busy or now < self.next_look:
+            return
+        self.busy, self.next_look = True, now + self.LOOK_S
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):   # its own lines, below; not the drill's
+                rows = start_restore_drill(self.ctx)
+        except Exception as e:   # noqa: BLE001 - best effort beside another wait: 08 does it anyway
+            self.done = True
+            print(f"(the restore drill is left to 08: {type(e).__name__})")
+            return
+        finally:
+            self.busy = False
+        state = dict(zip(rows.stage, rows.state))
+        if not str(state.get("drill instance", "")).startswith("restored once"):
+            self.done = True
+            print(f"(beside this wait, 03's restore drill started its restore: {state.get('drill instance')})")
+        elif not str(state.get("manual snapshot", "")).startswith("starts when") and not getattr(self, "said", False):
+            self.said = True
+            print(f"(beside this wait, 03's restore drill took its snapshot: {state.get('manual snapshot')})")
+
+
+def advance_beside_waits(ctx: Context, step: str) -> None:
+    """Called by nb.start: in the steps after 03_database up to 08, the drill advances beside their waits
+    (DrillAdvancer). Nothing in a dry run."""
+    from . import ordered
+    ids = [s.id for s in ordered()]
+    if ctx.dry_run or step not in ids or STEP_ID not in ids or "08_cutover_compare" not in ids:
+        return
+    if ids.index(STEP_ID) < ids.index(step) <= ids.index("08_cutover_compare"):
+        add_listener(DrillAdvancer(ctx))

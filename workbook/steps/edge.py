@@ -19,6 +19,7 @@ The HTTPS listener that uses the certificate is 04_compute's: apply calls its `e
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pandas as pd
@@ -268,23 +269,38 @@ def ensure_certificate(ctx: Context) -> Resource:
 CERT_WAIT_ATTEMPTS = 45
 
 
-def wait_certificate(ctx: Context, arn: str | None = None) -> bool:
+def _validation_may_still_come(cert: engine.Item | None) -> bool:
+    """Within CERT_WAIT_ATTEMPTS minutes of the request (ACM's CreatedAt, wall time): past that, validation
+    waits on the user (the zone's delegation at the registrar), not on ACM."""
+    created = (cert.raw.get("CreatedAt") if cert is not None else None)
+    return created is None or time.time() - created.timestamp() < CERT_WAIT_ATTEMPTS * 60
+
+
+def wait_certificate(ctx: Context, arn: str | None = None, needed: bool = False) -> bool:
     """Wait (bounded by the cell and by CERT_WAIT_ATTEMPTS minutes) until the stack's certificate is
-    ISSUED; True when it is. Never fails the cell: a certificate still pending says why and who goes on."""
+    ISSUED; True when it is. A certificate still pending says why and who goes on. `needed` (the HTTPS
+    listener, the API's custom domain): while validation may still come, a cell that runs out of time
+    raises progress.StillWaiting, so the pipeline runs 05 again (`make rehearse` found builds that ended
+    without HTTPS and without the API's domain); past that, the step goes on without them and says why."""
     p = ctx.p
+    found = stack_certificate(ctx) if arn is None or needed else None
     if arn is None:
-        found = stack_certificate(ctx)
         if found is None:
             return False
         arn = found.id
-        if found.raw["Status"] == "ISSUED":
-            return True
+    if found is not None and found.raw["Status"] == "ISSUED":
+        return True
     acm = ctx.client("acm")
+    wait = lambda: progress.wait_for(  # noqa: E731
+        acm, "certificate_validated", f"certificate for {p.domain_name}", max_attempts=CERT_WAIT_ATTEMPTS,
+        clock=ctx.clock, CertificateArn=arn,
+        then="a rerun of 05_edge waits for it again (the pipeline runs it again by itself)")
     try:
-        done = progress.ended_early(lambda: progress.wait_for(
-            acm, "certificate_validated", f"certificate for {p.domain_name}", max_attempts=CERT_WAIT_ATTEMPTS,
-            clock=ctx.clock, CertificateArn=arn),
-            then="the HTTPS listener and the API's custom domain wait for it again, or a rerun of 05_edge does")
+        if needed and _validation_may_still_come(found):
+            wait()
+            return True
+        done = progress.ended_early(wait, then="the HTTPS listener and the API's custom domain wait for it again, "
+                                               "or a rerun of 05_edge does")
     except WaiterError:
         # Not fatal: a zone not yet delegated keeps the certificate pending; the next run goes on.
         print(f"certificate for {p.domain_name} is still pending: ACM validates once the zone's name servers are "
@@ -300,7 +316,7 @@ def ensure_https_listener(ctx: Context) -> list[Resource]:
     if not p.domain_name:
         return []
     if not ctx.dry_run:
-        wait_certificate(ctx)   # where the certificate is needed: bounded by the cell
+        wait_certificate(ctx, needed=True)   # where the certificate is needed: bounded by the cell
     cert = stack_certificate(ctx)
     if cert is None or cert.raw["Status"] != "ISSUED" or find_alb(ctx) is None:
         if ctx.dry_run:   # the plan: apply requests the certificate first, then adds the listener

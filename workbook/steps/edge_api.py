@@ -334,7 +334,7 @@ def ensure_api_domain(ctx: Context) -> Resource | None:
     found = engine.find_one(ctx, "api_domain", p.domain_name)
     if found is None and not ctx.dry_run:
         from .edge import wait_certificate
-        wait_certificate(ctx)   # where the certificate is needed: bounded by the cell
+        wait_certificate(ctx, needed=True)   # where the certificate is needed: bounded by the cell
     cert = stack_certificate(ctx)
     if found is None and (cert is None or cert.raw["Status"] != "ISSUED"):
         if not ctx.dry_run:
