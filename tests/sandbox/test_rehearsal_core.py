@@ -49,8 +49,11 @@ def test_cli_switch_reaches_other_processes(tmp_path, monkeypatch):
                   "ctx = connect(Params.from_mapping({})); print(type(ctx.clock).__name__, ctx.clock.scale)")
         seen = subprocess.run([py, "-c", kernel], check=True, capture_output=True, text=True).stdout.split()
         assert seen == ["RehearsalClock", str(1 / 600)]
-        # the default scale (1 AWS minute = 1 s): one process creates, another sees it creating
-        subprocess.run([py, "-m", "workbook", "sandbox", "start", "--rehearse"], check=True, capture_output=True)
+        # back to the default scale (1 AWS minute = 1 s; a start without --time-scale keeps the last one, and
+        # at 600 a 5-minute create is half a second: under load it was over before the check):
+        # one process creates, another sees it creating
+        subprocess.run([py, "-m", "workbook", "sandbox", "start", "--rehearse", "--time-scale", "60"], check=True,
+                       capture_output=True)
         create = ("from workbook.connect import connect; from workbook.params import Params; "
                   "ctx = connect(Params.from_mapping({})); print(ctx.client('rds').create_db_instance("
                   "DBInstanceIdentifier='shared', Engine='postgres', EngineVersion='16.11', "
