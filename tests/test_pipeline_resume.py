@@ -39,9 +39,9 @@ def notebook(path: Path, *cells: tuple[str, tuple[str, ...]]) -> Path:
     return path
 
 
-def run(nbs: Path, tmp_path: Path) -> tuple[Path, str]:
+def run(nbs: Path, tmp_path: Path, timeout: int = TIMEOUT) -> tuple[Path, str]:
     out = io.StringIO()
-    run_dir = pipeline.run(Params(stack_name="tiny"), notebooks_dir=nbs, runs_dir=tmp_path / "runs", timeout=TIMEOUT,
+    run_dir = pipeline.run(Params(stack_name="tiny"), notebooks_dir=nbs, runs_dir=tmp_path / "runs", timeout=timeout,
                            stream=out)
     return run_dir, out.getvalue()
 
@@ -79,9 +79,9 @@ def test_a_wait_that_never_ends_fails_after_the_reruns(tmp_path, sandbox):
     nbs.mkdir()
     notebook(nbs / "00_never.ipynb", (COUNT.format(name="never") + "\n" + STILL.format(times=99), ("resumable",)))
     with pytest.raises(pipeline.RunFailed, match="StillWaiting"):
-        run(nbs, tmp_path)
+        run(nbs, tmp_path, timeout=1800)   # long cells: few reruns (resumes()), each a kernel
     run_dir = max((tmp_path / "runs").glob("2*"))
-    assert (run_dir / "never.count").read_text() == str(pipeline_resume.resumes(TIMEOUT) + 1)
+    assert (run_dir / "never.count").read_text() == str(pipeline_resume.resumes(1800) + 1)
 
 
 def test_the_reruns_outlast_the_longest_wait_aws_can_impose():
