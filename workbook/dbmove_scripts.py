@@ -107,7 +107,9 @@ def dev_pg(database: str, bucket: str, key: str, region: str, *, dump: bool, fre
     if freeze:
         lines += [
             # New sessions start read-only; the app's open sessions are ended so it reconnects read-only.
-            "$PSQL -c \"ALTER DATABASE \\\"$DB\\\" SET default_transaction_read_only = on\"",
+            # This session is not read-only itself, so a rerun finds an earlier attempt's freeze and sets it again.
+            "sudo -u postgres env PGOPTIONS='-c default_transaction_read_only=off' psql -X -q -v ON_ERROR_STOP=1 "
+            "-d \"$DB\" -c \"ALTER DATABASE \\\"$DB\\\" SET default_transaction_read_only = on\"",
             "$PSQL -At -c \"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
             "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'\" >/dev/null"]
     lines += ['echo "FREEZE|new sessions read-only: $($PSQL -At -c \'SHOW default_transaction_read_only\')"']

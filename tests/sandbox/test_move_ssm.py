@@ -76,6 +76,14 @@ def test_a_failed_command_shows_what_the_instance_printed(pg_plane):
 
 def test_postgres_move_then_a_rerun_keeps_a_production_write(pg_plane):
     ctx, dp = pg_plane["ctx"], pg_plane["dp"]
+    # An earlier attempt froze the dev database and stopped before its restore (the freeze stays: it is
+    # what keeps the dump current). The move runs again from there: its freeze was refused ("cannot execute
+    # ALTER DATABASE in a read-only transaction") since its own session started read-only.
+    from workbook import dbmove_scripts
+    dev, bucket = pg_plane["stack"]["dev"], dbmove.ensure_dump_bucket(ctx).id
+    with dbmove_hosts.dev_access(ctx, dev, bucket):
+        dbmove.run_command(ctx, dev, dbmove_scripts.dev_pg(ctx.p.dev_db_name, bucket, "x", ctx.p.region, dump=False,
+                                                           freeze=True), "an earlier attempt's freeze")
     first = dbmove.move(ctx)
     assert first.ok and not first.already_moved and first.engine == "postgres"
     assert first.verification["rows_rds"].sum() == 300 and first.freeze_held
