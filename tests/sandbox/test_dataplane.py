@@ -190,3 +190,20 @@ def test_stop_leaves_no_process_and_resume_restores_the_data(plane):
     assert alive == []
     assert dp.resume()["ready"]
     assert get(dp.endpoint("lb") + "/items/5")[1]["name"] == "item-5"
+
+
+def test_a_new_rds_instance_of_the_same_name_starts_empty(plane):
+    """A teardown, then a new build in the same sandbox (the workshop's `make teardown; make report`): on AWS
+    the new instance is empty. The stand-in was kept by name, so the new instance had the old one's rows and
+    08 refused its move ("already holds rows and no move ledger says a move put them there")."""
+    ctx, dp, p = plane["ctx"], plane["dp"], plane["p"]
+    with psycopg.connect(dp.database_uri("rds"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS left_behind (id int)")
+    rds, ident = ctx.client("rds"), names.db_instance(p)
+    rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+    rds.create_db_instance(DBInstanceIdentifier=ident, Engine="postgres", EngineVersion="16.11",
+                           DBInstanceClass="db.t4g.micro", AllocatedStorage=20, DBName="app", MasterUsername="app",
+                           ManageMasterUserPassword=True)
+    ctx.target.dataplane.start(ctx, period_s=3600, publish_every_s=3600)
+    with psycopg.connect(dp.database_uri("rds")) as conn:
+        assert conn.execute("SELECT to_regclass('left_behind')").fetchone()[0] is None

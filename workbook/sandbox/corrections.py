@@ -205,6 +205,13 @@ def managed_secret_goes_with_its_instance(ctx: Context, params: dict[str, Any], 
     return acted
 
 
+@correct("rds", "DeleteDBInstance",
+         note="the sandbox's stand-in of a deleted RDS instance goes with it, as AWS deletes its storage")
+def stand_in_goes_with_its_instance(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    from . import dataplane
+    return dataplane.rds_deleted(params.get("DBInstanceIdentifier", ""))
+
+
 @correct("rds", "RestoreDBInstanceFromDBSnapshot",
          note="moto copies DeletionProtection from the source on restore (RDS honours DeletionProtection=False): "
               "the sandbox turns it off as asked")

@@ -342,6 +342,21 @@ def forget() -> None:
     shutil.rmtree(_dir(), ignore_errors=True)
 
 
+def rds_deleted(identifier: str) -> bool:
+    """The RDS instance `identifier` was deleted: its stand-in stops and its data goes (AWS deletes an
+    instance's storage; a new instance under the same name starts empty). True when there was one."""
+    import shutil
+    cfg = _read(_config_path()) or {}
+    entry = cfg.get("rds")
+    if not entry or entry.get("id") != identifier:
+        return False
+    databases.stop(entry)
+    shutil.rmtree(entry.get("pgdata") or entry.get("datadir") or _dir() / "none", ignore_errors=True)
+    cfg["rds"] = None
+    _write(_config_path(), cfg)
+    return True
+
+
 # ---- what runs -------------------------------------------------------------------------------------
 def status() -> pd.DataFrame:
     """One row per stand-in: what it stands in for, where it listens, whether it is up."""
