@@ -3,7 +3,6 @@ with the instances' answers given by the test (what the agent would report), and
 workbook sends run under /bin/sh the way AWS-RunShellScript runs them."""
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from moto import mock_aws
 
 from conftest import make_ctx
 from ssm_agent import agent as _agent  # noqa: E402
-from workbook import dbmove, names
+from workbook import dbmove
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
 from dataplane_stack import create_stack  # noqa: E402
@@ -31,14 +30,20 @@ def mysql_stack(monkeypatch):
         yield ctx, stack
 
 
-def test_a_mysql_dev_host_is_dumped_with_mysqldump_not_pg_dump(mysql_stack):
-    ctx, stack = mysql_stack
+def _commands_of_a_move(ctx) -> list[dict]:
+    """The SSM commands a move sends when every command succeeds (what happens after is not asked)."""
     sent: list[dict] = []
     _agent(ctx, sent, lambda cmd: ("Success", "", ""))
     try:
         dbmove.move(ctx)
-    except Exception:
-        pass   # what happens after the dump is not this test's business
+    except Exception:  # noqa: BLE001
+        pass
+    return sent
+
+
+def test_a_mysql_dev_host_is_dumped_with_mysqldump_not_pg_dump(mysql_stack):
+    ctx, stack = mysql_stack
+    sent = _commands_of_a_move(ctx)
     on_dev = "\n".join(line for c in sent if c["InstanceIds"] == [stack["dev"]]
                        for line in c["Parameters"]["commands"])
     assert on_dev, "no command reached the dev host"
@@ -66,12 +71,7 @@ def test_every_command_survives_the_agents_bin_sh(mysql_stack, tmp_path):
     """AWS-RunShellScript hands the commands to /bin/sh, which is dash on Debian and Ubuntu: `set -o
     pipefail` is an error there. Every command the move sends must run under it."""
     ctx, stack = mysql_stack
-    sent: list[dict] = []
-    _agent(ctx, sent, lambda cmd: ("Success", "", ""))
-    try:
-        dbmove.move(ctx)
-    except Exception:
-        pass
+    sent = _commands_of_a_move(ctx)
     assert sent
     stubs = _stub_bin(tmp_path)
     env = {"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)}

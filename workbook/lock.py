@@ -41,7 +41,7 @@ from typing import Any, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import engine
+from . import engine, kernel
 from . import kinds as K
 from .connect import MUTATING, Context
 from .kinds.storage import lock_name
@@ -373,11 +373,7 @@ _cell_end: Any = None
 
 def _end_with_each_cell(h: Holder) -> None:
     global _cell_end
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    ip = get_ipython()
+    ip = kernel.shell()
     if ip is None:
         return
     if _cell_end is not None:

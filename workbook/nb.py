@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from . import lock, progress, workshop
+from . import kernel, lock, progress, workshop
 from .connect import Context, connect
 from .params import ParameterError, Params, unknown_message
 from .params_io import load_yaml, shown
@@ -77,11 +77,7 @@ def parameters(ns: Mapping[str, Any]) -> Params:
 def injected_names() -> list[str] | None:
     """Names assigned in the cell papermill injected into this kernel (None when none was): read from the
     kernel's own input history, where the injected cell ran like any other, and parsed, not executed."""
-    try:
-        from IPython import get_ipython
-    except ImportError:   # pragma: no cover - the workbook's kernels have IPython
-        return None
-    ip = get_ipython()
+    ip = kernel.shell()
     history = ip.user_ns.get("_ih", []) if ip is not None else []
     for source in reversed(history):
         if source.startswith(INJECTED_HEADER + "\n"):
@@ -107,11 +103,7 @@ def _budget_cells(ctx: Context, step: str) -> None:
     timeout = float(raw) if raw else None
     progress.cell_budget(ctx.clock, timeout)   # the cell that runs this
     run_dir, notebook = os.environ.get("WORKBOOK_RUN_DIR", ""), os.environ.get("WORKBOOK_NOTEBOOK", step)
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    ip = get_ipython()
+    ip = kernel.shell()
     if ip is None:
         return
     for event, fn in _hooks:   # nb.start run again in the same kernel: one set of hooks

@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from . import kernel
+
 MAX_ROWS = 200   # beyond this a table says how many rows it left out (call logs of long cells)
 ID_COLUMNS = ("id", "step", "type", "action", "severity")
 TEXT_COLUMNS = ("title", "checks", "detail", "remediation", "names", "cost_note")   # wrapped, never squeezed
@@ -171,11 +173,7 @@ def to_html(df: pd.DataFrame) -> str:
 
 def install() -> None:
     """Render DataFrames with `to_html` in this IPython kernel (nothing outside IPython)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:   # pragma: no cover
-        return
-    ip = get_ipython()
+    ip = kernel.shell()
     if ip is None:
         return
     ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, to_html)

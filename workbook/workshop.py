@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from IPython.display import HTML, display
 
+from . import kernel
 from .params import Params, saved_path, state_dir
 
 FIRST = "00_setup"
@@ -181,11 +182,7 @@ def _install_hooks() -> None:
     global _hooks_on
     if _hooks_on:
         return
-    try:
-        from IPython import get_ipython
-    except ImportError:   # pragma: no cover
-        return
-    ip = get_ipython()
+    ip = kernel.shell()
     if ip is None:
         return
     ip.events.register("pre_run_cell", _before_cell)

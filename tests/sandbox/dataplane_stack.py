@@ -4,10 +4,32 @@ release and role come from 04_compute's own units (an instance boots only from t
 from __future__ import annotations
 
 import base64
-from typing import Any
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
 
 from workbook import names
 from workbook.params import Params
+
+
+@contextmanager
+def private_sandbox(state_dir: Path) -> Iterator[Path]:
+    """A moto server and data plane of the test module's own (its state in `state_dir`): stopped, the data
+    plane's databases removed and the state folder given back after."""
+    old = os.environ.get("WORKBOOK_STATE_DIR")
+    os.environ["WORKBOOK_STATE_DIR"] = str(state_dir)
+    from workbook.sandbox import dataplane, server
+    server.start()
+    try:
+        yield state_dir
+    finally:
+        dataplane.forget()   # stops everything and removes the databases' folders
+        server.stop()
+        if old is None:
+            os.environ.pop("WORKBOOK_STATE_DIR", None)
+        else:
+            os.environ["WORKBOOK_STATE_DIR"] = old
 
 
 def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg: bool = True,

@@ -50,3 +50,14 @@ def vpc_with_subnets(ctx, n: int = 2) -> tuple[str, list[str]]:
 
 def error_code(excinfo) -> str:
     return excinfo.value.response["Error"]["Code"]
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    """A moto server over HTTP of the test module's own: throttling answers travel as AWS sends them."""
+    from moto.server import ThreadedMotoServer
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -10,13 +10,13 @@ the load balancer); one stack, the tests run in order on it.
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 
 import pytest
 
 from compute_fixtures import build_network
+from dataplane_stack import private_sandbox
 from workbook import names
 from workbook.params import Params
 from workbook.steps import compute
@@ -26,13 +26,9 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    d = tmp_path_factory.mktemp("release-state")
-    old = os.environ.get("WORKBOOK_STATE_DIR")
-    os.environ["WORKBOOK_STATE_DIR"] = str(d)
     from workbook.connect import connect
-    from workbook.sandbox import dataplane, server
-    server.start()
-    try:
+    from workbook.sandbox import dataplane
+    with private_sandbox(tmp_path_factory.mktemp("release-state")):
         p = Params.from_mapping({"stack_name": "rel", "sample_rows": 100})
         ctx = connect(p, step=compute.STEP_ID)
         build_network(ctx, p)
@@ -41,14 +37,6 @@ def stack(tmp_path_factory):
             DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro",
             AllocatedStorage=20, DBName="app", MasterUsername="app", ManageMasterUserPassword=True)
         yield {"ctx": ctx, "p": p, "dp": dataplane}
-    finally:
-        from workbook.sandbox import dataplane as dp
-        dp.forget()
-        server.stop()
-        if old is None:
-            os.environ.pop("WORKBOOK_STATE_DIR", None)
-        else:
-            os.environ["WORKBOOK_STATE_DIR"] = old
 
 
 def get(url: str) -> tuple[int, dict]:

@@ -4,14 +4,13 @@ wrote is refused and names the table, and with leave_writes_in_rds it goes on an
 stay in RDS). The DNS side is the same code as on a real account: tests/test_cutover_rollback.py."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dataplane_stack import create_stack  # noqa: E402
+from dataplane_stack import create_stack, private_sandbox  # noqa: E402
 
 from workbook import dbmove  # noqa: E402
 from workbook.backend import app as backend  # noqa: E402
@@ -23,25 +22,14 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cutover")
-    old = os.environ.get("WORKBOOK_STATE_DIR")
-    os.environ["WORKBOOK_STATE_DIR"] = str(d)
     from workbook.connect import connect
-    from workbook.sandbox import dataplane, server
-    server.start()
-    try:
+    from workbook.sandbox import dataplane
+    with private_sandbox(tmp_path_factory.mktemp("cutover")):
         p = Params.from_mapping({"sample_rows": 200, "domain_name": ""})
         ctx = connect(p)
         stack = create_stack(ctx, p, managed_secret=True)
         ctx.target.dataplane.start(ctx, period_s=3600, publish_every_s=3600)
         yield {"ctx": ctx, "stack": stack, "dp": dataplane}
-    finally:
-        dataplane.forget()
-        server.stop()
-        if old is None:
-            os.environ.pop("WORKBOOK_STATE_DIR", None)
-        else:
-            os.environ["WORKBOOK_STATE_DIR"] = old
 
 
 def _insert(uri: str, name: str) -> None:

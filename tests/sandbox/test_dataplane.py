@@ -3,7 +3,6 @@ metrics AWS would publish, against a private moto server."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -15,7 +14,7 @@ import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dataplane_stack import create_stack  # noqa: E402
+from dataplane_stack import create_stack, private_sandbox  # noqa: E402
 
 from workbook import dbmove, metrics, names, probe  # noqa: E402
 from workbook.steps import cutover  # noqa: E402
@@ -26,26 +25,14 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory):
-    d = tmp_path_factory.mktemp("dataplane-state")
-    old = os.environ.get("WORKBOOK_STATE_DIR")
-    os.environ["WORKBOOK_STATE_DIR"] = str(d)
     from workbook.connect import connect
-    from workbook.sandbox import dataplane, server
-    server.start()
-    try:
+    from workbook.sandbox import dataplane
+    with private_sandbox(tmp_path_factory.mktemp("dataplane-state")) as d:
         p = Params.from_mapping({"sample_rows": 400, "probe_rate": 20, "probe_seconds": 3})
         ctx = connect(p)
         stack = create_stack(ctx, p, managed_secret=True)
         ctx.target.dataplane.start(ctx, period_s=3600, publish_every_s=3600)  # publish only when flushed
         yield {"ctx": ctx, "p": p, "stack": stack, "dp": dataplane, "dir": d}
-    finally:
-        from workbook.sandbox import dataplane as dp
-        dp.forget()  # stops everything and removes the databases' folders
-        server.stop()
-        if old is None:
-            os.environ.pop("WORKBOOK_STATE_DIR", None)
-        else:
-            os.environ["WORKBOOK_STATE_DIR"] = old
 
 
 def get(url: str, timeout: float = 3) -> tuple[int, dict]:

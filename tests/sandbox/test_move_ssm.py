@@ -4,14 +4,13 @@ real restores, row counts and checksums; PostgreSQL and MySQL (MariaDB) dev host
 database is never overwritten: a rerun after a production write keeps the write (the move ledger)."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dataplane_stack import create_stack  # noqa: E402
+from dataplane_stack import create_stack, private_sandbox  # noqa: E402
 
 from workbook import dbmove, dbmove_hosts, names  # noqa: E402
 from workbook.backend import app as backend  # noqa: E402
@@ -21,26 +20,14 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def _plane(tmp_path_factory, engine: str, rows: int = 300):
-    d = tmp_path_factory.mktemp(f"move-{engine}")
-    old = os.environ.get("WORKBOOK_STATE_DIR")
-    os.environ["WORKBOOK_STATE_DIR"] = str(d)
     from workbook.connect import connect
-    from workbook.sandbox import dataplane, server
-    server.start()
-    try:
+    from workbook.sandbox import dataplane
+    with private_sandbox(tmp_path_factory.mktemp(f"move-{engine}")):
         p = Params.from_mapping({"sample_rows": rows, "dev_db_engine": engine})
         ctx = connect(p)
         stack = create_stack(ctx, p, managed_secret=True, engine=engine, dev_db=engine)
         ctx.target.dataplane.start(ctx, period_s=3600, publish_every_s=3600)
         yield {"ctx": ctx, "stack": stack, "dp": dataplane}
-    finally:
-        from workbook.sandbox import dataplane as dp
-        dp.forget()
-        server.stop()
-        if old is None:
-            os.environ.pop("WORKBOOK_STATE_DIR", None)
-        else:
-            os.environ["WORKBOOK_STATE_DIR"] = old
 
 
 @pytest.fixture(scope="module")

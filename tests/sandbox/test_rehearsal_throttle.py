@@ -7,20 +7,10 @@ import random
 
 import pytest
 from botocore.exceptions import ClientError
-from rehearsal_fixtures import rehearsing, with_target
+from rehearsal_fixtures import endpoint, rehearsing, with_target  # noqa: F401  (endpoint is a fixture)
 
 from conftest import make_ctx
 from workbook.sandbox import rehearsal_throttle as T
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    from moto.server import ThreadedMotoServer
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def _ctx(tmp_path, endpoint, share):
