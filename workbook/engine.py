@@ -4,7 +4,7 @@
   has one, else each item's own tags), optionally narrowed to a Name or a step. Ownership is always
   decided by the tag, never by a name prefix.
 - `ensure(ctx, kind, name, step=..., create=...)`: find by tag; else "would create" in a dry run; else
-  create with the workbook's tags and a client token derived from stack + name, and wait with the
+  create with the workbook's tags and a client token derived from stack, build and name, and wait with the
   kind's botocore waiter. A same-named resource that is not the stack's is refused, never adopted.
 - `delete(ctx, kind, item)`: not-found is success; refusals that clear by themselves (ENIs freed late:
   DependencyViolation ...) are retried within a bound, sleeping on the target's clock.
@@ -186,17 +186,20 @@ def ledger(ctx: Context, stack: str | None = None) -> dict[str, dict[str, dict[s
     return json.loads(value)
 
 
-def _write_ledger(ctx: Context, book: dict[str, Any]) -> None:
+def _write_ledger(ctx: Context, book: dict[str, Any], exists: bool = False) -> None:
+    """Created with the stack's tags (Tags and Overwrite cannot go together), else overwritten."""
     import json
     ssm, name = ctx.client("ssm"), ledger_name(ctx.p.stack_name)
     value = json.dumps(book, sort_keys=True, separators=(",", ":"))
-    try:
-        ssm.put_parameter(Name=name, Value=value, Type="String", Tags=tagging.tags(ctx.p, ctx.step or "ledger", name),
-                          Description="What this workbook stack created that cannot carry its tag")
-    except ClientError as e:
-        if code(e) != "ParameterAlreadyExists":
-            raise
-        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+    if not exists:
+        try:
+            ssm.put_parameter(Name=name, Value=value, Type="String", Tags=tagging.tags(ctx.p, ctx.step or "ledger", name),
+                              Description="What this workbook stack created that cannot carry its tag")
+            return
+        except ClientError as e:
+            if code(e) != "ParameterAlreadyExists":
+                raise
+    ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
 
 
 def remember(ctx: Context, kind: str, name: str, step: str, **info: Any) -> None:
@@ -211,6 +214,35 @@ def forget(ctx: Context, kind: str, name: str) -> None:
     if name in book.get(kind, {}):
         del book[kind][name]
         _write_ledger(ctx, book)
+
+
+# ---- the build: what every idempotency token is scoped to ----------------------------------------
+# AWS keeps a token's answer after its resource is gone (EC2 ClientToken >= 24 h, Route 53 CallerReference
+# for ever, ACM an hour). So each build of a stack has an id in the ledger: a rerun sends the same tokens
+# (a create retried after a crash gets back what it made), a rebuild after teardown sends new ones.
+BUILD = "build"   # the ledger's entry for the build id; not a resource kind
+
+
+def build_id(ctx: Context) -> str:
+    book = ledger(ctx)
+    if book.get(BUILD) or ctx.dry_run:   # a dry run creates nothing, so sends no token
+        return next(iter(book.get(BUILD) or {"dry-run": 0}))
+    import time
+    import uuid
+    book[BUILD] = {uuid.uuid4().hex[:16]: {"step": ctx.step or "", "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
+    _write_ledger(ctx, book)
+    return next(iter(book[BUILD]))
+
+
+def end_build(ctx: Context) -> None:
+    """Teardown ends the build first: even one that stops half-way leaves the next build its own tokens."""
+    book = ledger(ctx)
+    if book.pop(BUILD, None) and not ctx.dry_run:
+        _write_ledger(ctx, book, exists=True)
+
+
+def client_token(ctx: Context, name: str) -> str:
+    return tagging.client_token(ctx.p, f"{build_id(ctx)}/{name}")
 
 
 def _untagged(ctx: Context, kind: K.Kind, stack: str) -> list[Item]:
@@ -342,7 +374,7 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
         # resource unknown to it, and a rerun would refuse it as foreign.
         remember(ctx, kind.name, name, step)
     if kind.token:
-        args.setdefault(kind.token, token or tagging.client_token(ctx.p, name))
+        args.setdefault(kind.token, token or client_token(ctx, name))
     try:
         op = getattr(ctx.client(kind.service), kind.create)
         resp = propagating(ctx, lambda: op(**args), f"{kind.label} {name}")

@@ -152,7 +152,9 @@ def step_status(ctx: Context, p: Params) -> pd.DataFrame:
         for r in page["ResourceTagMappingList"]:
             step = next((t["Value"] for t in r["Tags"] if t["Key"] == "workbook:step"), "")
             counts[step] = counts.get(step, 0) + 1
-    for entries in engine.ledger(ctx, p.stack_name).values():
+    for kind, entries in engine.ledger(ctx, p.stack_name).items():
+        if kind == engine.BUILD:
+            continue
         for entry in entries.values():
             counts[entry.get("step", "")] = counts.get(entry.get("step", ""), 0) + 1
 

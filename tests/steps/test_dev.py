@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from conftest import make_ctx
-from workbook import names, steps, tagging
+from workbook import engine, names, steps, tagging
 from workbook.iam_actions import actions_for_calls
 from workbook.params import ParameterError, Params, help_text
 from workbook.inventory import ec2 as inv_ec2
@@ -116,7 +116,7 @@ def test_run_instances_carries_a_client_token_and_no_secret_in_the_call_log(ctx)
     ctx.client("ec2").meta.events.register("provide-client-params.ec2.RunInstances",
                                            lambda params, **_: seen.update(params))
     dev.apply(ctx)
-    assert seen["ClientToken"] == tagging.client_token(ctx.params, names.DEV_NAME)
+    assert seen["ClientToken"] == engine.client_token(ctx, names.DEV_NAME)
     run = ctx.calls.frame()
     run = run[run.operation == "RunInstances"].iloc[0]
     assert "UserData='***'" in run.args

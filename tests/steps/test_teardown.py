@@ -148,3 +148,31 @@ def test_another_stacks_resources_are_left_alone(aws):
     assert teardown.leftovers(teardown.scan(make_ctx(**params("mine")))).empty
     theirs = teardown.scan(make_ctx(**params("theirs", vpc_cidr="10.30.0.0/16")))
     assert {"vpc", "subnet", "nat_gateway", "security_group"} <= set(theirs.type)
+
+
+TOKENS = ("ClientToken", "CallerReference", "IdempotencyToken", "ClientRequestToken")
+
+
+def test_a_rebuild_after_teardown_creates_anew_instead_of_being_handed_the_deleted_ones(aws, monkeypatch):
+    """An idempotency token names one create for good: EC2 answers a reused ClientToken with the resource
+    it made then (deleted or not, for at least 24 h), Route 53 refuses a CallerReference ever used, ACM
+    returns the first certificate for an hour (moto's ACM crashes on it). So a rebuild after a teardown
+    sends tokens of its own, while a rerun within one build sends the same ones (a retried create after
+    a crash must get back what it made)."""
+    import botocore.client
+    sent: list[tuple[str, str]] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def spy(self, operation, api_params):
+        sent.extend((operation, api_params[k]) for k in TOKENS if k in api_params)
+        return real(self, operation, api_params)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+
+    build("again", upto="05_edge")
+    first = set(sent)
+    assert {op for op, _ in first} >= {"CreateNatGateway", "CreateHostedZone", "RequestCertificate", "RunInstances"}
+    teardown.destroy(ctx_for("again", keep_final_snapshot=False))
+    sent.clear()
+    build("again", upto="05_edge")                      # the same stack, built anew in the same account
+    assert {op for op, _ in sent} >= {"CreateNatGateway", "CreateHostedZone", "RequestCertificate"}
+    assert not set(sent) & first, sorted(set(sent) & first)

@@ -248,7 +248,7 @@ def ensure_launch_template(ctx: Context, *, image_id: str = "") -> Resource:
         return ctx.note(STEP_ID, "launch_template", name, lt.id, "would update", item=lt.raw)
     version = ec2.create_launch_template_version(
         LaunchTemplateId=lt.id, LaunchTemplateData=wanted, VersionDescription=f"{STEP_ID} rerun",
-        ClientToken=tagging.client_token(p, f"{name}/{hash_of(wanted)}"))["LaunchTemplateVersion"]
+        ClientToken=engine.client_token(ctx, f"{name}/{hash_of(wanted)}"))["LaunchTemplateVersion"]
     print(f"launch template {name}: new version {version['VersionNumber']}; the group launches it from now on "
           f"(existing instances keep theirs until replaced or an instance refresh)")
     return ctx.note(STEP_ID, "launch_template", name, lt.id, f"updated (v{version['VersionNumber']})", item=lt.raw)

@@ -160,7 +160,7 @@ def ensure_hosted_zone(ctx: Context) -> Resource:
     # Route 53 refuses a CallerReference used before, even by a zone deleted since (HostedZoneAlreadyExists):
     # a later generation of the zone gets a suffix.
     for generation in range(1, 20):
-        ref = _zone_reference_prefix(p) + (f"-{generation}" if generation > 1 else "")
+        ref = f"{_zone_reference_prefix(p)}-{engine.build_id(ctx)}" + (f"-{generation}" if generation > 1 else "")
         try:
             rec = engine.ensure(ctx, "hosted_zone", name, step=STEP_ID, lookup=False, create=create, token=ref,
                                 extra_tags={"Name": zone_tag_name(p)})
@@ -231,7 +231,7 @@ def ensure_certificate(ctx: Context) -> Resource:
     if not p.domain_name:
         return not_needed(ctx, "certificate", "-", "no domain_name")
     rec = engine.ensure(ctx, "certificate", p.domain_name, step=STEP_ID, found=stack_certificate(ctx), lookup=False,
-                        token=tagging.client_token(p, f"cert/{p.domain_name}")[:32],   # \w{1,32}
+                        token=engine.client_token(ctx, f"cert/{p.domain_name}")[:32],   # \w{1,32}
                         extra_tags={"Name": certificate_name(p)}, create={
                             "DomainName": p.domain_name, "ValidationMethod": "DNS",
                             "Options": {"CertificateTransparencyLoggingPreference": "ENABLED"}})

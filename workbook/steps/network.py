@@ -268,7 +268,7 @@ def start_nat_gateways(ctx: Context, azs: list[str] | None = None) -> list[Resou
             ctx.note(STEP_ID, "nat_gateway", name, nat.id, "would delete (failed)" if ctx.dry_run else "deleted (failed)")
             token_name = f"{name}/{nat.id}"
         out.append(engine.ensure(ctx, "nat_gateway", name, step=STEP_ID, lookup=False, wait_ready=False,
-                                 token=tagging.client_token(p, token_name),
+                                 token=engine.client_token(ctx, token_name),
                                  create=lambda subnet=subnet, eip=eip: {"SubnetId": subnet.id, "AllocationId": eip.id,
                                                                         "ConnectivityType": "public"}))
         if out[-1].action == "created":
