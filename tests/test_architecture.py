@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+
 import pytest
 
 from conftest import make_ctx
@@ -153,3 +155,13 @@ def test_app_servers_drawn_where_they_run_and_the_group_spread_labelled(tmp_path
     text = labels()
     assert text.count("ASG demo-app-asg") == 2
     assert "Auto Scaling group demo-app-asg spans this AZ; no instance runs here now" in text
+
+
+def test_the_restore_drills_temporary_copy_is_not_drawn_as_part_of_the_stack(tmp_path):
+    """The drill's copy lives a few minutes while 08 runs; the after diagram is the stack users keep."""
+    stack = production_stack()
+    db = stack.frames["db_instances"]
+    drill = {**db.iloc[0].to_dict(), "id": "demo-db-drill", "multi_az": False, "secondary_az": "", "stack": "demo"}
+    stack.frames["db_instances"] = pd.concat([db.assign(stack="demo"), pd.DataFrame([drill])], ignore_index=True)
+    architecture.draw_stack(stack, tmp_path / "after.png", "After")
+    assert "demo-db primary" in labels() and "demo-db-drill" not in labels()

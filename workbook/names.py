@@ -25,6 +25,8 @@ def db_subnet_group(p: Params) -> str: return p.name("db-subnets")
 def db_parameter_group(p: Params) -> str: return p.name("db-params")
 def db_instance(p: Params) -> str: return p.name("db")
 def db_snapshot(p: Params, label: str) -> str: return p.name(f"db-{label}")
+DB_DRILL = "db-drill"              # 03's restore drill: a temporary copy, not part of the stack users keep
+def db_drill(p: Params) -> str: return p.name(DB_DRILL)
 def app_role(p: Params) -> str: return p.name("app-role")
 def launch_template(p: Params) -> str: return p.name("app-lt")
 def alb(p: Params) -> str: return p.name("alb")

@@ -6,6 +6,7 @@ import pandas as pd
 from workbook.checks import edge as c
 from workbook.inventory import BASE_COLUMNS
 from workbook.inventory.edge import COLUMNS
+from workbook.inventory.ec2 import COLUMNS as EC2_COLUMNS
 from conftest import MINIMAL
 from workbook.params import Params
 
@@ -17,7 +18,7 @@ class Inv:
     """Only the frames a check reads; a frame not given is one nobody provides."""
 
     def __init__(self, **frames: list[dict]):
-        cols = {**COLUMNS, "load_balancers": LB_COLS}
+        cols = {**EC2_COLUMNS, **COLUMNS, "load_balancers": LB_COLS}
         self.frames = {k: pd.DataFrame(v, columns=BASE_COLUMNS + cols[k]) for k, v in frames.items()}
 
     def has(self, name: str) -> bool:
@@ -85,6 +86,23 @@ def test_api_gateway_is_not_the_only_way_in_while_the_alb_is_internet_facing():
     assert statuses(c.api_gateway_only_way_in(Inv(apis=[api], load_balancers=[lb("internal")]), GW)) == ["PASS", "PASS"]
     assert "FAIL" in statuses(c.api_gateway_only_way_in(Inv(apis=[], load_balancers=[lb("internal")]), GW))
     assert statuses(c.api_gateway_only_way_in(Inv(), P)) == ["NOT_APPLICABLE"]
+
+
+def test_an_internal_alb_whose_group_admits_anywhere_is_not_behind_the_gateway_only():
+    """Internal only keeps the internet out: with 0.0.0.0/0 on its group, anything in the VPC (or routed
+    into it: peering, VPN) reaches the ALB around the gateway. Only the VPC link's group belongs there."""
+    api = {"id": "a1", "name": "demo-api", "protocol": "HTTP", "vpc_link_id": "vl1", "access_log_arn": "arn:logs"}
+    internal = {**lb("internal"), "security_groups": ["sg-alb"]}
+
+    def rule(source, anywhere):
+        return {"id": f"r-{source}", "group_id": "sg-alb", "group_name": "demo-alb-sg", "direction": "ingress",
+                "protocol": "tcp", "from_port": 443, "to_port": 443, "source": source, "open_to_internet": anywhere}
+    open_ = c.api_gateway_only_way_in(Inv(apis=[api], load_balancers=[internal],
+                                          sg_rules=[rule("0.0.0.0/0", True), rule("sg-link", False)]), GW)
+    assert "FAIL" in statuses(open_)
+    assert any("0.0.0.0/0" in f.detail and "demo-alb-sg" in f.resource for f in open_ if f.status == "FAIL")
+    closed = c.api_gateway_only_way_in(Inv(apis=[api], load_balancers=[internal], sg_rules=[rule("sg-link", False)]), GW)
+    assert set(statuses(closed)) == {"PASS"}
 
 
 def test_api_access_logging():

@@ -238,6 +238,20 @@ def test_api_gateway_reaches_the_internal_alb_through_a_vpc_link_with_access_log
     assert set(again.action) == {"exists"}
 
 
+def test_api_gateway_closes_the_alb_group_an_alb_entry_build_opened_to_anywhere(gateway_ctx):
+    """A stack first built with entry=alb has 02's 0.0.0.0/0 on 80/443 in the ALB's group: once the gateway
+    is the way in, 05 takes those two rules back (the stack's own), so the link's group is the only client."""
+    ctx, stack = gateway_ctx
+    ec2 = ctx.client("ec2")
+    ec2.authorize_security_group_ingress(GroupId=stack["alb_sg"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]} for port in (80, 443)])
+    edge.apply(ctx)
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [stack["alb_sg"]]}])
+    assert not [r for r in rules["SecurityGroupRules"] if not r["IsEgress"] and r.get("CidrIpv4") == "0.0.0.0/0"]
+    mark = ctx.calls.mark()
+    assert set(edge.apply(ctx).action) == {"exists"} and _mutating(ctx, mark) == []
+
+
 def test_api_gateway_destroy_leaves_the_alb_group_as_it_was_and_runs_twice(gateway_ctx):
     ctx, stack = gateway_ctx
     ec2 = ctx.client("ec2")

@@ -339,6 +339,16 @@ def test_destroy_dry_run_deletes_nothing(ctx):
     assert mutating_calls(ctx, mark) == []
 
 
+def test_behind_the_api_gateway_the_alb_group_is_not_opened_to_anywhere(ctx):
+    """entry=api_gateway: the ALB is internal and the VPC link's group (05) is its only client; 0.0.0.0/0
+    on it would let anything inside the VPC reach the app around the gateway."""
+    c = make_ctx(entry="api_gateway")
+    network.apply(c)
+    alb = ec2_raw().describe_security_groups(Filters=stack_filter(c.params) + [
+        {"Name": "group-name", "Values": [names.alb_sg(c.params)]}])["SecurityGroups"][0]
+    assert alb["IpPermissions"] == []
+
+
 def test_plan_shows_the_security_group_chain_exactly_as_apply_builds_it(ctx):
     """The chain is what 02 teaches: the plan's rules (with unique placeholders for the groups it would
     create) must be the rules apply creates and AWS then holds, name for name."""

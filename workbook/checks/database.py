@@ -9,6 +9,7 @@ from typing import Callable
 
 import pandas as pd
 
+from .. import names
 from ..params import Params
 from . import Finding, check, not_emulated
 
@@ -20,7 +21,7 @@ REQUIRED_LOG_EXPORTS = {"postgres": {"postgresql", "upgrade"}, "mysql": {"error"
 
 def _instances(inv, p: Params) -> pd.DataFrame:
     df = inv.db_instances
-    return df[df.id != p.name("db-drill")]
+    return df[df.id != names.db_drill(p)]
 
 
 def _per_instance(inv, p: Params, test: Callable[[pd.Series], tuple[bool, str]]) -> list[Finding]:

@@ -138,7 +138,26 @@ def api_gateway_only_way_in(inv: Any, p: Params) -> list[Finding]:
             out.append(Finding(f"{lb.name} ({lb.scheme})", "PASS" if internal else "FAIL",
                                "internal: reachable only inside the VPC" if internal
                                else f"internet-facing at {lb.dns_name}: the gateway is not the only way in"))
+            if internal:
+                out += _alb_groups_admit_only_the_link(inv, lb)
     return out
+
+
+def _alb_groups_admit_only_the_link(inv: Any, lb: Any) -> list[Finding]:
+    """Internal keeps the internet out, not the VPC: with 0.0.0.0/0 on its group, anything in the VPC (or
+    routed into it: peering, VPN) reaches the ALB around the gateway."""
+    rules = _frame(inv, "sg_rules")
+    groups = set(lb.security_groups) if isinstance(lb.security_groups, (list, tuple, set)) else set()
+    if rules is None or rules.empty or not groups:
+        return []
+    mine = rules[rules.group_id.isin(groups) & (rules.direction == "ingress")]
+    wide = mine[mine.open_to_internet.astype(bool)]
+    name = str(mine.group_name.iloc[0]) if not mine.empty else ", ".join(sorted(groups))
+    if wide.empty:
+        return [Finding(name, "PASS", "admits only the security groups named in its rules (the VPC link's)")]
+    ports = ", ".join(sorted({str(r.from_port) for r in wide.itertuples()}))
+    return [Finding(name, "FAIL", f"admits {wide.source.iloc[0]} on {ports}: anything inside the VPC reaches the "
+                                  "ALB without the gateway; only the VPC link's group belongs there")]
 
 
 @check(id="APIGateway.9", title="Access logging should be configured for API Gateway V2 stages",

@@ -46,7 +46,7 @@ class PrerequisiteError(RuntimeError):
 
 
 def drill_instance_id(p: Params) -> str:
-    return p.name("db-drill")
+    return names.db_drill(p)
 
 
 # ---- reading and waiting ------------------------------------------------------------------------

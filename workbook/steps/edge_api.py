@@ -145,7 +145,24 @@ def ensure_vpc_link_sg(ctx: Context) -> Resource:
     alb_id = alb_sg.id if alb_sg else engine.placeholder("security_group", names.alb_sg(p))
     _ensure_link_rules(ctx, rec.id, alb_id, egress=True, label=name)
     _ensure_link_rules(ctx, alb_id, rec.id, egress=False, label=names.alb_sg(p))
+    _close_alb_to_anywhere(ctx, alb_id)
     return rec
+
+
+def _close_alb_to_anywhere(ctx: Context, alb_id: str) -> None:
+    """02's 0.0.0.0/0 ingress of an entry=alb build goes once the link is in: the gateway is the only way in."""
+    if engine.is_placeholder(alb_id):
+        return
+    rules = engine._pages(ctx, "ec2", "describe_security_group_rules", "SecurityGroupRules",
+                          Filters=[{"Name": "group-id", "Values": [alb_id]}])
+    wide = [r for r in rules if not r["IsEgress"] and (r.get("CidrIpv4") == "0.0.0.0/0" or r.get("CidrIpv6") == "::/0")]
+    if not wide:
+        return
+    label = f"{names.alb_sg(ctx.p)} ingress from anywhere ({', '.join(str(r['FromPort']) for r in wide)})"
+    if not ctx.dry_run:
+        ctx.client("ec2").revoke_security_group_ingress(GroupId=alb_id, SecurityGroupRuleIds=[
+            r["SecurityGroupRuleId"] for r in wide])
+    ctx.note(STEP_ID, "security_group_rule", label, alb_id, "would delete" if ctx.dry_run else "deleted")
 
 
 def app_subnets(ctx: Context) -> list[engine.Item]:

@@ -19,7 +19,8 @@ Rule = tuple[bool, str, int, int, str]  # (egress, protocol, from, to, source ci
 
 
 def group_descriptions(p: Params) -> dict[str, str]:
-    return {names.alb_sg(p): "ALB: HTTP/HTTPS from the internet",
+    return {names.alb_sg(p): "ALB: HTTP/HTTPS from the API's VPC link" if p.entry == "api_gateway"
+            else "ALB: HTTP/HTTPS from the internet",
             names.app_sg(p): f"app servers: port {p.app_port} from the ALB only",
             names.db_sg(p): f"database: port {p.db_port} from the app servers only"}
 
@@ -27,11 +28,12 @@ def group_descriptions(p: Params) -> dict[str, str]:
 def desired_rules(p: Params, sg_ids: dict[str, str]) -> dict[str, set[Rule]]:
     """The chain ALB -> app -> DB. Egress: the ALB may only reach the app port, the DB nothing (groups
     are stateful, so replies still flow); the app keeps AWS's default all-out (AWS APIs, the DB,
-    package mirrors through the NAT)."""
+    package mirrors through the NAT). Behind the API Gateway the ALB is internal and 05 lets in the VPC
+    link's group alone: 0.0.0.0/0 there would admit anything inside the VPC around the gateway."""
     alb, app = sg_ids[names.alb_sg(p)], sg_ids[names.app_sg(p)]
+    public = set() if p.entry == "api_gateway" else {(False, "tcp", 80, 80, ANYWHERE), (False, "tcp", 443, 443, ANYWHERE)}
     return {
-        names.alb_sg(p): {(False, "tcp", 80, 80, ANYWHERE), (False, "tcp", 443, 443, ANYWHERE),
-                          (True, "tcp", p.app_port, p.app_port, app)},
+        names.alb_sg(p): public | {(True, "tcp", p.app_port, p.app_port, app)},
         names.app_sg(p): {(False, "tcp", p.app_port, p.app_port, alb), (True, "-1", -1, -1, ANYWHERE)},
         names.db_sg(p): {(False, "tcp", p.db_port, p.db_port, app)},
     }
