@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.action == "start":
                 try:
                     # Every start says the whole switch: what is not given takes its default.
-                    result = server.start(args.rehearse, time_scale=args.time_scale or rehearsal.DEFAULT_SCALE,
-                                          throttle=args.throttle or 0.0)
+                    result = server.start(args.rehearse, throttle=args.throttle or 0.0, time_scale=(
+                        rehearsal.DEFAULT_SCALE if args.time_scale is None else args.time_scale))
                 except ValueError as e:
                     raise ParameterError({"--time-scale/--throttle": str(e)}) from None
             elif args.rehearse:

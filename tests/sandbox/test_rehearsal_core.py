@@ -49,11 +49,12 @@ def test_cli_switch_reaches_other_processes(tmp_path, monkeypatch):
                   "ctx = connect(Params.from_mapping({})); print(type(ctx.clock).__name__, ctx.clock.scale)")
         seen = subprocess.run([py, "-c", kernel], check=True, capture_output=True, text=True).stdout.split()
         assert seen == ["RehearsalClock", str(1 / 600)]
-        # back to the default scale (1 AWS minute = 1 s; a start without --time-scale keeps the last one, and
-        # at 600 a 5-minute create is half a second: under load it was over before the check):
+        # a start without --time-scale is back at the default scale, as its help says (1 AWS minute = 1 s; at
+        # 600 a 5-minute create is half a second: under load it was over before the check):
         # one process creates, another sees it creating
-        subprocess.run([py, "-m", "workbook", "sandbox", "start", "--rehearse", "--time-scale", "60"], check=True,
-                       capture_output=True)
+        subprocess.run([py, "-m", "workbook", "sandbox", "start", "--rehearse"], check=True, capture_output=True)
+        seen = subprocess.run([py, "-c", kernel], check=True, capture_output=True, text=True).stdout.split()
+        assert seen == ["RehearsalClock", str(1 / 60)]
         create = ("from workbook.connect import connect; from workbook.params import Params; "
                   "ctx = connect(Params.from_mapping({})); print(ctx.client('rds').create_db_instance("
                   "DBInstanceIdentifier='shared', Engine='postgres', EngineVersion='16.11', "
@@ -71,6 +72,9 @@ def test_cli_switch_reaches_other_processes(tmp_path, monkeypatch):
         assert seen[0] == "SandboxClock"
         bad = subprocess.run([py, "-m", "workbook", "sandbox", "start", "--throttle", "0.1"], capture_output=True)
         assert bad.returncode == 2
+        zero = subprocess.run([py, "-m", "workbook", "sandbox", "start", "--rehearse", "--time-scale", "0"],
+                              capture_output=True, text=True)
+        assert zero.returncode == 2 and "--time-scale" in zero.stderr and "> 0" in zero.stderr
     finally:
         subprocess.run([py, "-m", "workbook", "sandbox", "stop"], capture_output=True)
 
