@@ -1,5 +1,5 @@
 """python -m workbook sandbox start [--rehearse [--time-scale N] [--throttle SHARE]]|status|stop|reset · run ·
-report · params · unlock STACK."""
+report · params · rollback [--leave-writes-in-rds] · unlock STACK."""
 from __future__ import annotations
 
 import argparse
@@ -49,6 +49,24 @@ def _unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rollback(args: argparse.Namespace) -> int:
+    """08's way back as one command (an incident is no time to open a notebook): clients to the dev host,
+    its database writable, under the stack's lock (taken at once: nobody builds while it runs)."""
+    from . import lock
+    from .connect import connect
+    from .steps import cutover
+    ctx = connect(_params_from_args(args))
+    try:
+        with lock.holding(ctx, cutover.STEP_ID, via="rollback", eager=True):
+            done = cutover.rollback(ctx, leave_writes_in_rds=args.leave_writes_in_rds)
+    except (cutover.RollbackRefused, lock.StackLocked) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for row in done.itertuples():
+        print(f"{row.what}: {row.detail}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m workbook", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -73,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     pa = sub.add_parser("params", help="validate parameters and print them")
     pa.add_argument("--params", help="YAML file of parameters")
     pa.add_argument("--set", action="append", metavar="NAME=VALUE")
+    rb = sub.add_parser("rollback", help="08's way back: clients to the dev host, its database writable again")
+    rb.add_argument("--leave-writes-in-rds", action="store_true",
+                    help="roll back even when production wrote since the cutover (those writes stay in RDS, listed)")
+    rb.add_argument("--params", help="YAML file of parameters (the stack's, as the run had them)")
+    rb.add_argument("--set", action="append", metavar="NAME=VALUE")
     un = sub.add_parser("unlock", help="release a stack's stale lock (asks for the lock id its refusal printed)")
     un.add_argument("stack", help="the stack_name whose lock to release")
     un.add_argument("--id", dest="lock_id", help="the lock id (asked for when not given)")
@@ -113,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "unlock":
             return _unlock(args)
+        if args.cmd == "rollback":
+            return _rollback(args)
         if args.cmd == "report":
             from . import report
             try:

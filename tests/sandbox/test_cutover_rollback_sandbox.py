@@ -37,7 +37,10 @@ def _insert(uri: str, name: str) -> None:
         conn.execute("INSERT INTO items (name, price_cents) VALUES (%s, 4200)", (name,))
 
 
-def test_cutover_lifts_the_freeze_and_a_rollback_accounts_for_production_writes(plane):
+def test_cutover_lifts_the_freeze_and_a_rollback_accounts_for_production_writes(plane, capsys):
+    """The rollback as an operator runs it in an incident: one command, no notebook."""
+    from workbook import lock
+    from workbook.__main__ import main
     ctx, dp = plane["ctx"], plane["dp"]
     assert dbmove.move(ctx).ok
     with pytest.raises(Exception, match="read-only"):   # frozen between the dump and the cutover
@@ -45,9 +48,13 @@ def test_cutover_lifts_the_freeze_and_a_rollback_accounts_for_production_writes(
     cutover.cutover(ctx)
     _insert(dp.database_uri("dev"), "written on dev after the cutover")        # a development database again
     _insert(dp.database_uri("rds"), "written in production after the cutover")
-    with pytest.raises(cutover.RollbackRefused, match=r"items: \+1 rows"):
-        cutover.rollback(ctx)
-    done = cutover.rollback(ctx, leave_writes_in_rds=True).set_index("what")["detail"]
-    assert "items: +1 rows" in done["writes in RDS since cutover"] and "stay in RDS" in done["writes in RDS since cutover"]
-    assert "items: +1 rows" in done["writes on dev since cutover"]
-    assert done["DNS"].startswith("no domain_name") and dp.endpoint("dev") in done["clients"]
+    command = ["rollback", "--set", "sample_rows=200", "--set", "domain_name="]
+    capsys.readouterr()
+    assert main(command) == 1
+    refused = capsys.readouterr().err
+    assert "items: +1 rows" in refused and "Nothing was changed" in refused and "--leave-writes-in-rds" in refused
+    assert main(command + ["--leave-writes-in-rds"]) == 0
+    done = capsys.readouterr().out
+    assert "items: +1 rows: they stay in RDS" in done and "items: +1 rows (kept on dev)" in done
+    assert "no domain_name" in done and dp.endpoint("dev") in done
+    assert lock.read(ctx) is None      # the rollback held the stack's lock and gave it back

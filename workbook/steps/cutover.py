@@ -151,7 +151,8 @@ def rollback(ctx: Context, *, leave_writes_in_rds: bool = False) -> pd.DataFrame
             raise RollbackRefused(
                 f"production wrote since the cutover ({'; '.join(rds_new)}): rolling back would send clients to a "
                 "dev database without those writes. Nothing was changed. Copy them to dev first, or call "
-                "rollback(ctx, leave_writes_in_rds=True) to roll back anyway (they stay in RDS, listed)")
+                "rollback(ctx, leave_writes_in_rds=True) (python -m workbook rollback --leave-writes-in-rds) to roll "
+                "back anyway (they stay in RDS, listed)")
         rows += [("writes in RDS since cutover", "; ".join(rds_new) + ": they stay in RDS, not copied to dev"
                   if rds_new else "none: dev holds everything production has"),
                  ("writes on dev since cutover", "; ".join(dev_new) + " (kept on dev)" if dev_new else "none")]
