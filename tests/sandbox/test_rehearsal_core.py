@@ -37,6 +37,22 @@ def test_switch_is_kept_in_the_state_folder(tmp_path):
     assert rehearsal.load(tmp_path) is None
 
 
+def test_the_plain_sandbox_gives_its_real_processes_time_and_moto_a_token_pause(monkeypatch):
+    """moto answers at once, but the data plane's processes do real work: 08's restore into RDS (an hour on
+    AWS: 720 looks 5 s apart) ran a real pg_restore that took over 15 s on a loaded machine, and token
+    pauses of 0.02 s gave up on it after 14.7 s. A long AWS wait is a minute or more of wall time here;
+    one look is still a fraction of a second."""
+    from workbook.sandbox import seam
+    slept: list[float] = []
+    monkeypatch.setattr(seam.time, "sleep", slept.append)
+    clock = SandboxClock()
+    clock.sleep(5)
+    assert 0 < slept[0] <= 0.2
+    for _ in range(719):
+        clock.sleep(5)
+    assert sum(slept) >= 60
+
+
 def test_cli_switch_reaches_other_processes(tmp_path, monkeypatch):
     """`sandbox start --rehearse` in one process; a later process (a kernel) connects rehearsing."""
     monkeypatch.setenv("WORKBOOK_STATE_DIR", str(tmp_path))

@@ -61,12 +61,15 @@ GAPS = {
 
 
 class SandboxClock(Clock):
-    """moto answers at once: waits between retries and polls are a token pause, not AWS's."""
+    """moto answers at once: waits between retries and polls are a short pause, not AWS's. Not a fixed
+    one: the data plane's processes do real work (a restore, a boot), so a wait AWS bounds at an hour
+    (720 looks 5 s apart) still lasts over a minute here (1/50 of AWS's pause, at most half a second)."""
     scale = 0.0
+    SHARE, LONGEST = 1 / 50, 0.5
 
     def sleep(self, aws_seconds: float) -> None:
         if aws_seconds > 0:
-            time.sleep(0.02)
+            time.sleep(min(aws_seconds * self.SHARE, self.LONGEST))
 
     def now(self) -> float:
         return time.monotonic()
