@@ -137,3 +137,24 @@ def test_a_dev_database_of_another_engine_than_rds_is_not_moved_and_says_why(mon
         with pytest.raises(dbmove.NotReady, match="runs mysql.*nothing is moved"):
             dbmove.move(ctx)
         assert sent == []
+
+
+def test_a_rebuild_within_the_secrets_recovery_window_gets_a_usable_app_secret():
+    """Teardown schedules the app user's secret for deletion (7 days, so a mistake can be undone). A
+    rebuild within those days met it as "exists", and the restore on the app server then failed reading
+    it ("marked deleted"); AWS also refuses a new secret of that name meanwhile. The rebuild restores the
+    stack's own secret and writes the new database's address into it."""
+    import json
+    from workbook import dbmove_hosts, engine
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012")
+        sm = ctx.client("secretsmanager")
+        first = {"Endpoint": {"Address": "old.rds.example", "Port": 5432}, "DBName": "app"}
+        arn = dbmove_hosts.ensure_app_secret(ctx, first, "postgres")
+        engine.destroy(ctx, ["secret"], step="09_teardown")
+        assert sm.describe_secret(SecretId=arn).get("DeletedDate")
+        again = dbmove_hosts.ensure_app_secret(ctx, {"Endpoint": {"Address": "new.rds.example", "Port": 5433},
+                                                     "DBName": "app"}, "postgres")
+        assert again == arn and not sm.describe_secret(SecretId=arn).get("DeletedDate")
+        value = json.loads(sm.get_secret_value(SecretId=again)["SecretString"])
+        assert (value["host"], value["port"], value["username"]) == ("new.rds.example", 5433, "app_user")

@@ -27,6 +27,26 @@ def test_wait_for_gives_up_after_max_attempts(ctx):
                           InstanceIds=["i-0123456789abcdef0"])
 
 
+def test_in_the_plain_sandbox_each_look_pauses_the_waiters_delay(ctx, monkeypatch):
+    """08's restore into RDS waits an hour on AWS (720 looks 5 s apart) while, in the sandbox, a real
+    pg_restore runs. The plain sandbox keeps no AWS time, and reading its wall clock as AWS seconds to keep
+    the waiter's cadence made the pauses shrink towards each 5 s mark: the 720 looks went by in 14.7 s."""
+    import time
+    from workbook.sandbox.seam import SandboxClock
+    now, pauses = [1000.0], []
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+
+    class Recording(SandboxClock):
+        def sleep(self, aws_seconds):
+            pauses.append(aws_seconds)
+            super().sleep(aws_seconds)
+    with pytest.raises(WaiterError):
+        progress.wait_for(ctx.client("ec2"), "instance_running", "a missing instance", delay=5, max_attempts=60,
+                          sleep=Recording().sleep, InstanceIds=["i-0123456789abcdef0"])
+    assert pauses[:2] == [2, 4] and min(pauses[2:]) == 5, pauses
+
+
 def test_poll_times_out_with_a_message():
     with pytest.raises(TimeoutError, match="the thing"):
         progress.poll(lambda: False, "the thing", delay=0, max_attempts=3)

@@ -248,9 +248,11 @@ def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = No
                     raise
                 bar.update(1)
                 _tell(what, attempt, total, time.monotonic() - w0)
-                # after the early looks, every `delay` from the wait's start (the waiter's own cadence)
-                pause = early[attempt - 1] if attempt <= len(early) else \
-                    ((delay - _elapsed(clock, t0, w0) % delay) or delay if delay > 0 else delay)
+                # after the early looks, every `delay` from the wait's start (the waiter's own cadence), where
+                # the clock keeps AWS time; the plain sandbox keeps none (its wall clock is no AWS time)
+                pause = early[attempt - 1] if attempt <= len(early) else delay if (
+                    delay <= 0 or (clock is not None and not getattr(clock, "scale", 0))) else \
+                    (delay - _elapsed(clock, t0, w0) % delay) or delay
                 _check_budget(what, pause, clock, t0, w0, TYPICAL.get(waiter_name, ""), then)
                 sleep(pause)
                 continue

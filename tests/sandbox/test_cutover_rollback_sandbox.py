@@ -20,16 +20,19 @@ from workbook.steps import cutover  # noqa: E402
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory):
+@pytest.fixture(scope="module", params=["postgres", "mysql"])
+def plane(request, tmp_path_factory):
+    """A dev host and an RDS stand-in of one engine: PostgreSQL freezes a database (default_transaction_read_only),
+    MySQL a server (read_only); each engine's freeze is lifted its own way."""
     from workbook.connect import connect
     from workbook.sandbox import dataplane
-    with private_sandbox(tmp_path_factory.mktemp("cutover")):
-        p = Params.from_mapping({"sample_rows": 200, "domain_name": ""})
+    engine = request.param
+    with private_sandbox(tmp_path_factory.mktemp(f"cutover-{engine}")):
+        p = Params.from_mapping({"sample_rows": 200, "domain_name": "", "dev_db_engine": engine})
         ctx = connect(p)
-        stack = create_stack(ctx, p, managed_secret=True)
+        stack = create_stack(ctx, p, managed_secret=True, engine=engine, dev_db=engine)
         ctx.target.dataplane.start(ctx, period_s=3600, publish_every_s=3600)
-        yield {"ctx": ctx, "stack": stack, "dp": dataplane}
+        yield {"ctx": ctx, "stack": stack, "dp": dataplane, "engine": engine}
 
 
 def _insert(uri: str, name: str) -> None:
@@ -48,7 +51,7 @@ def test_cutover_lifts_the_freeze_and_a_rollback_accounts_for_production_writes(
     cutover.cutover(ctx)
     _insert(dp.database_uri("dev"), "written on dev after the cutover")        # a development database again
     _insert(dp.database_uri("rds"), "written in production after the cutover")
-    command = ["rollback", "--set", "sample_rows=200", "--set", "domain_name="]
+    command = ["rollback", "--set", "sample_rows=200", "--set", "domain_name=", "--set", f"dev_db_engine={plane['engine']}"]
     capsys.readouterr()
     assert main(command) == 1
     refused = capsys.readouterr().err

@@ -42,6 +42,7 @@ STEP = register(Step(
         "ec2:DescribeIamInstanceProfileAssociations", "ec2:AssociateIamInstanceProfile",
         "ec2:DisassociateIamInstanceProfile", "iam:ListAttachedRolePolicies", "iam:DeleteRolePolicy",
         "rds:ListTagsForResource", "rds:AddTagsToResource", "secretsmanager:GetRandomPassword",
+        "secretsmanager:RestoreSecret", "secretsmanager:PutSecretValue",   # a rebuild within the recovery window
         "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
         # the probe's URLs: the certificate of domain_name issued, the API's endpoint (entry=api_gateway)
