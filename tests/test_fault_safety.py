@@ -59,8 +59,16 @@ def test_the_stacks_own_dev_host_is_stopped_and_started_again(monkeypatch, serve
     with mock_aws():
         ctx, stack = _stack("stack", probe_seconds=2, probe_rate=10)
         monkeypatch.setattr(type(ctx.target.dataplane), "endpoint_url", lambda self, c, kind: server)
+        mark = ctx.calls.mark()
         run = probe.probe(ctx, "dev", "before", fault="stop_dev")
         assert run.fault_info["stopped"] == stack["dev"] and _state(ctx, stack["dev"]) == "running"
+        # back as it was, not only "running": its status checks passed (the OS booted, so its agent, app and
+        # database come back), before a rerun's move or a rollback sends it a command
+        assert "status checks passed" in run.fault_info["restored"]
+        assert "DescribeInstanceStatus" in [c.operation for c in ctx.calls.calls[mark:]]
+        from workbook import iam_actions, steps
+        used = iam_actions.actions_for_calls(ctx.calls.calls[mark:])
+        assert sorted(used - set(steps.get("08_cutover_compare").all_permissions())) == []
 
 
 def test_a_refused_fault_is_reported_as_not_measured_not_as_a_failure(monkeypatch, server):

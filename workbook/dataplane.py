@@ -260,7 +260,8 @@ class AwsDataPlane(DataPlane):
         raise KeyError(name)
 
     def _restart_dev(self, ctx: Context, info: dict[str, Any]) -> str:
-        """The instance the fault stopped: once stopped (a start is refused while it is stopping), started."""
+        """The instance the fault stopped: once stopped (a start is refused while it is stopping), started, and
+        waited for until its status checks pass (booted: its SSM agent, app and database come back with it)."""
         from . import progress
         iid = info.get("stopped")
         if not iid:
@@ -271,7 +272,9 @@ class AwsDataPlane(DataPlane):
         ec2.start_instances(InstanceIds=[iid])
         progress.wait_for(ec2, "instance_running", f"the dev instance {iid} running again", clock=ctx.clock,
                           InstanceIds=[iid])
-        return f"{iid} started again (running)"
+        progress.wait_for(ec2, "instance_status_ok", f"the dev instance {iid} booted (status checks)",
+                          clock=ctx.clock, then="a rerun of this cell", InstanceIds=[iid])
+        return f"{iid} started again (running, status checks passed)"
 
     def flush(self) -> dict[str, int]:
         """AWS publishes its own metrics: nothing is held back here."""

@@ -55,6 +55,7 @@ STEP = register(Step(
         # faults the probe injects (only the one chosen by the `fault` parameter is called)
         # (stop_dev: started again after; kill_app_instance: a crash, EC2 terminate of one group instance)
         "ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances", "rds:RebootDBInstance",
+        "ec2:DescribeInstanceStatus",   # the stopped dev host booted again (status checks)
         # evidence
         "cloudwatch:PutMetricData", "cloudwatch:GetMetricData",
     )))
