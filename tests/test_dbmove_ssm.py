@@ -158,3 +158,25 @@ def test_a_rebuild_within_the_secrets_recovery_window_gets_a_usable_app_secret()
         assert again == arn and not sm.describe_secret(SecretId=arn).get("DeletedDate")
         value = json.loads(sm.get_secret_value(SecretId=again)["SecretString"])
         assert (value["host"], value["port"], value["username"]) == ("new.rds.example", 5433, "app_user")
+
+
+@pytest.mark.parametrize("server", ["mysql", "mariadb"])
+def test_a_mysql_freeze_binds_an_app_that_logs_in_as_root(server, tmp_path):
+    """On a one-box dev host the app often logs in as root, whom MySQL's read_only does not bind (admin
+    rights): writes made during the move would be lost. MySQL's super_read_only binds root as well;
+    MariaDB has none, so there the freeze falls back to read_only (it binds every user without READ_ONLY
+    ADMIN: the sandbox's dev app is such a user). What the server was told, in order, is recorded."""
+    from workbook import dbmove_scripts as s
+    said = tmp_path / "said"
+    stubs = _stub_bin(tmp_path)
+    refuse = 'case "$*" in *super_read_only*) echo "Unknown system variable" >&2; exit 1;; esac\n' \
+        if server == "mariadb" else ""
+    (stubs / "mysql").write_text("#!/bin/sh\n" + refuse + f'for a; do case "$a" in "SET GLOBAL"*) echo "$a" >> {said};; esac; done\n'
+                                 'cat >/dev/null\n')
+    script = s.wrap(s.dev_mysql("app", "b", "k", "eu-west-1", dump=False, freeze=True))
+    run = subprocess.run(["/bin/sh", "-c", "\n".join(script)], env={"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)},
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    told = said.read_text().splitlines() if said.exists() else []
+    assert told == (["SET GLOBAL super_read_only = ON"] if server == "mysql" else ["SET GLOBAL read_only = ON"])
+    assert "SET GLOBAL read_only = OFF" in s.unfreeze("mysql", "app")   # on MySQL it lifts super_read_only too

@@ -126,7 +126,10 @@ def dev_mysql(database: str, bucket: str, key: str, region: str, *, dump: bool, 
              "command -v mysql >/dev/null 2>&1 || fail 'no mysql client on this host: is MySQL/MariaDB installed here?'",
              f"FP_SQL={shlex.quote(MYSQL_FINGERPRINT_SQL)}"]
     if freeze:
-        lines += ['$MYSQL -e "SET GLOBAL read_only = ON"']
+        # read_only does not bind admin logins, and a one-box dev app often logs in as root: MySQL's
+        # super_read_only binds them too (and implies read_only). MariaDB has none: its read_only binds
+        # every login without READ_ONLY ADMIN.
+        lines += ['$MYSQL -e "SET GLOBAL super_read_only = ON" 2>/dev/null || $MYSQL -e "SET GLOBAL read_only = ON"']
     lines += ['echo "FREEZE|read_only: $($MYSQL -e "SELECT IF(@@global.read_only, \'on\', \'off\')")"']
     lines += ['$MYSQL "$DB" -e "$FP_SQL" | $MYSQL "$DB" | tr "\\t" "|" | sed "s/^/FP|/"']
     if dump:
