@@ -20,6 +20,7 @@ from botocore.config import Config
 
 from ..connect import Context
 from ..kinds import tag_dict
+from .motoserver import NOTE as SPREAD_NOTE
 
 PLAIN = Config(retries={"mode": "standard", "max_attempts": 3})
 
@@ -129,6 +130,13 @@ def engine_versions_listed(ctx: Context, params: dict[str, Any]) -> dict[str, An
 
 # ---- Auto Scaling -----------------------------------------------------------------------------------
 _corrected_instances: set[tuple[str | None, str]] = set()   # (server, instance): a seeded server repeats ids
+
+
+@correct("autoscaling", "CreateAutoScalingGroup", note=SPREAD_NOTE)
+def group_instances_spread_over_zones(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    """Done by the sandbox's moto server (motoserver.py: an instance cannot change subnet afterwards); said
+    here, when there is more than one subnet and a server (the in-process mock of tests keeps moto's way)."""
+    return bool(ctx.endpoint) and "," in str(params.get("VPCZoneIdentifier", ""))
 
 
 @correct("autoscaling", "DescribeAutoScalingGroups",

@@ -224,7 +224,8 @@ def _start() -> dict[str, Any]:
         replay = journal.exists() and journal.stat().st_size > 0
         log = open(paths["log"], "ab")
         # A session of its own: the server outlives the kernel or CLI that started it.
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        # moto's server with the placement of group instances AWS has (motoserver.py)
+        proc = subprocess.Popen([sys.executable, "-m", "workbook.sandbox.motoserver", "-H", "127.0.0.1", "-p", str(port)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT_S
