@@ -74,11 +74,15 @@ def test_pipeline_builds_the_whole_stack(first_run):
     assert len(subs) == 1 and subs[0].endswith(f"@{PARAMS.stack_name}.example")
 
 
-def test_only_the_load_balancer_is_open_to_the_internet_and_no_ssh(first_run):
+def test_nothing_in_the_vpc_is_open_to_the_internet_behind_the_gateway_and_no_ssh(first_run):
+    """entry=api_gateway (the default): the gateway, outside the VPC, is the way in; the internal ALB admits
+    the VPC link's group alone, so no group in the VPC admits 0.0.0.0/0."""
+    assert PARAMS.entry == "api_gateway"
     rules = first_run["inv"].sg_rules
     open_in = rules[(rules.direction == "ingress") & rules.open_to_internet]
-    assert set(open_in.group_name.str.replace(f"{PARAMS.stack_name}-", "", regex=False)) == {"alb-sg"}
-    assert set(zip(open_in.from_port, open_in.to_port)) == {(80, 80), (443, 443)}
+    assert open_in.empty, open_in[["group_name", "from_port", "source"]]
+    link = rules[(rules.direction == "ingress") & (rules.group_name == f"{PARAMS.stack_name}-alb-sg")]
+    assert set(link.source) == set(rules[rules.group_name == f"{PARAMS.stack_name}-vpclink-sg"].group_id)
     ingress = rules[rules.direction == "ingress"]
     assert not ((ingress.from_port <= 22) & (ingress.to_port >= 22)).any()
 

@@ -88,6 +88,11 @@ class FakeSSM:
     def get_command_invocation(self, CommandId, InstanceId, **_):
         return self.instance.results[CommandId]
 
+    def __getattr__(self, name):
+        # what the move does besides running commands (the stack's ledger) goes to the account's SSM
+        import boto3
+        return getattr(boto3.client("ssm", region_name="us-east-1"), name)
+
     def describe_instance_information(self, Filters=(), **_):
         ids = [v for f in Filters if f.get("Key") in ("InstanceIds", "InstanceId") for v in f.get("Values", [])]
         return {"InstanceInformationList": [{"InstanceId": i, "PingStatus": "Online", "PlatformType": "Linux"}
