@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 result = getattr(server, args.action)()
             print(json.dumps(result, indent=2, default=str))
+            if result.get("note"):   # what a user must know even when the JSON is not read (make sandbox-start)
+                print(f"note: {result['note']}", file=sys.stderr)
             return 0
         if args.cmd == "params":
             print(json.dumps(_params_from_args(args).to_dict(), indent=2))

@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+# What the journal of a sandbox records with: a journal replays to the same IDs only on the server that
+# recorded it (server.py sets aside one of another flavour). Change it with any change that alters IDs.
+FLAVOUR = "motoserver-1"
 NOTE = ("moto launches every Auto Scaling instance in the group's first subnet: the sandbox's moto server "
         "spreads them over the group's zones, as AWS balances them")
 

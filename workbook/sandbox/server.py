@@ -38,7 +38,20 @@ START_TIMEOUT_S = 30.0
 def _paths() -> dict[str, Path]:
     d = state_dir()
     return {"dir": d, "state": d / "moto.json", "journal": d / "journal.jsonl", "log": d / "moto.log",
-            "lock": d / "moto.lock", "procs": d / "processes"}
+            "lock": d / "moto.lock", "procs": d / "processes", "flavour": d / "journal.flavour"}
+
+
+def _set_aside_foreign_journal(paths: dict[str, Path]) -> Path | None:
+    """A journal recreates the same IDs only on the server that recorded it (motoserver.FLAVOUR): one
+    another server recorded (before an upgrade) would replay into a broken state, so it is set aside."""
+    from .motoserver import FLAVOUR
+    journal, flavour = paths["journal"], paths["flavour"]
+    recorded = flavour.read_text().strip() if flavour.exists() else "moto.server"
+    if not (journal.exists() and journal.stat().st_size > 0) or recorded == FLAVOUR:
+        return None
+    aside = journal.with_name(f"journal-{time.strftime('%Y%m%d-%H%M%S')}-{recorded}.jsonl.old")
+    journal.rename(aside)
+    return aside
 
 
 @contextlib.contextmanager
@@ -221,6 +234,7 @@ def _start() -> dict[str, Any]:
                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_DEFAULT_REGION": "us-east-1"}
         journal = paths["journal"]
+        aside = _set_aside_foreign_journal(paths)
         replay = journal.exists() and journal.stat().st_size > 0
         log = open(paths["log"], "ab")
         # A session of its own: the server outlives the kernel or CLI that started it.
@@ -241,6 +255,8 @@ def _start() -> dict[str, Any]:
             _post(endpoint, "/moto-api/recorder/replay-recording")
             _post(endpoint, "/moto-api/recorder/start-recording")
         else:
+            from .motoserver import FLAVOUR
+            paths["flavour"].write_text(FLAVOUR)
             _post(endpoint, "/moto-api/recorder/start-recording")
             _post(endpoint, f"/moto-api/seed?a={SEED}")  # the first recorded call: IDs replay identically
         st = {"pid": proc.pid, "port": port, "endpoint": endpoint, "started": time.time(),
@@ -249,6 +265,13 @@ def _start() -> dict[str, Any]:
     # The local processes standing in for instances, databases and the load balancer come back too
     # (outside the lock: the data plane asks for the server's status).
     from . import dataplane
+    if aside is not None:   # the data plane and the rehearsal's timeline stood for those resources
+        dataplane.forget()
+        rehearsal.forget()
+        return {**st, "already_running": False, "replayed_calls": 0, "journal_set_aside": str(aside),
+                "note": "the sandbox's server changed since its state was recorded, and that state would not "
+                        "come back whole: the sandbox starts empty (run the notebooks again); the old journal "
+                        f"is kept at {aside}"}
     plane = dataplane.resume()
     return {**st, "already_running": False, "replayed_calls": replayed,
             "replay_seconds": round(time.perf_counter() - t0, 2), "dataplane": plane}
