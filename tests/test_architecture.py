@@ -165,3 +165,20 @@ def test_the_restore_drills_temporary_copy_is_not_drawn_as_part_of_the_stack(tmp
     stack.frames["db_instances"] = pd.concat([db.assign(stack="demo"), pd.DataFrame([drill])], ignore_index=True)
     architecture.draw_stack(stack, tmp_path / "after.png", "After")
     assert "demo-db primary" in labels() and "demo-db-drill" not in labels()
+
+
+def test_the_zones_are_drawn_left_to_right_in_name_order_behind_an_internal_alb(tmp_path):
+    """With the API Gateway in front, the internal ALB's edges into both zones made Graphviz draw
+    us-east-1b left of us-east-1a. Where Graphviz puts each NAT gateway (one per zone) is read back."""
+    import json
+    import subprocess
+    stack = production_stack()
+    stack.frames["load_balancers"] = stack.frames["load_balancers"].assign(scheme="internal")
+    stack.frames["apis"] = pd.DataFrame([{"id": "api1", "name": "demo-api", "protocol": "HTTP", "vpc_link_id": "vl1",
+                                          "stack": "demo", "step": "05_edge", "tags": {}}])
+    architecture.draw_stack(stack, tmp_path / "after.png", "After")
+    layout = json.loads(subprocess.run(["dot", "-Tjson"], input=architecture.last_dot_source, capture_output=True,
+                                       text=True, check=True).stdout)
+    x = {o["label"].split("\n")[-1]: float(o["pos"].split(",")[0]) for o in layout["objects"]
+         if "pos" in o and o.get("label", "").startswith("NAT gateway")}
+    assert x["nat-0"] < x["nat-1"], x      # nat-0 runs in us-east-1a, nat-1 in us-east-1b

@@ -235,6 +235,7 @@ def _draw_vpc(f: dict[str, pd.DataFrame], vpc: Any, front: Node, drawn: dict[str
                 front >> Edge(label=protocol) >> node
         azs = sorted(set(subnets.az) | set(_rds_azs(f, vpc.id)))
         tall = {tier: _tier_has_content(f, subnets, tier) for tier in ("public", "app", "db")}
+        tops: list[Node] = []
         for az in azs:
             with Cluster(f"AZ {az}"):
                 anchors = []
@@ -245,6 +246,7 @@ def _draw_vpc(f: dict[str, pd.DataFrame], vpc: Any, front: Node, drawn: dict[str
                             anchors.append(_draw_subnet_contents(f, tier, s, az, drawn, tall[tier]))
                 for upper, lower in zip(anchors, anchors[1:]):
                     upper >> Edge(style="invis") >> lower  # public above app above db
+                tops += anchors[:1]
                 if anchors and "igw" in drawn:
                     # every AZ's public tier one rank below the gateway: the AZ columns line up
                     drawn["igw"] >> Edge(style="invis") >> anchors[0]
@@ -253,7 +255,21 @@ def _draw_vpc(f: dict[str, pd.DataFrame], vpc: Any, front: Node, drawn: dict[str
                 loose = inst[(inst.vpc_id == vpc.id) & (inst.az == az) & ~inst.subnet_id.isin(subnets[subnets.tier != ""].id)]
                 for i in loose.itertuples():
                     drawn[f"i:{i.id}"] = EC2(f"{i.name or i.id}\n{i.private_ip}")
+        _in_az_order(tops)
         _draw_security_groups(f, vpc.id, drawn.get("users"))
+
+
+def _in_az_order(tops: list[Node]) -> None:
+    """The AZ columns left to right in name order: Graphviz otherwise places them where edges from
+    outside (an internal ALB's) cross least, us-east-1b before us-east-1a. Their top subnets share a
+    rank, chained by invisible edges (newrank lets a rank span clusters)."""
+    if len(tops) < 2:
+        return
+    from diagrams import getdiagram
+    dot = getdiagram().dot
+    dot.graph_attr["newrank"] = "true"
+    chain = " -> ".join(f'"{n._id}"' for n in tops)
+    dot.body.append(f"\t{{rank=same; {chain} [style=invis]}}\n")
 
 
 def _tier_has_content(f: dict[str, pd.DataFrame], subnets: pd.DataFrame, tier: str) -> bool:
