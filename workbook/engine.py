@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError, WaiterError
 from . import kinds as K
 from . import progress, tagging
 from .connect import Context, Resource
+from .ledger import BUILD, build_id, client_token, end_build, forget, ledger, ledger_name, remember  # noqa: F401
 
 NOT_FOUND_CODES = {"NoSuchEntity", "NoSuchBucket", "NoSuchHostedZone", "ResourceNotFoundException",
                    "NotFoundException", "ParameterNotFound", "NotFound", "404", "NoSuchTagSet"}
@@ -164,85 +165,6 @@ def name_of(kind: K.Kind, raw: dict[str, Any], tags: dict[str, str]) -> str:
 def item(ctx: Context, kind: K.Kind, raw: dict[str, Any], tags: dict[str, str] | None = None) -> Item:
     tags = tags_of(ctx, kind, raw) if tags is None else tags
     return Item(kind.name, str(_dig(raw, kind.id)), name_of(kind, raw, tags) or str(_dig(raw, kind.id)), tags, raw)
-
-
-# ---- the ledger of what cannot carry a tag ----------------------------------------------------------
-# An IAM group, a CloudWatch dashboard (in the sandbox) and a DNS record written into a zone the user
-# owns cannot carry the stack's tag. What the stack created of those is written down in one SSM
-# parameter that does carry it, so teardown finds them by that record, never by a name pattern.
-def ledger_name(stack: str) -> str:
-    return f"/workbook/{stack}/ledger"
-
-
-def ledger(ctx: Context, stack: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
-    import json
-    stack = stack or ctx.p.stack_name
-    try:
-        value = ctx.client("ssm").get_parameter(Name=ledger_name(stack))["Parameter"]["Value"]
-    except ClientError as e:
-        if missing(e):
-            return {}
-        raise
-    return json.loads(value)
-
-
-def _write_ledger(ctx: Context, book: dict[str, Any], exists: bool = False) -> None:
-    """Created with the stack's tags (Tags and Overwrite cannot go together), else overwritten."""
-    import json
-    ssm, name = ctx.client("ssm"), ledger_name(ctx.p.stack_name)
-    value = json.dumps(book, sort_keys=True, separators=(",", ":"))
-    if not exists:
-        try:
-            ssm.put_parameter(Name=name, Value=value, Type="String", Tags=tagging.tags(ctx.p, ctx.step or "ledger", name),
-                              Description="What this workbook stack created that cannot carry its tag")
-            return
-        except ClientError as e:
-            if code(e) != "ParameterAlreadyExists":
-                raise
-    ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
-
-
-def remember(ctx: Context, kind: str, name: str, step: str, **info: Any) -> None:
-    """Write an untaggable resource the stack created (or changed) into the stack's ledger."""
-    book = ledger(ctx)
-    book.setdefault(kind, {})[name] = {"step": step, **info}
-    _write_ledger(ctx, book)
-
-
-def forget(ctx: Context, kind: str, name: str) -> None:
-    book = ledger(ctx)
-    if name in book.get(kind, {}):
-        del book[kind][name]
-        _write_ledger(ctx, book)
-
-
-# ---- the build: what every idempotency token is scoped to ----------------------------------------
-# AWS keeps a token's answer after its resource is gone (EC2 ClientToken >= 24 h, Route 53 CallerReference
-# for ever, ACM an hour). So each build of a stack has an id in the ledger: a rerun sends the same tokens
-# (a create retried after a crash gets back what it made), a rebuild after teardown sends new ones.
-BUILD = "build"   # the ledger's entry for the build id; not a resource kind
-
-
-def build_id(ctx: Context) -> str:
-    book = ledger(ctx)
-    if book.get(BUILD) or ctx.dry_run:   # a dry run creates nothing, so sends no token
-        return next(iter(book.get(BUILD) or {"dry-run": 0}))
-    import time
-    import uuid
-    book[BUILD] = {uuid.uuid4().hex[:16]: {"step": ctx.step or "", "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
-    _write_ledger(ctx, book)
-    return next(iter(book[BUILD]))
-
-
-def end_build(ctx: Context) -> None:
-    """Teardown ends the build first: even one that stops half-way leaves the next build its own tokens."""
-    book = ledger(ctx)
-    if book.pop(BUILD, None) and not ctx.dry_run:
-        _write_ledger(ctx, book, exists=True)
-
-
-def client_token(ctx: Context, name: str) -> str:
-    return tagging.client_token(ctx.p, f"{build_id(ctx)}/{name}")
 
 
 def _untagged(ctx: Context, kind: K.Kind, stack: str) -> list[Item]:
@@ -476,11 +398,14 @@ def destroy(ctx: Context, kind_names: Iterable[str], *, step: str, only_step: st
     """Delete what carries the stack's tag, kind by kind in deletion order. `only_step` narrows to what
     one step created; `keep(item)` returns a reason to keep an item ("" deletes it). A failure is
     recorded and the rest goes on: a teardown must remove as much as it can, and say what stayed."""
-    mark = len(ctx.resources)
+    mark, ended = len(ctx.resources), False
     for kind in K.deletion_order(kind_names):
         if not kind.delete and (kind.name, "delete") not in K.HOOKS:
             continue
         for it in find(ctx, kind, step=only_step):
+            if kind.token and not ended and not ctx.dry_run and not (keep and keep(it)):
+                end_build(ctx)
+                ended = True
             reason = keep(it) if keep else ""
             if reason:
                 # said once: a delete hook may already have noted what it keeps (RDS's final snapshot)

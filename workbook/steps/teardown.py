@@ -49,7 +49,6 @@ def destroy(ctx: Context) -> pd.DataFrame:
     Safe to run twice; with dry_run it lists what it would delete."""
     mark = len(ctx.resources)
     with lock.holding(ctx, STEP, eager=True) as held:
-        engine.end_build(ctx)
         engine.destroy(ctx, [k.name for k in K.deletion_order() if k.name != lock.KIND], step=STEP, keep=keep(ctx))
         gone = held.give_back()   # last of all (the pipeline's own lock is given back when its run ends)
     if gone is not None:
