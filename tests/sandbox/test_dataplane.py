@@ -194,3 +194,24 @@ def test_a_new_rds_instance_of_the_same_name_starts_empty(plane):
     ctx.target.dataplane.start(ctx, period_s=3600, publish_every_s=3600)
     with psycopg.connect(dp.database_uri("rds")) as conn:
         assert conn.execute("SELECT to_regclass('left_behind')").fetchone()[0] is None
+
+
+def _running(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_stack_switched_away_from_leaves_no_database_running_after_stop(plane):
+    """The workshop's sandbox serves one stack's data plane at a time (the prebuilt "demo", then an attendee's
+    own): starting it for another stack forgot the first stack's RDS stand-in without stopping it, so a
+    PostgreSQL server ran on after `sandbox stop`, recorded nowhere (seen after `make test`)."""
+    from workbook.connect import connect
+    dp = plane["dp"]
+    st = dp.status()
+    first = int(st[st["stands_in_for"] == "RDS instance"]["pid"].iloc[0])
+    p2 = Params.from_mapping({"stack_name": "other", "sample_rows": 100})
+    ctx2 = connect(p2)
+    create_stack(ctx2, p2, dev=False, asg=False)
+    ctx2.target.dataplane.start(ctx2, period_s=3600, publish_every_s=3600)
+    dp.stop()
+    assert wait_for(lambda: not _running(first), timeout=10), "the first stack's RDS stand-in still runs"

@@ -201,10 +201,21 @@ def start(ctx: Context, *, period_s: float = 60.0, publish_every_s: float = 300.
             health["interval_s"] = health_interval_s
             health["timeout_s"] = min(health["timeout_s"], health_interval_s)
         cfg["lb"] = {**lb, "health": health, "port": lb_port or _free_port((old.get("lb") or {}).get("port"))}
+    _stop_replaced(old, cfg)
     _write(_config_path(), cfg)
     _run(cfg, seed_rows=p.sample_rows)
     wait_ready(wait_s)
     return status()
+
+
+def _stop_replaced(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """A database server the old configuration ran and the new one does not (another stack's RDS
+    stand-in, a dev database of another engine) stops here: once out of the configuration, nothing
+    else would find it, and it would outlive `sandbox stop`. Its data folder stays for a later start."""
+    for key in ("dev", "rds"):
+        was, now = old.get(key), new.get(key)
+        if was and (not now or databases.place(was) != databases.place(now)):
+            databases.stop(was)
 
 
 def _dev_engine(ctx: Context) -> str:
