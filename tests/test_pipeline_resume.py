@@ -92,3 +92,17 @@ def test_the_reruns_outlast_the_longest_wait_aws_can_impose():
     for timeout in (300, 600, 1800):
         waited = (pipeline_resume.resumes(timeout) + 1) * timeout * (1 - progress.CELL_MARGIN)
         assert waited >= longest, timeout
+
+
+def test_the_still_waiting_line_says_what_is_awaited_whole_and_not_what_the_cell_would_advise():
+    """`make rehearse` printed "(on AWS it takes 2-30 min after its validation record exists, sometimes );" and
+    "it goes on in AWS: a rerun re);": the reason was cut at 160 characters, mid-word, and its advice ("a rerun
+    of this notebook does") repeated what the pipeline's line goes on to say it does."""
+    from workbook.progress import StillWaiting
+    err = "StillWaiting: " + StillWaiting("certificate for api.demo.example", 480,
+                                          "2-30 min after its validation record exists, sometimes hours").text()
+    why = pipeline_resume.why_waiting(err)
+    assert why == ("certificate for api.demo.example: still not ready after 8.0 min of waiting in this cell (on AWS "
+                   "it takes 2-30 min after its validation record exists, sometimes hours)")
+    long = pipeline_resume.why_waiting("StillWaiting: " + StillWaiting("x" * 50 + " y" * 200, 60).text())
+    assert len(long) <= 200 and long.endswith(" …") and " y …" in long

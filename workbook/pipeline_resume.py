@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import textwrap
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -74,13 +75,20 @@ def execute_resuming(src: Path, out: Path, parameters: dict[str, Any], timeout: 
                 kept.parent.mkdir(exist_ok=True)
                 shutil.copy(out, kept) if resumable else out.replace(kept)
             first = index if resumable else 0
-            print(f"{label}: cell {index} still waiting ({err.split(': ', 1)[-1][:160]}); running "
+            print(f"{label}: cell {index} still waiting ({why_waiting(err)}); running "
                   f"{'that cell' if first else src.stem} again to pick it up ({attempt} of {allowed})",
                   file=stream, flush=True)
         finally:
             calls, created = _kernel_counts(out.parent, src.stem)
             nbrec.calls += calls
             nbrec.created += created
+
+
+def why_waiting(err: str) -> str:
+    """What a StillWaiting error awaits, for the pipeline's line: without the cell's own advice (what
+    picks the wait up: the line says what the pipeline does instead), cut at a word if it is long."""
+    why = err.split(": ", 1)[-1].split("; it goes on in AWS", 1)[0]
+    return textwrap.shorten(why, 200, placeholder=" …")
 
 
 RESUMABLE_TAG = "resumable"
