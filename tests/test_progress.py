@@ -72,3 +72,41 @@ def test_workshop_wait_says_ready_after_n_seconds(workshop_bars, capsys):
     text = out.out + out.err
     assert re.search(r"the NAT gateway: ready after \d+(\.\d)? s", text), text
     assert "checks" not in text and "elapsed" not in text   # read as a timeout, not as a wait
+
+
+class _AwsClock:
+    scale = 1.0
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def sleep(self, s: float) -> None:
+        self.t += s
+
+    def now(self) -> float:
+        return self.t
+
+
+def test_a_listener_with_a_cadence_of_its_own_is_called_when_due_inside_a_long_pause():
+    """03's restore drill rides on other steps' waits; a wait that pauses long (CloudWatch's delivery in 08,
+    20 s; ACM's waiter, 60 s) must not hold the drill's next stage back by as much."""
+    clock = _AwsClock()
+    seen: list[float] = []
+
+    class Every30:
+        due = 30.0
+
+        def __call__(self, *_):
+            seen.append(clock.now())
+            self.due = clock.now() + 30
+
+    listener = Every30()
+    progress.add_listener(listener)
+    try:
+        progress.pause(clock, 120, "CloudWatch to deliver")
+        progress.poll(lambda: clock.now() >= 300, "something slow", delay=180, max_attempts=3, clock=clock)
+    finally:
+        progress.remove_listener(listener)
+    assert seen[:4] == [30, 60, 90, 120]
+    assert all(b - a <= 30 for a, b in zip(seen, seen[1:]))
+    assert clock.now() == 300   # the pauses themselves last as long as they did (120, then 180)

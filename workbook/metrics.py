@@ -178,7 +178,7 @@ def read_aws(ctx: Context, p: Params, start: datetime, end: datetime, phase: str
         left = progress.remaining()
         if left is not None and left < DELIVERY_POLL_S:
             break
-        ctx.clock.sleep(DELIVERY_POLL_S)
+        progress.pause(ctx.clock, DELIVERY_POLL_S, "CloudWatch to deliver the datapoints")
         df = fetch(ctx, specs, start, end, phase)
     if df.empty or df["timestamp"].max() < due:
         print(f"CloudWatch had not delivered the minute of {due:%H:%M} UTC after {(ctx.clock.now() - t0) / 60:.1f} "

@@ -112,6 +112,29 @@ def _tell(what: str, attempt: int, total: int, elapsed: float) -> None:
         fn(what, attempt, total, elapsed)
 
 
+def _pause(sleep: Callable[[float], None], pause: float, clock: Any, what: str, attempt: int, total: int,
+           w0: float) -> None:
+    """Sleep a wait's pause. A listener with a `due` (AWS seconds on the clock) is called when due, not only
+    when this wait looks: what goes on beside a wait that looks every few minutes (03's restore drill
+    beside 05's certificate) keeps its own cadence. Where the clock keeps no AWS time, one sleep."""
+    while pause > 0:
+        dues = [fn.due for fn in _listeners if getattr(fn, "due", None) is not None]
+        if not dues or clock is None or not getattr(clock, "scale", 0):
+            sleep(pause)
+            return
+        step = min(pause, max(min(dues) - clock.now(), 1.0))
+        sleep(step)
+        pause -= step
+        now = clock.now()
+        for fn in [fn for fn in _listeners if getattr(fn, "due", None) is not None and fn.due <= now]:
+            fn(what, attempt, total, time.monotonic() - w0)
+
+
+def pause(clock: Any, aws_seconds: float, what: str) -> None:
+    """A wait's pause outside wait_for and poll (CloudWatch's delivery): listeners stay on their cadence."""
+    _pause(clock.sleep, aws_seconds, clock, what, 0, 0, time.monotonic())
+
+
 # ---- budgets: the time a wait may take, in AWS time ---------------------------------------------------
 # What the waits usually take on AWS (AWS documentation and botocore waiters, gathered 2026-11), said when a wait ends before them.
 TYPICAL: dict[str, str] = {
@@ -254,7 +277,7 @@ def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = No
                     delay <= 0 or (clock is not None and not getattr(clock, "scale", 0))) else \
                     (delay - _elapsed(clock, t0, w0) % delay) or delay
                 _check_budget(what, pause, clock, t0, w0, TYPICAL.get(waiter_name, ""), then)
-                sleep(pause)
+                _pause(sleep, pause, clock, what, attempt, total, w0)
                 continue
             bar.update(total - bar.n)
             _tell(what, total, total, time.monotonic() - w0)
@@ -280,5 +303,5 @@ def poll(check: Callable[[], bool], what: str, *, delay: float, max_attempts: in
             _tell(what, attempt, max_attempts, time.monotonic() - w0)
             if attempt < max_attempts:
                 _check_budget(what, delay, clock, t0, w0, typical, then)
-                sleep(delay)
+                _pause(sleep, delay, clock, what, attempt, max_attempts, w0)
     raise TimeoutError(f"{what}: not ready after {max_attempts} checks {delay} s apart")

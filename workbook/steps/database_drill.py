@@ -274,11 +274,17 @@ class DrillAdvancer:
     of when 08 gets to it, so the build's longest chain (instance, snapshot, restore: about 40 AWS
     minutes) runs beside those waits rather than after them (measured by `make rehearse`). It looks at
     most every LOOK_S AWS seconds and stops once the restore has started, or when there is nothing it
-    may do (no instance in this stack, a refusal): 08 then advances the drill itself."""
-    LOOK_S = 60.0   # the cadence of the waits it rides on (ACM 60 s, RDS 30 s)
+    may do (no instance in this stack, a refusal): 08 then advances the drill itself. `due` asks the wait
+    it rides on to call it at its own cadence (progress._pause), not only when that wait looks: ACM's
+    waiter looks every 60 s, and each stage waited up to a minute more (measured by `make rehearse`)."""
+    LOOK_S = 30.0   # the RDS waiters' own cadence (botocore's db_instance_available: 30 s)
 
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.next_look, self.busy, self.done = ctx, 0.0, False, False
+
+    @property
+    def due(self) -> float | None:
+        return None if self.done else self.next_look
 
     def __call__(self, what: str, attempt: int, total: int, elapsed: float) -> None:
         now = self.ctx.clock.now()
