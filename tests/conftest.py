@@ -38,12 +38,13 @@ MINIMAL = {"domain_name": "", "alarm_email": "", "entry": "alb", "nat_per_az": F
 def make_ctx(**overrides):
     """A Context on moto's in-process mock (call inside mock_aws), through the sandbox's seam as the
     notebooks get it (the in-process mock has moto's gaps too). Parameters: MINIMAL, then `overrides`."""
-    from workbook.connect import Context, Target
+    from workbook.aws import AwsTarget
+    from workbook.connect import Context
     from workbook.params import Params
     from workbook.sandbox.seam import ACCOUNT, SandboxTarget
     p = Params.from_mapping({**MINIMAL, **overrides})
     # target=aws: the real-account code path, against the same in-process moto (no sandbox corrections)
-    return Context(p, SandboxTarget(endpoint=None) if p.target == "sandbox" else Target(), ACCOUNT)
+    return Context(p, SandboxTarget(endpoint=None) if p.target == "sandbox" else AwsTarget(), ACCOUNT)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbook.connect import Target
+from workbook.aws import AwsTarget
 from workbook.inventory import BASE_COLUMNS
 from workbook.inventory.ec2 import COLUMNS
 from workbook.sandbox.seam import SandboxTarget
@@ -16,7 +16,7 @@ class FakeContext:
     """What checks ask an inventory's context: what its target cannot show (`gap`), the account."""
 
     def __init__(self, target: str = "sandbox"):
-        self.target = SandboxTarget() if target == "sandbox" else Target()
+        self.target = SandboxTarget() if target == "sandbox" else AwsTarget()
 
     def gap(self, name: str) -> str:
         return self.target.gap(name)

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from conftest import make_ctx
 from workbook import dbmove, names, probe, steps
-from workbook.connect import Target
+from workbook.aws import AwsTarget
 from workbook.dataplane import AwsDataPlane, DataPlane
 from workbook.iam_actions import actions_for_calls
 from workbook.sandbox.plane import SandboxDataPlane
@@ -27,7 +27,7 @@ INTERFACE = ("resolve", "start", "endpoint_url", "fault", "flush", "database_ide
 
 
 def test_both_targets_answer_the_same_interface():
-    assert isinstance(Target().dataplane, AwsDataPlane) and isinstance(SandboxTarget().dataplane, SandboxDataPlane)
+    assert isinstance(AwsTarget().dataplane, AwsDataPlane) and isinstance(SandboxTarget().dataplane, SandboxDataPlane)
     for cls in (AwsDataPlane, SandboxDataPlane):
         for name in INTERFACE:
             method = getattr(cls, name)

@@ -264,12 +264,13 @@ class Target:
     @property
     def dataplane(self) -> Any:
         """What serves (instances, databases, the load balancer), behind one interface on every target
-        (workbook.dataplane): here AWS itself."""
-        from .dataplane import AwsDataPlane
-        return AwsDataPlane()
+        (workbook.dataplane). Each target names its own (workbook.aws, workbook.sandbox): this module
+        sits below both and names neither."""
+        raise NotImplementedError(f"{type(self).__name__} names no data plane")
 
 
-TARGETS: dict[str, Callable[[Params], Target]] = {"aws": lambda p: Target()}
+# Filled by the targets themselves when target_for loads them (workbook.aws, workbook.sandbox).
+TARGETS: dict[str, Callable[[Params], Target]] = {}
 
 
 def register_target(name: str, factory: Callable[[Params], Target]) -> None:
@@ -278,7 +279,7 @@ def register_target(name: str, factory: Callable[[Params], Target]) -> None:
 
 def target_for(p: Params) -> Target:
     if p.target not in TARGETS:
-        # The sandbox is a plugin below this module; loading it registers it.
+        # Each target is a module above this one (workbook.aws, workbook.sandbox); loading it registers it.
         importlib.import_module(f"{__package__}.{p.target}")
     return TARGETS[p.target](p)
 

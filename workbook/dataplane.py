@@ -19,7 +19,7 @@ account AWS runs all of that; the sandbox runs local stand-ins (`workbook/sandbo
 |                                | same SSM Run Command path on both (the sandbox runs the commands)    |
 | `dev_instance_id(ctx)`         | the dev instance's id                                                |
 
-`AwsDataPlane` is the real account's (`connect.Target.dataplane`); the sandbox's is `SandboxDataPlane`
+`AwsDataPlane` is the real account's (`workbook.aws.AwsTarget.dataplane`); the sandbox's is `SandboxDataPlane`
 in sandbox/plane.py. Both read the control plane the same way (`DataPlane.resolve`).
 """
 from __future__ import annotations

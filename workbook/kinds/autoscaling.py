@@ -25,7 +25,7 @@ declare(
 def _delete_group(ctx: Any, kind: Kind, it: Any) -> None:
     """ForceDelete terminates the instances with the group; wait for them, then for the group."""
     from .. import progress
-    from ..engine import wait
+    from ..calls import wait
     from . import get
     asg = ctx.client("autoscaling")
     ids = [i["InstanceId"] for i in it.raw.get("Instances", [])]

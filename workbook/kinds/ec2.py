@@ -94,7 +94,7 @@ def _ignore_missing(fn: Any, **kw: Any) -> None:
 
 @hook("internet_gateway", "before_delete")
 def _detach_gateway(ctx: Any, kind: Kind, it: Any) -> None:
-    from ..engine import retrying
+    from ..calls import retrying
     ec2 = ctx.client("ec2")
     for a in it.raw.get("Attachments", []):
         # DependencyViolation while public addresses in the VPC are still mapped (a NAT being deleted)
@@ -109,7 +109,7 @@ def _disassociate_address(ctx: Any, kind: Kind, it: Any) -> None:
 
 @hook("nat_gateway", "delete")
 def _delete_nat(ctx: Any, kind: Kind, it: Any) -> None:
-    from ..engine import wait
+    from ..calls import wait
     if it.raw.get("State") not in ("deleting", "deleted"):
         ctx.client("ec2").delete_nat_gateway(NatGatewayId=it.id)
     wait(ctx, kind, it.id, deleted=True)
@@ -118,7 +118,7 @@ def _delete_nat(ctx: Any, kind: Kind, it: Any) -> None:
 @hook("route_table", "find")
 def _route_tables(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
     """A VPC's main table goes with the VPC; only the others can (and must) be deleted first."""
-    from ..engine import _pages, _with_stack_filter
+    from ..calls import _pages, _with_stack_filter
     args = _with_stack_filter(kind, stack, kw) if stack else kw
     return [t for t in _pages(ctx, "ec2", kind.describe, kind.items, **args)
             if not any(a.get("Main") for a in t.get("Associations", []))]
@@ -135,7 +135,7 @@ def _disassociate_route_table(ctx: Any, kind: Kind, it: Any) -> None:
 @hook("security_group", "find")
 def _security_groups(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
     """A VPC's default group cannot be deleted; it goes with its VPC."""
-    from ..engine import _pages, _with_stack_filter
+    from ..calls import _pages, _with_stack_filter
     args = _with_stack_filter(kind, stack, kw) if stack else kw
     return [g for g in _pages(ctx, "ec2", kind.describe, kind.items, **args) if g.get("GroupName") != "default"]
 
@@ -143,7 +143,7 @@ def _security_groups(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list
 def revoke_references(ctx: Any, group_id: str, to: str | None = None) -> None:
     """Rules that reference other groups block those groups' deletion (and theirs block this one).
     With `to`, only the rules that reference that one group (another group's other rules stay)."""
-    from ..engine import _pages
+    from ..calls import _pages
     ec2 = ctx.client("ec2")
     rules = _pages(ctx, "ec2", "describe_security_group_rules", "SecurityGroupRules",
                    Filters=[{"Name": "group-id", "Values": [group_id]}])
@@ -160,7 +160,7 @@ def revoke_references(ctx: Any, group_id: str, to: str | None = None) -> None:
 @hook("security_group", "before_delete")
 def _revoke_group_references(ctx: Any, kind: Kind, it: Any) -> None:
     """This group's rules that name other groups, and other groups' rules that name this one."""
-    from ..engine import _pages
+    from ..calls import _pages
     revoke_references(ctx, it.id)
     vpc = it.raw.get("VpcId")
     if not vpc:

@@ -43,7 +43,7 @@ def _zones(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str,
     """Zone ids without the /hostedzone/ prefix, names without the final dot. The user's own zone
     (hosted_zone_id) is never the stack's, whatever its tags say: only the records the stack wrote into
     it are."""
-    from ..engine import _pages
+    from ..calls import _pages
     zones = [_bare(z) for z in _pages(ctx, "route53", "list_hosted_zones", "HostedZones")]
     return [z for z in zones if z["ZoneId"] != ctx.p.hosted_zone_id]
 
@@ -85,7 +85,7 @@ def change_and_wait(ctx: Any, zone_id: str, changes: list[dict[str, Any]], what:
 @hook("hosted_zone", "delete")
 def _delete_zone(ctx: Any, kind: Kind, it: Any) -> None:
     """A zone must be empty but for its SOA and NS records."""
-    from ..engine import _pages
+    from ..calls import _pages
     changes = [{"Action": "DELETE", "ResourceRecordSet": r}
                for r in _pages(ctx, "route53", "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=it.id)
                if not (r["Type"] in ("SOA", "NS") and r["Name"].rstrip(".") == it.name.rstrip("."))]

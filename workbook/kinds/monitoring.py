@@ -42,7 +42,7 @@ def _alarm_tags(ctx: Any, raw: dict[str, Any]) -> list[dict[str, str]]:
 
 @hook("sns_topic", "find")
 def _topics(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
-    from ..engine import _pages
+    from ..calls import _pages
     return [{"TopicArn": t["TopicArn"], "Name": t["TopicArn"].rsplit(":", 1)[-1]}
             for t in _pages(ctx, "sns", "list_topics", "Topics")]
 

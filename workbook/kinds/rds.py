@@ -52,7 +52,7 @@ def _parameter_group_tags(ctx: Any, raw: dict[str, Any]) -> list[dict[str, str]]
 @hook("db_snapshot", "find")
 def _snapshots(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
     """Manual snapshots; their TagList may be empty in a describe, so it is read per ARN then."""
-    from ..engine import _pages, missing
+    from ..calls import _pages, missing
     from botocore.exceptions import ClientError
     out = []
     try:
@@ -76,7 +76,7 @@ def free_final_snapshot_name(ctx: Any, base: str) -> str:
     """`base`, or `base` dated when an earlier teardown already kept a snapshot of that name."""
     import time
     from botocore.exceptions import ClientError
-    from ..engine import missing
+    from ..calls import missing
     try:
         ctx.client("rds").describe_db_snapshots(DBSnapshotIdentifier=base)
     except ClientError as e:
@@ -92,7 +92,7 @@ def _delete_db_instance(ctx: Any, kind: Kind, it: Any) -> None:
     final snapshot when keep_final_snapshot (the data is the one thing a teardown must not lose);
     drills and replicas are copies of it and go without one."""
     from .. import names
-    from ..engine import wait
+    from ..calls import wait
     p, rds, db = ctx.p, ctx.client("rds"), it.raw
     if db.get("DBInstanceStatus") != "deleting":
         if db.get("DeletionProtection"):

@@ -70,7 +70,7 @@ def _empty_and_delete_bucket(ctx: Any, kind: Kind, it: Any) -> None:
 @hook("ssm_parameter", "find")
 def _parameters(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
     """DescribeParameters filters by tag on the server. The stack's lock is a kind of its own."""
-    from ..engine import _pages
+    from ..calls import _pages
     from . import STACK
     filters = [{"Key": f"tag:{STACK}", "Values": [stack]}] if stack else []
     return [r for r in _pages(ctx, "ssm", "describe_parameters", "Parameters",
@@ -80,7 +80,7 @@ def _parameters(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict
 
 @hook("stack_lock", "find")
 def _locks(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
-    from ..engine import _pages
+    from ..calls import _pages
     from . import STACK
     filters = ([{"Key": f"tag:{STACK}", "Values": [stack]},
                 {"Key": "Name", "Option": "Equals", "Values": [lock_name(stack)]}]
