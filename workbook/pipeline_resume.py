@@ -13,11 +13,11 @@ import shutil
 import textwrap
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 import nbformat
 
-from . import pipeline as P
+from . import pipeline_exec as X
 
 RESUMES = 3   # at least this many reruns of a notebook whose wait outlasted its cell, before the run fails
 # The longest a single thing may keep a notebook waiting on AWS: a security group, subnet or VPC that
@@ -44,7 +44,7 @@ def _kernel_counts(run_dir: Path, stem: str) -> tuple[int, int]:
 
 
 def execute_resuming(src: Path, out: Path, parameters: dict[str, Any], timeout: int, label: str,
-                      stream: TextIO, nbrec: Any) -> None:
+                      stream: TextIO, nbrec: Any, execute: Callable[..., None] = X.execute) -> None:
     """Run a notebook; when a cell's wait outlasted the cell (progress.StillWaiting: what it waited for
     goes on in AWS), pick it up as a user would. From a cell tagged `resumable` on (every cell after it
     is too, and needs nothing but the notebook's start cell), only those cells are run again; otherwise
@@ -58,14 +58,14 @@ def execute_resuming(src: Path, out: Path, parameters: dict[str, Any], timeout: 
         target = out if not first else out.parent / "attempts" / f"{src.stem}.cells-{first}.{attempt}.ipynb"
         try:
             if first:
-                _execute_from(src, target, first, parameters, timeout, label, stream)
+                _execute_from(src, target, first, parameters, timeout, label, stream, execute)
                 _merge_tail(out, target, first, len(nbformat.read(src, as_version=4).cells))
             else:
-                P.execute(src, out, parameters, timeout, label, stream)
+                execute(src, out, parameters, timeout, label, stream)
             return
         except Exception as e:   # noqa: BLE001 - only a wait that ran out of time is resumed
-            index, _, err = P._failed_cell(target) if target.exists() else (None, "", "")
-            if not (err or P._error_text(e)).startswith("StillWaiting") or attempt > allowed:
+            index, _, err = X._failed_cell(target) if target.exists() else (None, "", "")
+            if not (err or X._error_text(e)).startswith("StillWaiting") or attempt > allowed:
                 raise
             if first:
                 index = first + (index or 0) - _head_cells(src, first)
@@ -111,14 +111,14 @@ def _resumable_from(src: Path, index: int) -> bool:
 
 
 def _execute_from(src: Path, out: Path, first: int, parameters: dict[str, Any], timeout: int, label: str,
-                  stream: TextIO) -> None:
+                  stream: TextIO, execute: Callable[..., None] = X.execute) -> None:
     """The notebook's head cells, then its cells from `first` on."""
     nb = nbformat.read(src, as_version=4)
     nb.cells = [c for i, c in enumerate(nb.cells) if i >= first or _is_head(c)]
     out.parent.mkdir(exist_ok=True)
     part = out.with_suffix(".src.ipynb")
     nbformat.write(nb, part)
-    P.execute(part, out, parameters, timeout, label, stream)
+    execute(part, out, parameters, timeout, label, stream)
 
 
 def _merge_tail(out: Path, part: Path, first: int, n_src: int) -> None:
@@ -126,7 +126,7 @@ def _merge_tail(out: Path, part: Path, first: int, n_src: int) -> None:
     main, got = nbformat.read(out, as_version=4), nbformat.read(part, as_version=4)
     for nb in (main, got):
         nb.cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
-    at = next(i for i in range(len(main.cells)) if P._source_index(main, i) == first)
+    at = next(i for i in range(len(main.cells)) if X._source_index(main, i) == first)
     main.cells = main.cells[:at] + got.cells[len(got.cells) - (n_src - first):]
     main.metadata.setdefault("papermill", {})["exception"] = got.metadata.get("papermill", {}).get("exception")
     nbformat.write(main, out)

@@ -106,7 +106,6 @@ def _unit(name: str) -> str:
 # Modules split in two for length that still call each other (the presentation and the run's driver):
 # known, and no more may join them.
 KNOWN_CYCLES = {frozenset({"workbook.report", "workbook.report_view"}),
-                frozenset({"workbook.pipeline", "workbook.pipeline_resume"}),
                 frozenset({"workbook.nb", "workbook.ui", "workbook.ui_form", "workbook.workshop"})}
 
 
