@@ -41,7 +41,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import re
@@ -68,23 +67,14 @@ TITLES = {"before_diagram": "Before: the dev environment", "after_diagram": "Aft
           "metrics_chart": "Per second, before and after", "cost": "Monthly cost estimate",
           "cost_explained": "Why the cost differs", "built": "Resources of the stack",
           "built_summary": "What was built", "scores": "Findings score", "availability": "Availability under a fault"}
-# section id, title, the artifacts it shows in this order (known names; the rest go under "Other results")
-SECTIONS = (("before-after", "Before and after", ("before_diagram", "after_diagram")),
-            ("findings", "Findings", ("findings_compare", "findings_after", "findings_before")),
-            ("measurements", "Measurements before and after", ("availability", "metrics", "metrics_chart")),
-            ("cost", "Monthly cost", ("cost", "cost_explained")),
-            ("built", "What was built, resource by resource", ("built",)))
-FIRST_SCREEN_ONLY = ("built_summary", "scores")
 NAME_RE = re.compile(r"^(?!index$)[a-z0-9][a-z0-9_]{0,63}$")
 ACCOUNT_RE, DATA_URI_RE = masking.ACCOUNT_RE, masking.DATA_URI_RE   # one definition (masking.py)
 WIDGET_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-LONG_TABLE = 25  # rows; a longer findings table shows its FAIL and NOT_EMULATED rows, the rest folded
 SANDBOX_LINE = re.compile(r"^\[sandbox[^\]]*\]\s*")
 # A Python warning as the warnings module prints it: "<file>:<line>: <Name>Warning: <message>" and the
 # source line under it, indented.
 WARNING_LINE = re.compile(r"^\S.*:\d+: \w*Warning: .*$")
-TEARDOWN = "make teardown"
 
 
 class ReportError(RuntimeError):
@@ -165,6 +155,7 @@ def artifacts(folder: Path) -> list[Artifact]:
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     found = [Artifact(n, m["title"], folder / "artifacts" / m["file"], m.get("notebook", ""))
              for n, m in index.items() if (folder / "artifacts" / m["file"]).exists()]
+    from .report_view import FIRST_SCREEN_ONLY, SECTIONS
     order = [n for _, _, names in SECTIONS for n in names]
     rank = {n: i for i, n in enumerate(FIRST_SCREEN_ONLY + tuple(order))}
     return sorted(found, key=lambda a: (rank.get(a.name, len(rank)), list(index).index(a.name)))
@@ -192,25 +183,7 @@ def external_references(page: str) -> list[str]:
     return [m.group(0) for rx in _EXTERNAL for m in rx.finditer(page)]
 
 
-# ---- images: small, and each one once ------------------------------------------------------------
-def small_png(raw: bytes) -> bytes:
-    """The image in 256 colours (diagrams and charts have few), when that is smaller."""
-    from PIL import Image
-    try:
-        img = Image.open(io.BytesIO(raw))
-        if img.mode == "P":
-            return raw
-        out = io.BytesIO()
-        img.convert("RGBA").quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=True)
-    except (OSError, ValueError):
-        return raw
-    return out.getvalue() if out.tell() < len(raw) else raw
-
-
-def data_uri(raw: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(small_png(raw)).decode()
-
-
+# ---- images: each one once ---------------------------------------------------------------------------
 def _digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
@@ -264,6 +237,7 @@ def _clean_cell(cell: nbformat.NotebookNode, notes: list[str], shown: dict[str, 
                     f'{shown[_digest(raw)].replace("_", " ")}</a>)</p>')})
                 outputs.append(out)
                 continue
+            from .report_view import small_png
             data["image/png"] = base64.b64encode(small_png(raw)).decode()
         for mime in list(data):
             if mime.startswith("text/") or mime == "application/json":

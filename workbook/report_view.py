@@ -6,16 +6,52 @@ HTML but markdown (nbconvert's own filter) and pandas tables are passed as rows.
 """
 from __future__ import annotations
 
+import base64
 import html
+import io
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import pandas as pd
 
 from . import buildtime
 from .connect import mask_account
-from .report import SECTIONS, FIRST_SCREEN_ONLY, LONG_TABLE, TEARDOWN, Artifact, data_uri, mask_accounts
+from .masking import text as mask_accounts
+
+if TYPE_CHECKING:
+    import nbformat
+
+    from .report import Artifact
+
+# section id, title, the artifacts it shows in this order (known names; the rest go under "Other results")
+SECTIONS = (("before-after", "Before and after", ("before_diagram", "after_diagram")),
+            ("findings", "Findings", ("findings_compare", "findings_after", "findings_before")),
+            ("measurements", "Measurements before and after", ("availability", "metrics", "metrics_chart")),
+            ("cost", "Monthly cost", ("cost", "cost_explained")),
+            ("built", "What was built, resource by resource", ("built",)))
+FIRST_SCREEN_ONLY = ("built_summary", "scores")
+LONG_TABLE = 25  # rows; a longer findings table shows its FAIL and NOT_EMULATED rows, the rest folded
+TEARDOWN = "make teardown"
+
+
+# ---- images: small ------------------------------------------------------------
+def small_png(raw: bytes) -> bytes:
+    """The image in 256 colours (diagrams and charts have few), when that is smaller."""
+    from PIL import Image
+    try:
+        img = Image.open(io.BytesIO(raw))
+        if img.mode == "P":
+            return raw
+        out = io.BytesIO()
+        img.convert("RGBA").quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=True)
+    except (OSError, ValueError):
+        return raw
+    return out.getvalue() if out.tell() < len(raw) else raw
+
+
+def data_uri(raw: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(small_png(raw)).decode()
+
 
 STATUSES = ("FAIL", "PASS", "NOT_EMULATED", "NOT_APPLICABLE")
 FINDING_COLUMNS = ["id", "title", "severity", "resource", "detail", "remediation"]
