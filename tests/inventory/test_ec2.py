@@ -139,6 +139,17 @@ def test_discover_dev_raises_naming_the_parameters_and_dry_run_gets_an_empty_inv
     assert all(empty.frame(n).empty for n in CONTRACT)
 
 
+def test_a_named_dev_instance_that_does_not_exist_is_not_found_like_a_terminated_one(ctx):
+    """dev_instance_id of an instance the account does not have (a typo, or one terminated and forgotten):
+    every notebook's start read it to learn its database engine and stopped on EC2's raw
+    InvalidInstanceID.NotFound (the input sweep, through papermill); now it is found as nothing, and
+    01 says which parameter to set."""
+    p = ctx.params.replace(dev_instance_id="i-0123456789abcdef0")
+    assert inv_ec2.find_dev_instances(ctx, p) == []
+    with pytest.raises(inv_ec2.DevNotFound, match="dev_instance_id=i-0123456789abcdef0"):
+        inv_ec2.discover_dev(ctx, p)
+
+
 def test_other_frames_are_kept_only_where_they_touch_the_dev_environment(ctx, monkeypatch):
     """A frame another module provides (alarms here) is fetched region-wide and restricted."""
     dev.apply(ctx)

@@ -256,7 +256,9 @@ def find_dev_instances(ctx: Context, p: Params) -> list[dict[str, Any]]:
     copies): those tagged with this stack win, else all are returned. Terminated ones do not count.
     """
     if p.dev_instance_id:
-        items = describe_instances(ctx, instance_ids=[p.dev_instance_id])
+        # by filter, not InstanceIds: an id the account does not have (a typo, or terminated and forgotten)
+        # is then found as nothing, as a terminated one is, not EC2's InvalidInstanceID.NotFound
+        items = describe_instances(ctx, [{"Name": "instance-id", "Values": [p.dev_instance_id]}])
     else:
         key, value = p.dev_tag.split("=", 1)
         items = describe_instances(ctx, [{"Name": f"tag:{key}", "Values": [value]},
