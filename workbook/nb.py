@@ -47,7 +47,7 @@ def start(ns: Mapping[str, Any], step: str) -> tuple[Params, Context]:
     where = ctx.target.where(ctx)
     print(f"{step}: stack {p.stack_name!r} in {p.region}, {where}" + (" (dry run: nothing is created)" if p.dry_run else ""))
     if p.interactive:   # the step bar, one line of sandbox notes, the form's values followed (workbook.workshop)
-        workshop.attach(ns, step, p, ctx)
+        workshop.attach(ns, step, p, ctx, start)
     return p, ctx
 
 

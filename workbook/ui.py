@@ -21,6 +21,7 @@ from . import lock, progress, tables, workshop
 from .connect import Context
 from .params import Params
 from .ui_form import SECTIONS, ParameterForm, parameter_form  # noqa: F401  (the form is part of ui)
+from .workshop import step_status  # noqa: F401  (the step bar's data, read by the workshop's bar)
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -137,34 +138,6 @@ def step_panel(ctx: Context, actions: tuple[str, ...] = ("plan", "apply", "verif
     if not ctx.p.interactive:
         return None
     return StepPanel(ctx, actions)
-
-
-def step_status(ctx: Context, p: Params) -> pd.DataFrame:
-    """Which steps are done, from what exists in the account (tags), not from a file: the tagging API
-    covers the kinds each step creates first (VPC, RDS, ALB, log groups, alarms ...); what cannot
-    carry a tag (the developers' IAM group) is in the stack's ledger. 01 creates nothing: it is done
-    when its assessment of this stack was recorded (workshop.record_assessment)."""
-    from . import engine, steps
-    counts: dict[str, int] = {}
-    pages = ctx.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
-        TagFilters=[{"Key": "workbook:stack", "Values": [p.stack_name]}])
-    for page in pages:
-        for r in page["ResourceTagMappingList"]:
-            step = next((t["Value"] for t in r["Tags"] if t["Key"] == "workbook:step"), "")
-            counts[step] = counts.get(step, 0) + 1
-    for kind, entries in engine.ledger(ctx, p.stack_name).items():
-        if kind == engine.BUILD:
-            continue
-        for entry in entries.values():
-            counts[entry.get("step", "")] = counts.get(entry.get("step", ""), 0) + 1
-
-    def done(s: Any) -> bool | None:
-        if s.id == "01_assess":
-            return bool(workshop.assessed(p))
-        return counts.get(s.id, 0) > 0 if s.kinds and s.id != "09_teardown" else None
-    rows = [{"step": s.id, "title": s.short or s.title, "resources": counts.get(s.id, 0), "done": done(s)}
-            for s in steps.ordered()]
-    return pd.DataFrame(rows)
 
 
 def navigator(ctx: Context, p: Params, current: str) -> str | None:

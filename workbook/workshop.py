@@ -91,6 +91,7 @@ class Session:
         self.notes_display: Any = None
         self.nav_display: Any = None
         self.changes_seen = 0
+        self.start: Any = None   # nb.start (attach)
 
     def note(self, message: str) -> None:
         if message not in self.notes:
@@ -108,13 +109,16 @@ _session: Session | None = None
 _hooks_on = False
 
 
-def attach(ns: Any, step: str, p: Params, ctx: Any) -> Session:
-    """After nb.start connected: notes into one line, the step bar, the hooks; says where values come from."""
+def attach(ns: Any, step: str, p: Params, ctx: Any, start: Any = None) -> Session:
+    """After nb.start connected: notes into one line, the step bar, the hooks; says where values come from.
+    `start` is nb.start, handed over so that a form saved again restarts the session (this module is
+    below nb and ui, and imports neither)."""
     global _session
     from . import tables
     tables.install()
     notes = _session.notes if _session is not None and _session.step == step else []
     _session = Session(ns, step, ctx)
+    _session.start = start
     ctx.tell = _session.note
     differs = cell_differences(ns, p)
     print(f"values from the form saved in {FIRST} ({_shown_path()})" + (
@@ -152,9 +156,8 @@ def current(ctx: Any) -> Any:
 
 
 def _restart_quietly() -> None:
-    from . import nb
     ns, step = _session.ns, _session.step
-    p, ctx = nb.start(ns, step)
+    p, ctx = _session.start(ns, step)
     ns["p"], ns["ctx"] = p, ctx
     print(f"The form was saved again: this notebook now acts on stack {p.stack_name!r} (p and ctx re-read).")
 
@@ -224,10 +227,39 @@ def assessed(p: Params) -> str:
         return ""
 
 
+def step_status(ctx: Any, p: Params) -> Any:
+    """Which steps are done, from what exists in the account (tags), not from a file: the tagging API
+    covers the kinds each step creates first (VPC, RDS, ALB, log groups, alarms ...); what cannot
+    carry a tag (the developers' IAM group) is in the stack's ledger. 01 creates nothing: it is done
+    when its assessment of this stack was recorded (workshop.record_assessment)."""
+    import pandas as pd
+
+    from . import engine, steps
+    counts: dict[str, int] = {}
+    pages = ctx.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
+        TagFilters=[{"Key": "workbook:stack", "Values": [p.stack_name]}])
+    for page in pages:
+        for r in page["ResourceTagMappingList"]:
+            step = next((t["Value"] for t in r["Tags"] if t["Key"] == "workbook:step"), "")
+            counts[step] = counts.get(step, 0) + 1
+    for kind, entries in engine.ledger(ctx, p.stack_name).items():
+        if kind == engine.BUILD:
+            continue
+        for entry in entries.values():
+            counts[entry.get("step", "")] = counts.get(entry.get("step", ""), 0) + 1
+
+    def done(s: Any) -> bool | None:
+        if s.id == "01_assess":
+            return bool(assessed(p))
+        return counts.get(s.id, 0) > 0 if s.kinds and s.id != "09_teardown" else None
+    rows = [{"step": s.id, "title": s.short or s.title, "resources": counts.get(s.id, 0), "done": done(s)}
+            for s in steps.ordered()]
+    return pd.DataFrame(rows)
+
+
 def navigator_html(ctx: Any, current_step: str) -> str:
     """One line, no wrap at 1400 px: ✔ built (found by its tags), ○ not yet, – nothing to build; a legend."""
-    from . import ui
-    df = ui.step_status(ctx, ctx.p)
+    df = step_status(ctx, ctx.p)
     cells = []
     for r in df.itertuples():
         mark = "✔" if r.done else ("–" if r.done is None else "○")
