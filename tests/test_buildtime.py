@@ -54,3 +54,31 @@ def test_the_report_shows_a_rehearsed_run_in_a_few_lines():
     page = buildtime.html_section({"rehearsal": fig})
     assert "Rehearsed AWS time" in page and "10% of calls throttled" in page and "ratio" in page
     assert buildtime.html_section({"rehearsal": None}) == ""
+
+
+TEARDOWN = [   # what `make rehearse` recorded for 09_teardown (AWS seconds)
+    ph("asg_instance:i-1", "deregistration_delay", 3177, 3308, "09_teardown", "Terminating"),
+    ph("instance:i-1", "ec2_shutting_down", 3207, 3308, "09_teardown", "shutting-down"),
+    ph("nat_gateway:nat-1", "nat_delete", 3315, 3375, "09_teardown", "deleting"),
+    ph("r53_change:C1", "route53_insync", 3440, 3500, "09_teardown", "PENDING"),
+    ph("eni:vpc_link:abc", "eni_vpc_link", 3563, 5176, "09_teardown", "in-use"),
+    ph("eni:load_balancer:arn", "eni_alb", 3564, 3700, "09_teardown", "in-use"),
+    ph("db_instance:demo-db", "rds_delete", 3581, 4066, "09_teardown", "deleting"),
+]
+
+
+def test_a_teardowns_critical_path_is_what_held_it_longest_and_it_is_held_to_no_build_goal():
+    """`make rehearse` printed the teardown's critical path as a 1-minute Route 53 change and "ratio 32.85
+    (goal <= 1.1)": the deletes' waits were on no chain, and the build's goal was shown for a run that
+    builds nothing. The VPC link's interfaces, which hold the subnets and so the VPC for 27 minutes, are
+    what a 33-minute teardown waits on."""
+    notebooks = [{"notebook": "09_teardown", "seconds": 50.0, "aws_seconds": 1970.0, "calls": 780, "status": "ok",
+                  "created": 0}]
+    fig = buildtime.figures(notebooks, {"rehearse": {"time_scale": 60.0, "throttle": 0.0}, "call_s": 0.15,
+                                        "phases": TEARDOWN, "waits": {}})
+    assert [c["why"] for c in fig["critical_path"]] == ["eni_vpc_link"]
+    text = buildtime.text(fig, "teardown")
+    assert "critical path: eni vpc_link:abc in-use 26.9 min" in text and "goal" not in text
+    assert "goal <= 1.1" in buildtime.text(buildtime.figures(
+        [{"notebook": "03_database", "seconds": 9.0, "aws_seconds": 1500.0, "calls": 40, "status": "ok", "created": 9}],
+        {"rehearse": {"time_scale": 60.0}, "call_s": 0.15, "phases": PHASES, "waits": {}}))
