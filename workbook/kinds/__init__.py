@@ -64,6 +64,9 @@ class Kind:
     delete_waiter_arg: str = ""
     after: tuple[str, ...] = ()   # kinds that must be deleted before this one
     retry_codes: tuple[str, ...] = ()  # delete refusals that clear by themselves (ENIs freed late)
+    # Once deleted, it leaves network interfaces for tens of minutes that hold its subnets and groups (a VPC
+    # link's: 20-40 min): teardown deletes it, and what must go before it, as early as the order allows.
+    lingers: bool = False
     extra_permissions: tuple[str, ...] = ()
     taggable: bool = True         # False: ownership is the exact name (recorded in the stack's ledger)
     # A list with no server-side tag filter would cost one tag call per item in an account with
@@ -115,19 +118,21 @@ def all_kinds() -> list[Kind]:
 
 def deletion_order(names: Iterable[str] | None = None) -> list[Kind]:
     """Kinds in the order a teardown deletes them: each after every kind listed in its `after`
-    (transitively). Among kinds that are free to go, declaration order decides, so the order is the
-    same on every run."""
+    (transitively). Among kinds that are free to go, one that lingers (and what must go before it)
+    comes first, then declaration order decides, so the order is the same on every run."""
     load_all()
     wanted = [n for n in KINDS if names is None or n in set(names)]
     for k in KINDS.values():
         for a in k.after:
             assert a in KINDS, f"{k.name} is deleted after unknown kind {a}"
     closure = {n: _after_closure(n) for n in wanted}
+    early = {m for n in wanted if KINDS[n].lingers for m in closure[n] | {n}}
     order: list[str] = []
     pending = list(wanted)
     while pending:
         # the first pending kind none of whose `after` kinds (transitively) is still pending
-        nxt = next((n for n in pending if not closure[n] & set(pending)), None)
+        free = [n for n in pending if not closure[n] & set(pending)]
+        nxt = next((n for n in free if n in early), free[0] if free else None)
         assert nxt is not None, f"deletion order has a cycle among {pending}"
         order.append(nxt)
         pending.remove(nxt)
