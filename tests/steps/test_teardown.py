@@ -194,3 +194,17 @@ def test_what_lingers_longest_is_deleted_as_early_as_its_order_allows():
     assert order.index("vpc_link") < min(order.index("auto_scaling_group"), order.index("nat_gateway"))
     for first in K.get("vpc_link").after + ("api_domain", "dns_record"):   # still after what must go before it
         assert order.index(first) < order.index("vpc_link")
+
+
+def test_the_deletion_order_is_the_same_whichever_module_loaded_the_kinds_first():
+    """The order among kinds free to go was the order their modules happened to be imported in: a run whose
+    first import was the stack's lock (kinds/storage.py) deleted S3 buckets before the group's instances, one
+    that started from the engine after them; a teardown should not depend on what a kernel imported first."""
+    import subprocess
+    import sys
+    seen = set()
+    for first in ("workbook.kinds.storage", "workbook.lock", "workbook.engine", "workbook.kinds.rds"):
+        seen.add(subprocess.run([sys.executable, "-c", f"import {first}; import workbook.kinds as K; "
+                                 "print(' '.join(k.name for k in K.deletion_order()))"],
+                                check=True, capture_output=True, text=True).stdout)
+    assert len(seen) == 1

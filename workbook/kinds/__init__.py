@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -80,13 +81,16 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {}
+_FAMILY: dict[str, str] = {}   # kind -> the module that declared it
 HOOKS: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
 def declare(*kinds: Kind) -> None:
+    module = sys._getframe(1).f_globals.get("__name__", "")   # the family that declares them
     for k in kinds:
         assert k.name not in KINDS, f"kind {k.name} declared twice"
         KINDS[k.name] = k
+        _FAMILY[k.name] = module.rpartition(".")[2]
 
 
 def hook(kind: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -100,8 +104,16 @@ def hook(kind: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., A
 
 
 def load_all() -> None:
-    for m in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{m.name}")
+    """Every family loaded, and KINDS in one order whatever was imported first: family by family as the
+    package lists them, each family's kinds as declared (teardown's order among kinds free to go)."""
+    families = [m.name for m in pkgutil.iter_modules(__path__)]
+    for name in families:
+        importlib.import_module(f"{__name__}.{name}")
+    rank = {f: i for i, f in enumerate(families)}
+    ordered = sorted(KINDS.items(), key=lambda kv: rank.get(_FAMILY.get(kv[0], ""), len(rank)))
+    if list(KINDS) != [n for n, _ in ordered]:
+        KINDS.clear()
+        KINDS.update(ordered)
 
 
 def get(name: str) -> Kind:
