@@ -15,12 +15,13 @@ import re
 from typing import Any
 
 import botocore
-import botocore.session
+
+from . import boto_models
 
 
 @functools.lru_cache(maxsize=None)
 def _shape(service: str, shape: str) -> Any:
-    return botocore.session.get_session().get_service_model(service).shape_for(shape)
+    return boto_models.service_model(service).shape_for(shape)
 
 
 def limits(service: str, shape: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import boto3
 import pandas as pd
 from botocore.config import Config
 
+from . import boto_models
 from .params import Params
 
 # Standard mode: capped exponential backoff with a retry quota, as the AWS CLI uses; the legacy
@@ -228,7 +229,7 @@ class Target:
         self.clock = Clock()
 
     def session(self, p: Params) -> boto3.Session:
-        return boto3.Session(profile_name=p.aws_profile or None, region_name=p.region)
+        return boto_models.session(profile_name=p.aws_profile or None, region_name=p.region)
 
     def install(self, client: Any, ctx: "Context") -> None:
         """Hook a new client (the sandbox corrects moto's gaps here)."""

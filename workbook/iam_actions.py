@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import botocore.session
+from . import boto_models
 
 PREFIX = {"elbv2": "elasticloadbalancing", "apigatewayv2": "apigateway", "resourcegroupstaggingapi": "tag",
           "cloudwatch": "cloudwatch", "logs": "logs"}
@@ -32,7 +32,7 @@ S3 = {"HeadBucket": ("s3:ListBucket",), "ListObjectsV2": ("s3:ListBucket",), "Li
 
 @lru_cache(maxsize=None)
 def _http_method(service: str, operation: str) -> str:
-    model = botocore.session.get_session().get_service_model(service)
+    model = boto_models.service_model(service)
     return model.operation_model(operation).http["method"]
 
 
@@ -40,7 +40,7 @@ def _http_method(service: str, operation: str) -> str:
 def _api_names(service: str) -> dict[str, str]:
     """boto3's method names to the API's operation names (create_db_instance -> CreateDBInstance)."""
     from botocore import xform_name
-    model = botocore.session.get_session().get_service_model(service)
+    model = boto_models.service_model(service)
     return {xform_name(op): op for op in model.operation_names}
 
 

@@ -368,8 +368,8 @@ def alarm_state_before_the_change(ctx: Context, params: dict[str, Any]) -> None:
 
 def _region_title(region: str) -> str:
     """us-east-1 -> "US East (N. Virginia)", as CloudWatch writes it in a notification."""
-    import botocore.session
-    for part in botocore.session.get_session().get_data("endpoints")["partitions"]:
+    from .. import boto_models
+    for part in boto_models.data("endpoints")["partitions"]:
         if region in part["regions"]:
             return part["regions"][region].get("description", region)
     return region

@@ -43,6 +43,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from . import server
+from .. import boto_models
 
 # Calls allowed before enforcement starts: create the admin user, attach AdministratorAccess, create
 # its access key. Exactly these three; a fourth free call would let anyone in.
@@ -163,7 +164,7 @@ def _client(endpoint: str, service: str, key_id: str, secret: str, region: str) 
     (a new session per client costs about 0.3 s each)."""
     global _session
     if _session is None:
-        _session = boto3.Session()
+        _session = boto_models.session()
     return _session.client(service, endpoint_url=endpoint, config=NO_RETRY, region_name=region,
                            aws_access_key_id=key_id, aws_secret_access_key=secret)
 

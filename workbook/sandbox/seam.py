@@ -27,6 +27,7 @@ from typing import Any
 
 import boto3
 
+from .. import boto_models
 from ..connect import Clock, Context, Target
 from ..params import Params
 from . import rehearsal
@@ -98,7 +99,7 @@ class SandboxTarget(Target):
         return cls(endpoint, rehearsal.load())
 
     def session(self, p: Params) -> boto3.Session:
-        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=p.region)
+        return boto_models.session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=p.region)
 
     def install(self, client: Any, ctx: Context) -> None:
         from . import corrections

@@ -90,13 +90,13 @@ def get(step_id: str) -> Step:
 def kind_permissions(name: str) -> tuple[str, ...]:
     """The IAM actions of a kind's declared operations (list, create, delete, their waiters) and the
     extra ones it names."""
-    import botocore.session
+    from .. import boto_models
     from botocore import xform_name
     kind = K.get(name)
     ops = [o for o in (kind.describe, kind.create, kind.delete) if o]
     waiters = [w for w in (kind.waiter, kind.delete_waiter) if w]
     if waiters:  # a waiter polls a describe operation: that needs its permission too
-        model = botocore.session.get_session().get_waiter_model(kind.service)
+        model = boto_models.waiter_model(kind.service)
         by_name = {xform_name(n): n for n in model.waiter_names}
         ops += [model.get_waiter(by_name[w]).operation for w in waiters]
     return tuple(sorted({a for o in ops for a in iam_actions.actions_for(kind.service, o)} | set(kind.extra_permissions)))
