@@ -57,6 +57,20 @@ def _only_the_amis_the_workbook_reads() -> None:
 _only_the_amis_the_workbook_reads()
 
 
+def _default_sessions_share_the_models() -> None:
+    """Tests that call boto3.client() directly get boto3's default session, which moto's mock_aws resets
+    at each start, so each test parsed the service models again. The default session is made on the
+    workbook's shared loader (workbook/boto_models.py), as the workbook's own sessions are."""
+    from workbook import boto_models
+
+    def setup_default_session(**kwargs):
+        boto3.DEFAULT_SESSION = boto_models.session(**kwargs)
+    boto3.setup_default_session = setup_default_session
+
+
+_default_sessions_share_the_models()
+
+
 # Unit tests start from the smallest stack (no domain, no API Gateway, no alarm address, one NAT gateway)
 # and name what they add. The defaults, the whole article in the sandbox, are what `make report` and
 # tests/test_full_run.py build.
