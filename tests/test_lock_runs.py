@@ -47,8 +47,16 @@ def cli(*args: str, stdin: str | None = None) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
+RUNS: list[Path] = []   # the module's runs folder: the checkout's build/runs is left alone
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _runs_dir(tmp_path_factory):
+    RUNS[:] = [tmp_path_factory.mktemp("runs")]
+
+
 def run(stack: str, only: str = "02") -> subprocess.Popen:
-    return cli("run", "--only", only, "--set", f"stack_name={stack}")
+    return cli("run", "--only", only, "--set", f"stack_name={stack}", "--runs-dir", str(RUNS[0]))
 
 
 def finish(proc: subprocess.Popen, stdin: str | None = None) -> tuple[int, str, str]:

@@ -107,6 +107,20 @@ def test_cli_exits_non_zero_and_says_where(tmp_path, sandbox, monkeypatch, capsy
     assert "00_boom failed at cell 2" in err and "RuntimeError: boom" in err
 
 
+def test_cli_runs_dir_takes_the_run_and_the_checkouts_build_runs_is_left_alone(tmp_path, sandbox, monkeypatch):
+    """A pipeline (or a test) that names its own runs folder leaves build/runs and its `latest` untouched."""
+    from workbook.__main__ import main
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "00_ok.ipynb", "x = 1")
+    monkeypatch.setattr(pipeline, "NOTEBOOKS", nbs)
+    before = sorted(pipeline.RUNS.iterdir()) if pipeline.RUNS.exists() else []
+    assert main(["run", "--set", "stack_name=cliruns", "--runs-dir", str(tmp_path / "mine"),
+                 "--timeout", str(TIMEOUT)]) == 0
+    assert json.loads((pipeline.latest(tmp_path / "mine") / "run.json").read_text())["status"] == "ok"
+    assert (sorted(pipeline.RUNS.iterdir()) if pipeline.RUNS.exists() else []) == before
+
+
 def test_account_id_never_lands_in_run_json(tmp_path):
     p = Params(target="aws", aws_account_id="210987654321", dev_instance_id="i-0123456789abcdef0")
     assert pipeline.masked_params(p)["aws_account_id"] == "********4321"

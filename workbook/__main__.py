@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from .params import ParameterError, Params
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", metavar="NAME=VALUE", help="one parameter (repeatable)")
     run.add_argument("--only", help="comma-separated notebook prefixes, e.g. 00,01")
     run.add_argument("--timeout", type=int, default=600, help="per-cell execution timeout, seconds")
+    run.add_argument("--runs-dir", default=None, metavar="DIR",
+                     help="where the run folder goes (default build/runs; report --run names a run elsewhere)")
     rep = sub.add_parser("report", help="merge the last run into build/report.html")
     rep.add_argument("--run", help="run folder (default: the newest under build/runs)")
     rep.add_argument("--with-code", action="store_true", help="keep the code cells")
@@ -131,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             p = _params_from_args(args)
             only = [s.strip() for s in args.only.split(",")] if args.only else None
             try:
-                pipeline.run(p, only=only, timeout=args.timeout)
+                pipeline.run(p, only=only, timeout=args.timeout,
+                             runs_dir=Path(args.runs_dir) if args.runs_dir else None)
             except (pipeline.RunFailed, lock.StackLocked) as e:  # says where it failed, or who holds the stack
                 print(f"error: {e}", file=sys.stderr)
                 return 1
