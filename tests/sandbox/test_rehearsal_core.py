@@ -175,3 +175,14 @@ def test_figures_say_what_was_waited_for_and_by_whom(rctx):
     phase = next(p for p in figures["phases"] if p["resource"] == "db_instance:db1")
     assert (phase["state"], phase["why"], phase["by"]) == ("creating", "rds_create_multi", "03_database")
     assert figures["waits"]["03_database"]["seconds"] >= phase["end"] - phase["start"]
+
+
+def test_a_phase_is_in_force_from_the_moment_it_begins(tmp_path):
+    """A create is `creating` in the very answer that starts it: a phase's start was rounded to the
+    millisecond, so a check made within half a millisecond after a start that rounded up found no phase,
+    and the new RDS instance read `available` (test_cli_switch_reaches_other_processes, 1 run in 5-20)."""
+    tl = rehearsal.Timeline(tmp_path)
+    for start in (100.0006, 100.0004, 7.123456789):
+        end = tl.begin("db_instance:a", "creating", start, 300.0, "rds_create_single", reset=True)
+        assert tl.state("db_instance:a", start) == "creating"
+        assert tl.state("db_instance:a", end - 1e-6) == "creating" and tl.state("db_instance:a", end) is None

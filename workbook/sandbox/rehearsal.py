@@ -282,8 +282,8 @@ class Timeline:
             entry = {} if reset else dict(data.get(key, {}))
             end = start + max(0.0, seconds)
             phases = list(entry.get("phases", []))
-            phases.append({"state": state, "start": round(start, 3), "end": round(end, 3), "why": why,
-                           "by": self.actor})
+            # exact: a start rounded up lies in the future of a check made right after it (no phase yet)
+            phases.append({"state": state, "start": start, "end": end, "why": why, "by": self.actor})
             entry.update(values, phases=phases)
             data[key] = entry
             return end

@@ -83,7 +83,7 @@ def _watch_after(op: str) -> None:
             item = {**jsonable(before), "Status": "Delete in progress",
                     "Instances": [{**jsonable(old[i]), "LifecycleState": "Terminating"} for i in removed]}
             rh.timeline.begin(f"asg:{name}", "Delete in progress", now, end - now, "deregistration_delay",
-                              gone={"start": round(now, 3), "end": round(end, 3), "item": item})
+                              gone={"start": now, "end": end, "item": item})
     model("autoscaling", op)(after)
 
 

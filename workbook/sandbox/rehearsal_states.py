@@ -142,7 +142,7 @@ def db_deleting(rh: Rehearsal, ctx: Context, params: dict[str, Any], parsed: dic
     now, seconds = rh.now(), F.point("rds_delete", ident)
     item = {**jsonable(db), "DBInstanceStatus": "deleting"}
     rh.timeline.begin(_db(ident), "deleting", now, seconds, "rds_delete",
-                      gone={"start": round(now, 3), "end": round(now + seconds, 3), "item": item})
+                      gone={"start": now, "end": now + seconds, "item": item})
     final = None if params.get("SkipFinalSnapshot") else params.get("FinalDBSnapshotIdentifier")
     if final:
         rh.timeline.begin(f"db_snapshot:{final}", "creating", now, seconds, "rds_delete", reset=True)
