@@ -217,7 +217,7 @@ def managed_secret_goes_with_its_instance(ctx: Context, params: dict[str, Any], 
          note="the sandbox's stand-in of a deleted RDS instance goes with it, as AWS deletes its storage")
 def stand_in_goes_with_its_instance(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
     from . import dataplane
-    return dataplane.rds_deleted(params.get("DBInstanceIdentifier", ""))
+    return dataplane.rds_deleted(params.get("DBInstanceIdentifier", ""), ctx.endpoint)
 
 
 @correct("rds", "RestoreDBInstanceFromDBSnapshot",

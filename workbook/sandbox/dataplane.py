@@ -353,13 +353,15 @@ def forget() -> None:
     shutil.rmtree(_dir(), ignore_errors=True)
 
 
-def rds_deleted(identifier: str) -> bool:
-    """The RDS instance `identifier` was deleted: its stand-in stops and its data goes (AWS deletes an
-    instance's storage; a new instance under the same name starts empty). True when there was one."""
+def rds_deleted(identifier: str, endpoint: str | None) -> bool:
+    """The RDS instance `identifier` was deleted on the server at `endpoint`: its stand-in stops and its
+    data goes (AWS deletes an instance's storage; a new instance under the same name starts empty). True
+    when there was one. A delete made elsewhere (moto in process, another sandbox's server) is not this
+    data plane's: the same name there is another instance."""
     import shutil
     cfg = _read(_config_path()) or {}
     entry = cfg.get("rds")
-    if not entry or entry.get("id") != identifier:
+    if not entry or entry.get("id") != identifier or not endpoint or cfg.get("endpoint") != endpoint:
         return False
     databases.stop(entry)
     shutil.rmtree(entry.get("pgdata") or entry.get("datadir") or _dir() / "none", ignore_errors=True)
