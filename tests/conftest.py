@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import boto3
@@ -19,7 +20,6 @@ def _only_the_managed_policies_the_workbook_attaches() -> None:
     """With MOTO_IAM_LOAD_MANAGED_POLICIES on, every in-process mock parses all of AWS's managed policies
     (about 1 s each time, dozens of times a session); the workbook attaches three. A test that needs
     another one fails with NoSuchEntity naming it: add it here. (The sandbox's server loads them all.)"""
-    import json
     import moto.iam.models as iam_models
     used = ("AdministratorAccess", "AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy")
     every = json.loads(iam_models.aws_managed_policies_data)
@@ -40,7 +40,7 @@ def _only_the_amis_the_workbook_reads() -> None:
     import tempfile
     import moto
     from moto.utilities.utils import load_resource
-    assert "moto.ec2.models.amis" not in __import__("sys").modules, "set before moto.ec2 is imported"
+    assert "moto.ec2.models.amis" not in sys.modules, "set before moto.ec2 is imported"
     amis = load_resource("ec2/resources/amis.json")
     for path in sorted((Path(moto.__file__).parent / "ssm/resources/ami-amazon-linux-latest").glob("*.json*")):
         region = path.name.split(".json")[0]

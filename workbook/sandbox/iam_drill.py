@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Iterator
 
-import boto3
 import pandas as pd
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -156,16 +155,9 @@ def ephemeral_server(no_auth_calls: int = BOOTSTRAP_CALLS) -> Iterator[dict[str,
         os.unlink(log.name)
 
 
-_session: boto3.Session | None = None
-
-
 def _client(endpoint: str, service: str, key_id: str, secret: str, region: str) -> Any:
-    """A client with these keys. One session for all of them: its loader reads each service model once
-    (a new session per client costs about 0.3 s each)."""
-    global _session
-    if _session is None:
-        _session = boto_models.session()
-    return _session.client(service, endpoint_url=endpoint, config=NO_RETRY, region_name=region,
+    """A client with these keys (on the process's shared loader: no service model is parsed twice)."""
+    return boto_models.session().client(service, endpoint_url=endpoint, config=NO_RETRY, region_name=region,
                            aws_access_key_id=key_id, aws_secret_access_key=secret)
 
 
