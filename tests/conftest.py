@@ -1,9 +1,12 @@
 """Shared fixtures: an in-process moto for unit tests, a real sandbox server for notebook tests."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import boto3
@@ -14,6 +17,10 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
+# What the tests' runs draw and write (diagrams/, build/) goes to a folder of this process's own, never over
+# the diagrams, runs and report a user's `make report` left in the checkout (workbook.outputs.home).
+os.environ["WORKBOOK_OUTPUT_DIR"] = tempfile.mkdtemp(prefix="workbook-test-output-")
+atexit.register(shutil.rmtree, os.environ["WORKBOOK_OUTPUT_DIR"], True)
 
 
 def _only_the_managed_policies_the_workbook_attaches() -> None:

@@ -101,7 +101,7 @@ def test_cli_exits_non_zero_and_says_where(tmp_path, sandbox, monkeypatch, capsy
     nbs.mkdir()
     write_notebook(nbs / "00_boom.ipynb", "raise RuntimeError('boom')")
     monkeypatch.setattr(pipeline, "NOTEBOOKS", nbs)
-    monkeypatch.setattr(pipeline, "RUNS", tmp_path / "runs")
+    monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(tmp_path))
     assert main(["run", "--set", "stack_name=cli", "--timeout", str(TIMEOUT)]) != 0
     err = capsys.readouterr().err
     assert "00_boom failed at cell 2" in err and "RuntimeError: boom" in err
@@ -114,11 +114,12 @@ def test_cli_runs_dir_takes_the_run_and_the_checkouts_build_runs_is_left_alone(t
     nbs.mkdir()
     write_notebook(nbs / "00_ok.ipynb", "x = 1")
     monkeypatch.setattr(pipeline, "NOTEBOOKS", nbs)
-    before = sorted(pipeline.RUNS.iterdir()) if pipeline.RUNS.exists() else []
+    default = pipeline.runs_root()
+    before = sorted(default.iterdir()) if default.exists() else []
     assert main(["run", "--set", "stack_name=cliruns", "--runs-dir", str(tmp_path / "mine"),
                  "--timeout", str(TIMEOUT)]) == 0
     assert json.loads((pipeline.latest(tmp_path / "mine") / "run.json").read_text())["status"] == "ok"
-    assert (sorted(pipeline.RUNS.iterdir()) if pipeline.RUNS.exists() else []) == before
+    assert (sorted(default.iterdir()) if default.exists() else []) == before
 
 
 def test_account_id_never_lands_in_run_json(tmp_path):

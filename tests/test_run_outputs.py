@@ -126,3 +126,20 @@ def test_latest_without_a_link_is_the_newest_run_that_ended(tmp_path):
         (runs / name).mkdir(parents=True)
         (runs / name / "run.json").write_text(f'{{"status": "{status}"}}')
     assert pipeline.latest(runs) == runs / "20260101-000000"
+
+
+def test_outside_a_run_outputs_go_under_the_output_dir_and_the_checkout_is_left_alone(tmp_path, monkeypatch):
+    """WORKBOOK_OUTPUT_DIR (the test suite sets it) takes diagrams/ and build/: `make test` after `make report`
+    used to replace the report's diagrams with its test stacks' and fill build/ with test policies and runs."""
+    from workbook import policy, report
+    monkeypatch.delenv("WORKBOOK_RUN_DIR", raising=False)
+    monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.chdir(ROOT)   # where nb.start puts every notebook
+    checkout_png = ROOT / "diagrams" / "after.png"
+    before = checkout_png.stat().st_mtime_ns if checkout_png.exists() else None
+    png = architecture.draw_stack(empty_inventory(), "diagrams/after.png", "After")
+    assert png == tmp_path / "diagrams" / "after.png" and png.exists()
+    assert (checkout_png.stat().st_mtime_ns if checkout_png.exists() else None) == before
+    assert report.run_dir() == tmp_path / "build" / "interactive"
+    assert policy.write({"p": {"Version": "2012-10-17", "Statement": []}}) == [tmp_path / "build" / "policy" / "p.json"]
+    assert pipeline.runs_root() == tmp_path / "build" / "runs" and pipeline.diagrams_root() == tmp_path / "diagrams"

@@ -6,6 +6,9 @@ publishes the folder's pictures to `diagrams/`, each replaced atomically (a read
 the new one, never half of one). Outside a run (the workshop) a file is written straight to its path, the
 same atomic way. Anything drawn is made in a private temporary folder first (`private_dir`).
 
+Everything the workbook makes goes under `home()`: the checkout, or `WORKBOOK_OUTPUT_DIR` when set (the
+test suite sets it, so `make test` leaves the diagrams, runs and report of a user's `make report` alone).
+
 Run folders (`new_run_dir`) and `build/runs/latest` live here too: `latest` is moved by `end_run`, when a
 run ends (ok or failed), never when one starts, so it never names a run still going.
 """
@@ -19,6 +22,18 @@ import tempfile
 from pathlib import Path
 
 RUN_DIR_ENV = "WORKBOOK_RUN_DIR"
+OUTPUT_ENV = "WORKBOOK_OUTPUT_DIR"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def home() -> Path:
+    """The folder that holds diagrams/ and build/: WORKBOOK_OUTPUT_DIR if set, else the checkout."""
+    value = os.environ.get(OUTPUT_ENV)
+    return Path(value) if value else ROOT
+
+
+def build_dir() -> Path:
+    return home() / "build"
 
 
 def run_dir() -> Path | None:
@@ -27,9 +42,12 @@ def run_dir() -> Path | None:
 
 
 def place(path: str | os.PathLike) -> Path:
-    """Where a file asked for at `path` is written: inside the run folder during a run, else `path`."""
+    """Where a file asked for at `path` is written: inside the run folder during a run, else `path` (a
+    relative one under `home()`; notebooks name theirs relative to the checkout, where nb.start puts them)."""
     run = run_dir()
-    return run / "diagrams" / Path(path).name if run is not None else Path(path)
+    if run is not None:
+        return run / "diagrams" / Path(path).name
+    return Path(path) if Path(path).is_absolute() else home() / path
 
 
 def private_dir(near: str | os.PathLike) -> Path:

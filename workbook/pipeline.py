@@ -41,7 +41,7 @@ from typing import Any, TextIO
 
 import nbformat
 
-from . import masking
+from . import masking, outputs
 from . import pipeline_resume as resume
 from .pipeline_exec import (KERNEL, ROOT, _cell_durations, _error_text, _failed_cell,  # noqa: F401
                             _source_index, execute, mask_run_outputs)
@@ -51,8 +51,15 @@ from .nb import CELL_TIMEOUT_ENV
 from .params import ParameterError, Params
 
 NOTEBOOKS = ROOT / "notebooks"
-RUNS = ROOT / "build" / "runs"
-DIAGRAMS = ROOT / "diagrams"
+
+
+def runs_root() -> Path:
+    """build/runs under the output folder (outputs.home)."""
+    return outputs.build_dir() / "runs"
+
+
+def diagrams_root() -> Path:
+    return outputs.home() / "diagrams"
 NOTEBOOK_RE = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 VERSIONED = ("boto3", "botocore", "moto", "pandas", "papermill", "nbconvert", "nbclient", "ipykernel",
              "diagrams", "matplotlib")
@@ -182,13 +189,13 @@ def run(p: Params, only: list[str] | None = None, timeout: int = 600, *,
     p = p.replace(interactive=False)
     preflight(p)                        # reads only: a value the account cannot serve is refused first
     held = _take_stack_lock(p, paths)   # before anything else: a refused run leaves nothing behind
-    run_dir = new_run_dir(Path(runs_dir or RUNS))
+    run_dir = new_run_dir(Path(runs_dir or runs_root()))
     rec = RunRecord(run_dir=str(run_dir), params=masked_params(p), target=p.target, region=p.region,
                     stack_name=p.stack_name, started=_now(), versions=versions(),
                     notebooks=[NotebookRecord(nb.stem) for nb in paths])
     write_record(rec)
     mask_run_outputs(run_dir, notebooks=True)
-    pictures = Path(diagrams_dir or DIAGRAMS)
+    pictures = Path(diagrams_dir or diagrams_root())
 
     from .connect import target_for
     target = target_for(p)
@@ -345,4 +352,4 @@ def _finish(rec: RunRecord, t_run: float, target: Any = None, aws_t0: float = 0.
 def latest(runs_dir: Path | None = None) -> Path:
     """The run that ended last (build/runs/latest), else the newest run folder whose run ended."""
     from .outputs import latest_run
-    return latest_run(Path(runs_dir or RUNS))
+    return latest_run(Path(runs_dir or runs_root()))

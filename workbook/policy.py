@@ -34,13 +34,11 @@ from typing import Any
 
 import pandas as pd
 
-from . import kinds as K
+from . import kinds as K, outputs
 from .params import Params
 
 LIMIT = 6144          # characters of a customer managed policy, whitespace not counted (IAM quotas)
 VERSION = "2012-10-17"
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "build" / "policy"
 
 # Services to documents, by what they are for; a service not listed goes to "other".
 GROUPS = {"network": ("ec2",), "compute": ("autoscaling", "elasticloadbalancing", "ssm"), "identity": ("iam",),
@@ -385,9 +383,10 @@ def summary(docs: dict[str, dict[str, Any]], step_ids: list[str] | None = None) 
     return pd.DataFrame(rows, columns=["policy", "characters", "limit", "statements", "actions", "services", "steps"])
 
 
-def write(docs: dict[str, dict[str, Any]], folder: Path | str = OUT) -> list[Path]:
-    """Each document as <folder>/<name>.json (indented: IAM does not count whitespace)."""
-    folder = Path(folder)
+def write(docs: dict[str, dict[str, Any]], folder: Path | str | None = None) -> list[Path]:
+    """Each document as <folder>/<name>.json (indented: IAM does not count whitespace); build/policy unless
+    a folder is named."""
+    folder = Path(folder) if folder is not None else outputs.build_dir() / "policy"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, doc in docs.items():
@@ -397,14 +396,20 @@ def write(docs: dict[str, dict[str, Any]], folder: Path | str = OUT) -> list[Pat
     return paths
 
 
+def shown(path: Path) -> Path:
+    """A written document's path as a person types it: relative to the folder that holds build/."""
+    home = outputs.home()
+    return path.relative_to(home) if path.is_absolute() and path.is_relative_to(home) else path
+
+
 def cli(docs: dict[str, dict[str, Any]], role: str = "<the role that runs the workbook>",
-        folder: Path | str = OUT) -> str:
+        folder: Path | str | None = None) -> str:
     """The AWS CLI commands that create the documents as managed policies and attach them to a role."""
     lines = []
+    folder = Path(folder) if folder is not None else outputs.build_dir() / "policy"
     for name in docs:
-        path = Path(folder) / f"{name}.json"
-        shown = path.relative_to(ROOT) if path.is_absolute() and path.is_relative_to(ROOT) else path
-        lines += [f"aws iam create-policy --policy-name {name} --policy-document file://{shown}",
+        path = shown(folder / f"{name}.json")
+        lines += [f"aws iam create-policy --policy-name {name} --policy-document file://{path}",
                   f"aws iam attach-role-policy --role-name {role} "
                   f"--policy-arn arn:aws:iam::<account id>:policy/{name}"]
     return "\n".join(lines)

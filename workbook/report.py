@@ -51,13 +51,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import masking
+from . import masking, outputs
 
 if TYPE_CHECKING:   # imported where used: nbformat loads jsonschema's format checkers (~0.9 s), which
     import nbformat  # every kernel would pay for report.artifact() alone
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "build" / "report.html"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 TEMPLATE = "workbook_report"
 REMOVE_TAGS = ("widget", "remove")
@@ -85,7 +84,7 @@ class ReportError(RuntimeError):
 def run_dir() -> Path:
     """The current run folder (WORKBOOK_RUN_DIR, set by the pipeline), else build/interactive."""
     env = os.environ.get("WORKBOOK_RUN_DIR")
-    return Path(env) if env else ROOT / "build" / "interactive"
+    return Path(env) if env else outputs.build_dir() / "interactive"
 
 
 def artifact(name: str, obj: Any, title: str | None = None) -> Path:
@@ -346,7 +345,7 @@ def build(run_dir: str | os.PathLike | None = None, with_code: bool = False,
     refs = external_references(page)
     if refs:
         raise ReportError("the report would fetch from the network: " + "; ".join(sorted(set(refs))[:5]))
-    target = Path(out) if out else DEFAULT_OUT
+    target = Path(out) if out else outputs.build_dir() / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(masking.text(page), encoding="utf-8")   # belt and braces: cells are masked above
     return target

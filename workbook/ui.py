@@ -17,7 +17,7 @@ import ipywidgets as W
 import pandas as pd
 from IPython.display import HTML, display
 
-from . import lock, progress, tables, workshop
+from . import lock, outputs, progress, tables, workshop
 from .connect import Context
 from .params import Params
 from .ui_form import SECTIONS, ParameterForm, parameter_form  # noqa: F401  (the form is part of ui)
@@ -169,7 +169,7 @@ def you_are_here(ns: Context | Params | Mapping[str, Any], step: str) -> None:
             p = Params()
     if not p.interactive and isinstance(ns, (Context, Params)):
         return None
-    png = draw_target(p, Path(__file__).resolve().parent.parent / "build" / "workshop" / "diagrams" /
+    png = draw_target(p, outputs.build_dir() / "workshop" / "diagrams" /
                       f"target-{step}.png", current=step)
     data = base64.b64encode(png.read_bytes()).decode()
     display(HTML(f"<img alt='target architecture, step {html.escape(step[:2])}' style='max-width:600px;width:100%' "

@@ -12,6 +12,7 @@ import papermill
 import pytest
 
 from workbook import names
+from workbook import outputs as written
 from workbook.params import Params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,4 +74,4 @@ def test_prints_the_workbooks_own_policy_and_the_findings(run):
     assert "build/policy/" in files and "aws iam create-policy" in files and "123456789012" not in files
     findings = outputs(run["nb"], "findings")
     assert "IAM.1" in findings and "ARTICLE.DEV_NO_DB_SECRET" in findings
-    assert (ROOT / "diagrams" / "07_access.png").exists()
+    assert (written.home() / "diagrams" / "07_access.png").exists()

@@ -9,7 +9,7 @@ import papermill
 import pytest
 
 from compute_fixtures import build_network, issue_certificate
-from workbook import names
+from workbook import names, outputs
 from workbook.connect import connect
 from workbook.params import Params
 
@@ -92,7 +92,7 @@ def test_notebook_builds_the_compute_tier(first_run):
     # which says so once, labelled; the step itself prints nothing about the sandbox.
     printed = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
     assert printed.count("[sandbox] moto launches Auto Scaling instances without the launch template") == 1
-    assert (ROOT / "diagrams" / "04_compute.png").stat().st_size > 0
+    assert (outputs.home() / "diagrams" / "04_compute.png").stat().st_size > 0
 
 
 def test_rerun_after_certificate_upgrades_to_https_and_creates_nothing_else(first_run):

@@ -11,7 +11,7 @@ import papermill
 import psycopg
 import pytest
 
-from workbook import names
+from workbook import names, outputs
 from workbook.connect import connect
 from workbook.params import Params
 
@@ -100,7 +100,7 @@ def test_evidence_reached_cloudwatch_and_the_charts(executed):
     comparison = outputs_of(executed["nb"], "comparison")
     assert "p99 latency, served (ms)" in comparison and "stop_dev" in comparison
     assert "image/png" in outputs_of(executed["nb"], "charts")
-    assert (ROOT / "diagrams" / "08_cutover_compare_evidence.png").stat().st_size > 10_000
+    assert (outputs.home() / "diagrams" / "08_cutover_compare_evidence.png").stat().st_size > 10_000
 
 
 def test_the_restore_drill_of_03_finishes_last(executed):

@@ -9,7 +9,7 @@ import papermill
 import pytest
 
 from edge_obs_fixtures import build_stack
-from workbook import engine, names
+from workbook import engine, names, outputs
 from workbook.connect import connect
 from workbook.params import Params
 from workbook.steps import edge
@@ -69,5 +69,5 @@ def test_notebook_shows_what_changed_the_findings_and_the_diagram(run):
     assert "FAIL" not in findings
     everything = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
     assert "Delegate it at your registrar" in everything and "[sandbox] in the sandbox nothing resolves" in everything
-    assert (ROOT / "diagrams" / "05_edge.png").stat().st_size > 0
+    assert (outputs.home() / "diagrams" / "05_edge.png").stat().st_size > 0
     assert names.api(run["p"]) in json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])

@@ -11,7 +11,7 @@ import nbformat
 import papermill
 import pytest
 
-from workbook import names, tagging
+from workbook import names, outputs, tagging
 from workbook.params import Params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def test_findings_table_shows_only_the_nat_trade_off_failing(runs):
 
 
 def test_diagram_is_drawn(runs):
-    png = ROOT / "diagrams" / "02_network.png"
-    outputs = tagged(runs["first"], "diagram").get("outputs", [])
-    assert any("image/png" in o.get("data", {}) for o in outputs)
+    png = outputs.home() / "diagrams" / "02_network.png"
+    shown = tagged(runs["first"], "diagram").get("outputs", [])
+    assert any("image/png" in o.get("data", {}) for o in shown)
     assert png.exists() and png.stat().st_mtime >= runs["started"]

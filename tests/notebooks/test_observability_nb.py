@@ -9,7 +9,7 @@ import papermill
 import pytest
 
 from edge_obs_fixtures import build_stack
-from workbook import engine, names
+from workbook import engine, names, outputs
 from workbook.connect import connect
 from workbook.params import Params
 from workbook.steps import observability as obs
@@ -59,4 +59,4 @@ def test_notebook_drill_follows_the_alarm_to_the_subscription_without_showing_th
     findings = outputs_of(nb, "findings")
     assert "CloudWatch.16" in findings and "ARTICLE.ALARMS" in findings and "NOT_EMULATED" in findings
     assert "FAIL" not in findings
-    assert (ROOT / "diagrams" / "06_observability.png").stat().st_size > 0
+    assert (outputs.home() / "diagrams" / "06_observability.png").stat().st_size > 0

@@ -11,6 +11,8 @@ import pandas as pd
 import papermill as pm
 import pytest
 
+from workbook import outputs
+
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "nbdev1"
 
@@ -93,7 +95,7 @@ def test_setup_twice_then_assess(sandbox, tmp_path):
     assert set(created.id[created.type == "instance"]) <= set(findings.resource)
     summary = table(assess, "summary")
     assert summary.id.is_unique and "FAIL" in set(summary.status)
-    before = ROOT / "diagrams" / "before.png"
+    before = outputs.home() / "diagrams" / "before.png"
     assert before.exists() and before.stat().st_mtime >= started
     diagram_cell = next(c for c in assess.cells if "diagram" in c.metadata.get("tags", []))
     assert any("image/png" in o.get("data", {}) for o in diagram_cell.outputs)  # shown inline
