@@ -98,3 +98,16 @@ def test_compare_and_plot(tmp_path):
     assert table.loc["p99 latency, served (ms)", "before"] == 5.0   # failures count as errors, not latency
     png = metrics.plot(before, after, tmp_path / "cmp.png")
     assert png.stat().st_size > 10_000
+
+
+def test_in_a_run_the_evidence_chart_goes_to_the_run_folder(tmp_path, monkeypatch):
+    """As the diagrams do (issue 13): a run's chart named diagrams/x.png is kept in its run folder and
+    published when the run ends, so two runs at once never write the same file."""
+    run = tmp_path / "run"
+    monkeypatch.setenv("WORKBOOK_RUN_DIR", str(run))
+    monkeypatch.chdir(tmp_path)
+    before = _run("before", "stop_dev", [True] * 60, [5.0] * 60)
+    after = _run("after", "kill_app_instance", [True] * 60, [6.0] * 60)
+    png = metrics.plot(before, after, "diagrams/08_cutover_compare_evidence.png")
+    assert png == run / "diagrams" / "08_cutover_compare_evidence.png" and png.stat().st_size > 10_000
+    assert not (tmp_path / "diagrams").exists()

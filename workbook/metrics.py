@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from . import names
+from . import names, outputs
 from .connect import Context
 from .params import Params
 
@@ -271,8 +271,10 @@ def plot(before: Any, after: Any, path: str | Path, cloudwatch: pd.DataFrame | N
             ax.bar([d.split("=", 1)[1] for d in by["dimensions"]], by["value"], color=colors)
     ax.set(title="instance CPU, AWS/EC2 CPUUtilization (red: dev, blue: app)", ylabel="%")
     ax.tick_params(axis="x", labelsize=7)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    dest = outputs.place(path)          # the run folder during a run (published when it ends)
+    tmp = outputs.private_dir(dest) / dest.name
+    fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    return path
+    outputs.publish(tmp, dest, move=True)
+    tmp.parent.rmdir()
+    return dest
