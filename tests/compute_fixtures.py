@@ -33,6 +33,14 @@ def build_network(ctx: Any, p: Any, azs: tuple[str, ...] = ("a", "b")) -> dict[s
     return out
 
 
+def create_database(ctx: Any, p: Any) -> dict[str, Any]:
+    """What 03_database leaves: the stack's RDS instance (moto's is available at once), whose address the
+    app servers' settings name."""
+    return ctx.client("rds").create_db_instance(
+        DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro", DBName="app",
+        AllocatedStorage=20, MasterUsername="app", ManageMasterUserPassword=True)["DBInstance"]
+
+
 def issue_certificate(ctx: Any, domain: str) -> str:
     """What 05_edge leaves: an ISSUED certificate (moto issues at once with MOTO_ACM_VALIDATION_WAIT=0)."""
     acm = ctx.client("acm")

@@ -75,8 +75,10 @@ def create_stack(ctx: Any, p: Params, *, dev: bool = True, rds: bool = True, asg
             compute.ensure_release(ctx)
         compute.ensure_instance_role(ctx)
         compute.ensure_instance_profile(ctx)
-        if release:
-            data.update(UserData=base64.b64encode(compute.user_data(p).encode()).decode())
+        if release:   # the app's settings name the database, as 04_compute writes them once it has an address
+            host = ctx.client("rds").describe_db_instances(DBInstanceIdentifier=names.db_instance(p))[
+                "DBInstances"][0]["Endpoint"]["Address"] if rds else ""
+            data.update(UserData=base64.b64encode(compute.user_data(p, db_host=host).encode()).decode())
         ec2.create_launch_template(LaunchTemplateName=names.launch_template(p), LaunchTemplateData=data)
         ctx.client("autoscaling").create_auto_scaling_group(
             AutoScalingGroupName=names.asg(p), LaunchTemplate={"LaunchTemplateName": names.launch_template(p)},

@@ -108,3 +108,24 @@ def test_without_the_parameter_a_new_instance_never_turns_healthy_until_04_runs_
     done = compute.apply(ctx)
     assert dict(zip(done.name, done.action))[compute.artifact_parameter(p)] == "created"
     assert {t["state"] for t in stack["dp"].daemon_status()["targets"]} == {"healthy"}
+
+
+def test_boot_settings_without_the_database_never_turn_healthy_until_04_runs_again(stack):
+    """As on AWS: the app reads DB_HOST from /etc/app/app.env and exits when it is empty (systemd restarts
+    it, forever), so an instance launched from such a template never passes a health check."""
+    import base64
+    ctx, p = stack["ctx"], stack["p"]
+    ec2 = ctx.client("ec2")
+    lt = ec2.describe_launch_templates(LaunchTemplateNames=[names.launch_template(p)])["LaunchTemplates"][0]
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"])[
+        "LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    data["UserData"] = base64.b64encode(compute.user_data(p, db_host="").encode()).decode()
+    ec2.create_launch_template_version(LaunchTemplateId=lt["LaunchTemplateId"], LaunchTemplateData=data)
+    new = replace_one_instance(ctx, p)
+    with pytest.raises(compute.TargetsUnhealthy) as failed:
+        compute.wait_for_healthy_targets(ctx, max_attempts=5)
+    assert new in str(failed.value) and "DB_HOST is empty" in str(failed.value)
+    compute.ensure_launch_template(ctx)    # 04 again: a new version with the database's address
+    ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(   # what the group does to the stale one
+        InstanceId=new, ShouldDecrementDesiredCapacity=False)
+    assert compute.wait_for_healthy_targets(ctx).state.tolist() == ["healthy"] * p.desired_capacity

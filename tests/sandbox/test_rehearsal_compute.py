@@ -165,3 +165,34 @@ def test_group_delete_is_in_progress_until_its_instances_are_gone(rctx):
     assert rctx.clock.now() - t0 >= F.FACTS["deregistration_delay"].low - 60
     assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=["app"])["AutoScalingGroups"] == []
     engine.retrying(rctx, lambda: rctx.client("ec2").delete_subnet(SubnetId=subnets[0]), subnets[0])
+
+
+def _app_env(ctx, name):
+    """The app settings (/etc/app/app.env) in the launch template's newest version, as a server gets them."""
+    import base64
+    import shlex
+
+    from workbook.steps import compute
+    data = ctx.client("ec2").describe_launch_template_versions(LaunchTemplateName=name, Versions=["$Latest"])[
+        "LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    text = compute.user_data_files(base64.b64decode(data["UserData"]).decode())["/etc/app/app.env"]
+    return dict(part.split("=", 1) for line in text.splitlines() for part in shlex.split(line))
+
+
+def test_04_right_after_03_waits_for_the_database_endpoint_before_the_launch_template(rctx):
+    """On AWS an RDS instance has no endpoint while `creating` (15-20 minutes Multi-AZ) and 03 does not wait
+    for it: 04 run right after wrote DB_HOST='' into the boot settings, so every app server's app exited at
+    start and no target ever passed a health check. 04 waits (bounded by the cell) for the address instead."""
+    from workbook import names
+    from workbook.steps import compute, compute_prereq, database, network
+    network.apply(rctx)
+    database.apply(rctx)                                     # 03: the create started, not waited for
+    assert compute_prereq.db_endpoint(rctx)[0] == ""        # AWS gives no address while creating
+    t0 = rctx.clock.now()
+    compute.ensure_launch_template(rctx)
+    env = _app_env(rctx, names.launch_template(rctx.p))
+    assert env["DB_HOST"], "the boot settings name no database"
+    address = rctx.client("rds").describe_db_instances(DBInstanceIdentifier=names.db_instance(rctx.p))[
+        "DBInstances"][0]["Endpoint"]["Address"]
+    assert env["DB_HOST"] == address
+    assert rctx.clock.now() - t0 >= F.FACTS["rds_create_multi"].low

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from moto import mock_aws
 
-from compute_fixtures import build_network, issue_certificate
+from compute_fixtures import build_network, create_database, issue_certificate
 from conftest import make_ctx
 from workbook import iam_actions, names
 from workbook.connect import MUTATING
@@ -43,9 +43,11 @@ def _ctx(**params):
     return make_ctx(stack_name=f"cmp{next(_stacks)}", **params)
 
 
-def _ready(**params):
+def _ready(*, database: bool = True, **params):
     ctx = _ctx(**params)
     net = build_network(ctx, ctx.params)
+    if database:
+        create_database(ctx, ctx.params)
     ctx.calls.new()
     return ctx, ctx.params, net
 
@@ -150,7 +152,7 @@ def test_user_data_carries_no_secret_and_no_parameter_in_its_text():
 
 
 def test_role_reads_only_the_database_secret(env, capsys):
-    ctx, p, _ = _ready()
+    ctx, p, _ = _ready(database=False)
     compute.ensure_instance_role(ctx)
     iam = ctx.client("iam")
     attached = {a["PolicyName"] for a in iam.list_attached_role_policies(RoleName=names.app_role(p))["AttachedPolicies"]}
@@ -309,20 +311,20 @@ def test_step_declares_the_permissions_it_calls(env):
     assert sorted(used - set(compute.STEP.all_permissions())) == []
 
 
-def test_database_appearing_later_makes_a_new_template_version_once(env):
-    ctx, p, _ = _ready()
-    compute.apply(ctx)
-    db = ctx.client("rds").create_db_instance(
-        DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro", DBName="app",
-        AllocatedStorage=20, MasterUsername="app", ManageMasterUserPassword=True)["DBInstance"]
-    rec = compute.ensure_launch_template(ctx)
-    assert rec.action == "updated (v2)"
+def test_without_the_database_04_says_to_run_03_first_then_names_it(env):
+    """An app server booted without the database's address never serves: 04 refuses before any launch."""
+    ctx, p, _ = _ready(database=False)
+    with pytest.raises(compute.PrerequisiteMissing, match="run 03_database first"):
+        compute.ensure_launch_template(ctx)
+    assert compute.find_launch_template(ctx) is None
+    db = create_database(ctx, p)
+    assert compute.ensure_launch_template(ctx).action == "created"
     lt = compute.find_launch_template(ctx)
     data = ctx.client("ec2").describe_launch_template_versions(
         LaunchTemplateId=lt.id, Versions=["$Latest"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
     env_file = compute.user_data_files(base64.b64decode(data["UserData"]).decode())["/etc/app/app.env"]
     assert f"DB_SECRET_ARN={shlex.quote(db['MasterUserSecret']['SecretArn'])}" in env_file
-    assert "DB_NAME=app" in env_file
+    assert f"DB_HOST={shlex.quote(db['Endpoint']['Address'])}" in env_file and "DB_NAME=app" in env_file
     assert compute.ensure_launch_template(ctx).action == "exists"
 
 

@@ -15,7 +15,7 @@ import zipfile
 import pytest
 from moto import mock_aws
 
-from compute_fixtures import build_network
+from compute_fixtures import build_network, create_database
 from conftest import make_ctx
 from workbook import engine, names
 from workbook.steps import compute, compute_release
@@ -31,9 +31,11 @@ def moto():
             yield
 
 
-def _ready(**params):
+def _ready(*, database: bool = True, **params):
     ctx = make_ctx(stack_name=f"rls{next(_stacks)}", **params)
     build_network(ctx, ctx.p)
+    if database:
+        create_database(ctx, ctx.p)
     return ctx, ctx.p
 
 
@@ -184,10 +186,8 @@ def test_a_bad_artifact_url_is_refused_before_any_call(moto):
 def test_once_the_app_has_its_own_database_user_its_servers_log_in_with_that_secret(moto):
     """Issue 10 #11: DB_SECRET_ARN names the app user's secret (made by 08 with the user) once it exists;
     until then the RDS-managed master secret. The role may read the one in use, no other."""
-    ctx, p = _ready()
-    master = ctx.client("rds").create_db_instance(
-        DBInstanceIdentifier=names.db_instance(p), Engine="postgres", DBInstanceClass="db.t4g.micro", DBName="app",
-        AllocatedStorage=20, MasterUsername="app", ManageMasterUserPassword=True)["DBInstance"]["MasterUserSecret"]["SecretArn"]
+    ctx, p = _ready(database=False)
+    master = create_database(ctx, p)["MasterUserSecret"]["SecretArn"]
     compute.apply(ctx)
 
     def in_use() -> tuple[str, str]:

@@ -13,7 +13,9 @@ from what it installed:
 3. `ssm:GetParameter` on the parameter, then `s3:GetObject` on the object: each allowed only if the
    role's policies allow it (below), then read from the sandbox's SSM and S3;
 4. the wheel unpacked into the instance's own folder (what `pip install` puts in site-packages); the
-   app runs from there (daemon.py), never from this checkout.
+   app runs from there (daemon.py), never from this checkout;
+5. the app's settings (`/etc/app/app.env`): with no DB_HOST the app exits at start, as it does on an
+   instance (systemd restarts it, forever), so the target never passes a health check.
 
 How the role's permissions are evaluated: every identity policy of the role (inline ones, and the
 default version of each attached managed policy) is read, and an action on a resource is allowed when
@@ -46,6 +48,7 @@ from .corrections import plain
 
 FILE_LINE = re.compile(r"^printf '%s' '([A-Za-z0-9+/=]*)' \| base64 -d > (\S+)$", re.M)
 BOOT_ENV = "/etc/app/boot.env"
+APP_ENV = "/etc/app/app.env"
 LOGS: dict[str, str] = {}   # instance id -> its last boot log (this process's; also written to disk)
 
 
@@ -120,9 +123,9 @@ def allowed(statements: list[dict[str, Any]], action: str, resource: str) -> boo
 
 
 # ---- the boot ---------------------------------------------------------------------------------------------
-def _boot_env(script: str) -> dict[str, str]:
+def _boot_env(script: str, which: str = BOOT_ENV) -> dict[str, str]:
     for blob, path in FILE_LINE.findall(script):
-        if path == BOOT_ENV:
+        if path == which:
             text = base64.b64decode(blob).decode()
             return dict(part.split("=", 1) for line in text.splitlines() for part in shlex.split(line) if "=" in part)
     return {}
@@ -158,7 +161,8 @@ def boot(ctx: Context, instance_id: str, home: Path | None = None) -> Boot:
 def _boot(ctx: Context, b: Boot, home: Path | None) -> Boot:
     iid, region, account = b.instance_id, ctx.p.region, ctx.account_id
     raw = plain(ctx, "ec2").describe_instance_attribute(InstanceId=iid, Attribute="userData").get("UserData") or {}
-    env = _boot_env(base64.b64decode(raw.get("Value") or "").decode(errors="replace"))
+    script = base64.b64decode(raw.get("Value") or "").decode(errors="replace")
+    env = _boot_env(script)
     if not env:
         return b.fail("no boot script of 04_compute in the instance's user data: nothing installs the app")
     b.log.append("+ dnf install -y python3 python3-pip amazon-cloudwatch-agent")
@@ -212,6 +216,12 @@ def _boot(ctx: Context, b: Boot, home: Path | None) -> Boot:
         return b.fail(f"ERROR: {wheel} is not a valid wheel")
     b.log.append(f"Successfully installed {meta.split('-', 1)[0].replace('_', '-')}-{version}")
     b.log.append("+ systemctl enable --now app.service")
+    if not _boot_env(script, APP_ENV).get("DB_HOST"):
+        b.log.append("app.service: DATABASE_URL is not set (DB_HOST is empty in /etc/app/app.env: the launch "
+                     "template was made before the database had an address); the app exits at start and systemd "
+                     "restarts it every 2 s")
+        b.release = None   # the data plane starts no app process for it: nothing ever answers the health check
+        return b
     b.ok = True
     return b
 

@@ -1,10 +1,15 @@
-"""The sandbox's moto server: moto's own server, with the one gap that no API call can correct afterwards.
+"""The sandbox's moto server: moto's own server, with the gaps that no API call can correct afterwards.
 
 moto launches every instance of an Auto Scaling group in the group's first subnet. AWS spreads a group's
 instances evenly over its Availability Zones, and launches each new one (a replacement, a scale-out) in
 the zone with the fewest; an instance cannot change subnet once launched, so the seam's corrections
 (which act through the API) cannot repair it. Here moto's launch is called once per instance, with the
 subnet of the zone that runs fewest first in the list it reads. Sandbox only: a real account needs none.
+
+moto keeps the user data of a launch template's later versions (CreateLaunchTemplateVersion) as plain text,
+not as it keeps a first version's, and then fails (500) to launch an Auto Scaling instance from such a
+version: here a new version's user data is kept as the first version's is. (04_compute makes a new
+version when what its servers boot with changes.)
 
 Run as `python -m workbook.sandbox.motoserver -H HOST -p PORT` (moto.server's own arguments).
 """
@@ -37,12 +42,25 @@ def _spread(launch: Any) -> Any:
     return launch_balanced
 
 
+def _version_user_data(create_version: Any) -> Any:
+    def create_version_kept_as_the_first(self: Any, data: dict[str, Any], description: str) -> Any:
+        from moto.ec2.utils import parse_user_data
+        if isinstance(data.get("UserData"), (str, bytes)):
+            data = {**data, "UserData": parse_user_data(data["UserData"])}
+        return create_version(self, data, description)
+    return create_version_kept_as_the_first
+
+
 def patch() -> None:
     from moto.autoscaling import models
+    from moto.ec2.models.launch_templates import LaunchTemplate
     group = models.FakeAutoScalingGroup
     if not getattr(group.replace_autoscaling_group_instances, "workbook_spread", False):
         group.replace_autoscaling_group_instances = _spread(group.replace_autoscaling_group_instances)
         group.replace_autoscaling_group_instances.workbook_spread = True
+    if not getattr(LaunchTemplate.create_version, "workbook_user_data", False):
+        LaunchTemplate.create_version = _version_user_data(LaunchTemplate.create_version)
+        LaunchTemplate.create_version.workbook_user_data = True
 
 
 def main() -> None:

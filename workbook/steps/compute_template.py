@@ -224,6 +224,22 @@ def hash_of(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def wait_for_db_address(ctx: Context) -> None:
+    """The app servers' settings name the database (DB_HOST), and AWS gives an RDS instance its address
+    only once it exists: while it is `creating` (15-20 minutes Multi-AZ, which 03 starts and does not
+    wait for) there is none, and a server booted without one never serves. So wait for it here, bounded
+    by the cell (progress.StillWaiting: a rerun picks the wait up); with no instance at all, say so."""
+    if db_endpoint(ctx)[0]:
+        return
+    from . import database
+    if database.describe_db(ctx, names.db_instance(ctx.p)) is None:
+        raise PrerequisiteMissing(f"no RDS instance {names.db_instance(ctx.p)}: the app servers need its address "
+                                  "(run 03_database first)")
+    print(f"the app servers need {names.db_instance(ctx.p)}'s address, which AWS gives once it is created: "
+          "waiting for it (the load balancer goes on provisioning meanwhile)")
+    database.wait_db_available(ctx, needed=True)
+
+
 def find_launch_template(ctx: Context) -> engine.Item | None:
     return engine.find_one(ctx, "launch_template", names.launch_template(ctx.p))
 
@@ -235,6 +251,8 @@ def ensure_launch_template(ctx: Context, *, image_id: str = "") -> Resource:
     p, name = ctx.p, names.launch_template(ctx.p)
     lt = find_launch_template(ctx)
     net = find_network(ctx, required=not ctx.dry_run)
+    if not ctx.dry_run:
+        wait_for_db_address(ctx)
     if lt is None or (ctx.dry_run and not net.complete):
         return engine.ensure(ctx, "launch_template", name, step=STEP_ID, found=lt, lookup=False, create=lambda: {
             "LaunchTemplateName": name, "VersionDescription": STEP_ID,
