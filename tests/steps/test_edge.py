@@ -150,6 +150,40 @@ def test_a_record_the_user_had_is_put_back_by_destroy(domain_ctx):
     assert "AliasTarget" not in back and back["ResourceRecords"] == [{"Value": "192.0.2.10"}]
 
 
+def test_a_cname_the_user_had_is_replaced_by_the_alias_and_put_back_by_the_rollback(domain_ctx):
+    """A common dev setup: api.example.com is a CNAME to the dev host's public name. Route 53 refuses an A
+    record beside a CNAME of the same name (InvalidChangeBatch), so the cutover failed there; it replaces
+    the CNAME in one atomic change, and the rollback (and a teardown) put the CNAME back."""
+    ctx = domain_ctx
+    stack = build_stack(ctx, ctx.params, asg=False, rds=False)
+    zone_id = _users_zone(ctx)
+    old = {"Name": DOMAIN + ".", "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "ec2-192-0-2-10.compute-1.amazonaws.com"}]}
+    ctx.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": old}]})
+    edge.apply(ctx)
+    assert edge.ensure_alias_record(ctx).action == "updated"   # 08's cutover
+    assert edge.find_record(ctx, zone_id, DOMAIN, "CNAME") is None
+    assert edge.find_record(ctx, zone_id, DOMAIN, "A")["AliasTarget"]["DNSName"].rstrip(".") == stack["lb_dns"]
+    assert "put back" in edge.restore_alias_record(ctx)         # 08's rollback
+    assert edge.find_record(ctx, zone_id, DOMAIN, "A") is None
+    assert edge.find_record(ctx, zone_id, DOMAIN, "CNAME")["ResourceRecords"] == old["ResourceRecords"]
+    assert edge.ensure_alias_record(ctx).action == "updated"   # a second cutover, then the teardown
+    edge.destroy(ctx)
+    assert edge.find_record(ctx, zone_id, DOMAIN, "CNAME")["ResourceRecords"] == old["ResourceRecords"]
+
+
+def test_the_sandbox_refuses_a_record_beside_a_cname_as_route53_does(domain_ctx):
+    from botocore.exceptions import ClientError
+    ctx = domain_ctx
+    zone_id = _users_zone(ctx)   # www.example.com is a CNAME
+    with pytest.raises(ClientError) as refused:
+        ctx.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+            {"Action": "UPSERT", "ResourceRecordSet": {"Name": "www.example.com", "Type": "A", "TTL": 60,
+                                                       "ResourceRecords": [{"Value": "192.0.2.1"}]}}]})
+    assert refused.value.response["Error"]["Code"] == "InvalidChangeBatch"
+    assert "conflicting RRSet of type CNAME" in refused.value.response["Error"]["Message"]
+
+
 def test_hosted_zone_id_must_contain_the_domain(ctx):
     zone_id = ctx.client("route53").create_hosted_zone(Name="example.org", CallerReference="x")["HostedZone"]["Id"]
     c = _with_zone_id(zone_id.rsplit("/", 1)[-1], domain_name=DOMAIN)

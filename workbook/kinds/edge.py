@@ -130,13 +130,16 @@ def _records(ctx: Any, kind: Kind, stack: str | None, entries: dict[str, Any] | 
 @hook("dns_record", "delete")
 def _delete_record(ctx: Any, kind: Kind, it: Any) -> None:
     """What the stack replaced goes back; a record it added is deleted."""
-    raw = it.raw
-    if raw.get("Previous"):
-        change = {"Action": "UPSERT", "ResourceRecordSet": raw["Previous"]}
+    raw, previous = it.raw, it.raw.get("Previous")
+    if previous and previous.get("Type", raw["Type"]) != raw["Type"]:   # a CNAME the record replaced
+        changes = [{"Action": "DELETE", "ResourceRecordSet": raw["Record"]},
+                   {"Action": "UPSERT", "ResourceRecordSet": previous}]
+    elif previous:
+        changes = [{"Action": "UPSERT", "ResourceRecordSet": previous}]
     else:
-        change = {"Action": "DELETE", "ResourceRecordSet": raw["Record"]}
-    change_and_wait(ctx, raw["ZoneId"], [change], f"{raw['Name']} {raw['Type']} "
-                    f"{'put back' if raw.get('Previous') else 'deleted'}")
+        changes = [{"Action": "DELETE", "ResourceRecordSet": raw["Record"]}]
+    change_and_wait(ctx, raw["ZoneId"], changes, f"{raw['Name']} {raw['Type']} "
+                    f"{'put back' if previous else 'deleted'}")
 
 
 @hook("api_domain", "before_delete")

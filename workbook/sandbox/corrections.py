@@ -270,6 +270,31 @@ def no_tls_only_policy_over_http(ctx: Context, params: dict[str, Any]) -> dict[s
     return {} if "aws:SecureTransport" in policy else None
 
 
+# ---- Route 53 --------------------------------------------------------------------------------------------
+@correct("route53", "ChangeResourceRecordSets", when="before")
+def a_cname_owns_its_name(ctx: Context, params: dict[str, Any]) -> None:
+    """moto accepts another record beside a CNAME of the same name; Route 53 refuses the whole batch."""
+    zone = params.get("HostedZoneId", "")
+    types: dict[str, set[str]] = {}
+    for page in plain(ctx, "route53").get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone):
+        for r in page["ResourceRecordSets"]:
+            types.setdefault(r["Name"].rstrip(".").lower(), set()).add(r["Type"])
+    for c in params.get("ChangeBatch", {}).get("Changes", []):
+        r = c["ResourceRecordSet"]
+        name, have = r["Name"].rstrip(".").lower(), types.setdefault(r["Name"].rstrip(".").lower(), set())
+        if c["Action"] == "DELETE":
+            have.discard(r["Type"])
+            continue
+        others = have - {r["Type"]}   # a CNAME beside anything, or anything beside a CNAME
+        clash = "CNAME" if "CNAME" in others else (sorted(others)[0] if others and r["Type"] == "CNAME" else "")
+        if clash:
+            raise Refuse("InvalidChangeBatch", f"[RRSet of type {r['Type']} with DNS name {name}. is not permitted "
+                         f"because a conflicting RRSet of type {clash} with the same DNS name already exists in "
+                         f"zone {zone}.]")
+        have.add(r["Type"])
+    return None
+
+
 # ---- ACM -------------------------------------------------------------------------------------------------
 _IN_USE_NOTE = ("moto keeps a certificate in use after the listener that used it is gone: the sandbox counts only "
                 "listeners that still exist")

@@ -210,11 +210,18 @@ def ensure_record(ctx: Context, zone_id: str, record: dict[str, Any], what: str)
     have = None if engine.is_placeholder(zone_id) else find_record(ctx, zone_id, record["Name"], record["Type"])
     if have and _same_record(have, record):
         return ctx.note(STEP_ID, "dns_record", label, rid, "exists", item=have)
+    changes = [{"Action": "UPSERT", "ResourceRecordSet": record}]
+    if have is None and record["Type"] != "CNAME" and not engine.is_placeholder(zone_id):
+        # A CNAME owns its name (Route 53 refuses any other record beside it): the name's CNAME (a dev
+        # host's public name, often) is replaced in the same atomic change, and kept to be put back.
+        have = find_record(ctx, zone_id, record["Name"], "CNAME")
+        if have:
+            changes = [{"Action": "DELETE", "ResourceRecordSet": have}, {"Action": "UPSERT", "ResourceRecordSet": record}]
     if ctx.dry_run or engine.is_placeholder(zone_id):
         return ctx.note(STEP_ID, "dns_record", label, rid, "would update" if have else "would create")
     if rid not in engine.ledger(ctx).get("dns_record", {}):
         engine.remember(ctx, "dns_record", rid, STEP_ID, **({"previous": have} if have else {}))
-    change_and_wait(ctx, zone_id, [{"Action": "UPSERT", "ResourceRecordSet": record}], what)
+    change_and_wait(ctx, zone_id, changes, what)
     return ctx.note(STEP_ID, "dns_record", label, rid, "updated" if have else "created", item=record)
 
 
@@ -378,7 +385,7 @@ def restore_alias_record(ctx: Context) -> str:
     if previous:
         was = previous.get("AliasTarget", {}).get("DNSName") or ", ".join(
             r["Value"] for r in previous.get("ResourceRecords", []))
-        return f"{p.domain_name} A: the record it had before the cutover put back ({was})"
+        return f"{p.domain_name} {previous.get('Type', 'A')}: the record it had before the cutover put back ({was})"
     return f"{p.domain_name} A: the alias the cutover added deleted (the name had no A record before)"
 
 
