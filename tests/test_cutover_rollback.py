@@ -97,6 +97,16 @@ def test_the_cutover_points_the_name_saves_the_old_record_and_lifts_the_freeze(s
     assert any("lift the dev database's write freeze" in c["Comment"] for c in state["sent"])
 
 
+def test_a_cutover_that_could_not_point_the_name_keeps_the_dev_database_frozen(stack, capsys):
+    """When domain_name has no zone (or no way in) the name still sends clients to the dev host: lifting the
+    freeze there would let them write where production no longer reads."""
+    ctx, _, _, state = stack
+    _move(ctx, state)
+    cutover.cutover(ctx.replace(domain_name="api.example.org"))   # no zone holds it
+    assert not any("lift the dev database's write freeze" in c["Comment"] for c in state["sent"])
+    assert "write freeze stays" in capsys.readouterr().out
+
+
 def test_a_rollback_with_writes_since_cutover_is_refused_and_says_which(stack):
     ctx, zone_id, _, state = stack
     edge.apply(ctx)

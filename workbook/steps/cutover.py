@@ -106,12 +106,16 @@ def cutover(ctx: Context) -> pd.DataFrame:
     if not p.domain_name:
         print("DNS: no domain_name, so no record changes: give clients the way in below")
     elif switched.action.startswith("would"):
-        print(f"DNS: {p.domain_name} is not pointed: its zone or the way in does not exist (run 05_edge, then this)")
+        # The name still sends clients to the dev host: its database stays read-only, or their writes
+        # would land where production no longer reads.
+        print(f"DNS: {p.domain_name} is not pointed: its zone or the way in does not exist (run 05_edge, then "
+              "this again). The dev database's write freeze stays until the name is pointed.")
     else:
         print(f"DNS: {p.domain_name} -> the way in ({switched.action}); the record it replaced is kept for a "
               "rollback and the teardown")
-    print(f"dev database: write freeze lifted ({dbmove.unfreeze_dev(ctx)}); what is written there from now on is "
-          "not production's (a rollback compares it)")
+    if not (p.domain_name and switched.action.startswith("would")):
+        print(f"dev database: write freeze lifted ({dbmove.unfreeze_dev(ctx)}); what is written there from now on "
+              "is not production's (a rollback compares it)")
     dev_url, lb_url = plane.endpoint_url(ctx, "dev"), plane.endpoint_url(ctx, "lb")
     rds_db, dev_db = plane.database_identity(ctx, "rds"), plane.database_identity(ctx, "dev")
     rows = []
