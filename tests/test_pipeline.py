@@ -215,3 +215,11 @@ def test_masking_a_notebook_leaves_image_data_as_it_is():
     assert data["image/png"] == png
     assert data["text/plain"] == ["arn:aws:iam::********9012:role/r"]
     assert out["metadata"]["papermill"]["parameters"]["aws_account_id"] == "********9012"
+
+
+def test_masking_leaves_measured_numbers_as_they_are():
+    """A p99 latency of 8.330218830214 ms came out of a run's metrics.csv as '8.********0214' (a fraction of
+    12 digits read as an account id), and the report's comparison could no longer read it."""
+    from workbook import masking
+    line = f"p99 latency,8.330218830214,{ACCOUNT}.5,arn:aws:iam::{ACCOUNT}:role/r,account {ACCOUNT}."
+    assert masking.text(line) == "p99 latency,8.330218830214,123456789012.5,arn:aws:iam::********9012:role/r,account ********9012."

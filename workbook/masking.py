@@ -16,8 +16,9 @@ from typing import Any
 
 from .connect import mask_account
 
-# 12 digits standing alone (ARNs, bucket names, "Account": ...), not part of a longer id or number
-ACCOUNT_RE = re.compile(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])")
+# 12 digits standing alone (ARNs, bucket names, "Account": ...), not part of a longer id or number: not
+# the fraction or the whole part of a decimal number (a measured latency may have 12 decimals)
+ACCOUNT_RE = re.compile(r"(?<![0-9A-Za-z])(?<!\d\.)\d{12}(?![0-9A-Za-z])(?!\.\d)")
 DATA_URI_RE = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
 TEXT_SUFFIXES = {".json", ".csv", ".md", ".txt", ".log", ".html", ".yaml", ".yml", ".svg"}
 

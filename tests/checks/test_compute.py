@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 from moto import mock_aws
 
-from compute_fixtures import build_network, issue_certificate
+from compute_fixtures import build_network, create_database, issue_certificate
 from conftest import MINIMAL, make_ctx
 from fake_inventory import FakeContext
 from workbook import checks, inventory
@@ -159,6 +159,7 @@ def test_verify_after_apply_and_after_https(monkeypatch):
         ctx = make_ctx(domain_name="api.example.com")
         p = ctx.params
         build_network(ctx, p)
+        create_database(ctx, p)
         compute.apply(ctx)
         found = compute.verify(ctx)
         assert set(found.group) == {"compute"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from moto import mock_aws
 
-from compute_fixtures import build_network
+from compute_fixtures import build_network, create_database
 from conftest import make_ctx
 from workbook import inventory, names
 from workbook.inventory import compute as inv_compute
@@ -31,6 +31,7 @@ def two_stacks():
             for stack in ("prod", "other"):
                 ctx = make_ctx(stack_name=stack)
                 net = build_network(ctx, ctx.params)
+                create_database(ctx, ctx.params)
                 compute.apply(ctx)
                 out[stack] = (ctx, net)
             yield out

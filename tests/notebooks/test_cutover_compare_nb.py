@@ -66,7 +66,9 @@ def test_the_data_moved_through_an_encrypted_bucket_and_checks_out(executed):
 def test_after_the_cutover_every_answer_comes_from_rds(executed):
     out = outputs_of(executed["nb"], "cutover")
     assert "dev (on the instance)" in out and out.count("RDS") >= 2
-    assert "write freeze lifted" in out            # dev is a development database again
+    # This stack was made without 05 (no zone holds domain_name), so the name cannot be pointed: the dev
+    # database stays read-only rather than take writes production would never see
+    assert "write freeze stays until the name is pointed" in out
 
 
 def test_the_before_and_after_scores_are_read_after_the_cutover(executed):
