@@ -196,3 +196,18 @@ def test_04_right_after_03_waits_for_the_database_endpoint_before_the_launch_tem
         "DBInstances"][0]["Endpoint"]["Address"]
     assert env["DB_HOST"] == address
     assert rctx.clock.now() - t0 >= F.FACTS["rds_create_multi"].low
+
+
+def test_05s_certificate_starts_before_04_waits_for_the_database_and_only_then(rctx):
+    """The database's 15-20 minutes and the certificate's 2-30 minutes of DNS validation overlap: the request
+    is made before 04's wait, not after it in 05. With no wait to overlap, 04 leaves the certificate to 05."""
+    from workbook.steps import compute, database, network
+    ctx = rctx.replace(domain_name="api.shop.example")
+    network.apply(ctx)
+    database.apply(ctx)
+    started = compute.start_certificate_while_db_is_created(ctx)
+    assert [r.type for r in started] == ["hosted_zone", "certificate"] and started[1].action == "created"
+    cert = ctx.client("acm").describe_certificate(CertificateArn=started[1].id)["Certificate"]
+    assert cert["Status"] == "PENDING_VALIDATION"      # validating in AWS while 04 waits for the database
+    compute.ensure_launch_template(ctx)
+    assert compute.start_certificate_while_db_is_created(ctx) == []

@@ -44,7 +44,7 @@ from ..params import Params
 from . import Step, destroy_kinds, register
 from .compute_alb import (DEREGISTRATION_DELAY_S, endpoint, ensure_listeners, ensure_load_balancer,  # noqa: F401
                           ensure_target_group, find_load_balancer, find_target_group, wait_for_load_balancer)
-from .compute_prereq import (STEP_ID, PrerequisiteMissing, db_secret_arn, find_network,  # noqa: F401
+from .compute_prereq import (STEP_ID, PrerequisiteMissing, db_endpoint, db_secret_arn, find_network,  # noqa: F401
                              prerequisites)
 from .compute_release import (bucket_name, build, ensure_artifact_bucket, ensure_artifact_parameter,  # noqa: F401
                               ensure_release, ensure_release_artifact, release, release_location, release_version)
@@ -93,7 +93,14 @@ STEP = register(Step(
                  "s3:PutBucketPolicy", "s3:GetObject", "s3:PutObject", "ssm:PutParameter",
                  "elasticloadbalancing:DescribeTargetHealth", "ec2:GetConsoleOutput",
                  # which secret the app logs in with: its own user's (08) once it exists
-                 "secretsmanager:ListSecrets"),
+                 "secretsmanager:ListSecrets",
+                 # 05's zone and certificate, started here (edge.start_certificate): created and read, never
+                 # deleted by this step (they carry 05's step tag)
+                 "route53:ListHostedZones", "route53:GetHostedZone", "route53:CreateHostedZone",
+                 "route53:ChangeTagsForResource", "route53:ListTagsForResource", "route53:ListTagsForResources",
+                 "route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange",
+                 "acm:RequestCertificate", "acm:AddTagsToCertificate", "acm:DescribeCertificate",
+                 "acm:ListTagsForCertificate"),
 ))
 
 
@@ -379,6 +386,19 @@ def az_spread(ctx: Context) -> pd.DataFrame:
 
 
 # ---- the step -------------------------------------------------------------------------------------
+def start_certificate_while_db_is_created(ctx: Context) -> list[Resource]:
+    """When 03's database is still being created (15-20 AWS minutes Multi-AZ), the launch template waits
+    for its address: 05's certificate (zone, request, validation record; AWS validates in 2-30 minutes)
+    is started first, so the two waits overlap instead of queueing. With the address already there,
+    nothing: 05 starts it, as it always does. Never waits."""
+    if ctx.dry_run or not ctx.p.domain_name or db_endpoint(ctx)[0]:
+        return []
+    from . import edge
+    print("the database is still being created and the next cell waits for it: 05's certificate is requested "
+          "now, so that its DNS validation runs beside that wait")
+    return edge.start_certificate(ctx)
+
+
 def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.DataFrame:
     """Everything in dependency order; the ALB is started first and waited for late, the targets'
     health last. `artifact_url`: a release of your own (s3:// or https://) instead of the built one."""
@@ -387,7 +407,8 @@ def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.Dat
     ensure_release(ctx, artifact_url=artifact_url)  # what the boot script installs, before the role that reads it
     ensure_instance_role(ctx)
     ensure_instance_profile(ctx)
-    ensure_launch_template(ctx, image_id=image_id)
+    start_certificate_while_db_is_created(ctx)      # 05's certificate, when there is a wait to overlap
+    ensure_launch_template(ctx, image_id=image_id)  # waits for the database's address (03 does not)
     ensure_target_group(ctx)
     ensure_listeners(ctx)
     ensure_auto_scaling_group(ctx)

@@ -316,6 +316,15 @@ def wait_certificate(ctx: Context, arn: str | None = None, needed: bool = False)
     return done
 
 
+def start_certificate(ctx: Context) -> list[Resource]:
+    """The zone and the certificate, requested and not waited for. ACM's DNS validation takes AWS 2-30
+    minutes: 04_compute starts it before it waits for the database's address, so the two waits overlap
+    instead of queueing; 05 finds both (and 04 puts an issued certificate on its HTTPS listener)."""
+    if not ctx.p.domain_name:
+        return []
+    return [ensure_hosted_zone(ctx), ensure_certificate(ctx)]
+
+
 def ensure_https_listener(ctx: Context) -> list[Resource]:
     """The HTTPS listener (and the HTTP->HTTPS redirect) are 04_compute's: its ensure_listeners finds the
     ISSUED certificate itself. Before the certificate is issued or the ALB exists, a rerun of 04 does it."""
