@@ -334,8 +334,12 @@ def test_image_from_the_dev_instance_feeds_the_template(env):
     ami = ctx.client("ssm").get_parameter(Name=compute.AL2023_PARAMETER)["Parameter"]["Value"]
     dev = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.small", TagSpecifications=[
         {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": names.DEV_NAME}]}])["Instances"][0]
+    since = len(ctx.calls.calls)
     image = compute.ensure_image_from_dev(ctx)
     assert image.action == "created" and image.id.startswith("ami-")
+    # CreateImage reboots the instance unless told not to: the user's dev server keeps running
+    made = [c for c in ctx.calls.calls[since:] if c.operation == "CreateImage"]
+    assert made and "NoReboot=True" in made[0].args
     assert compute.ensure_image_from_dev(ctx).action == "exists"
     described = ec2.describe_images(ImageIds=[image.id])["Images"][0]
     assert dev["InstanceId"] in described.get("Description", "")

@@ -184,6 +184,20 @@ def test_the_sandbox_refuses_a_record_beside_a_cname_as_route53_does(domain_ctx)
     assert "conflicting RRSet of type CNAME" in refused.value.response["Error"]["Message"]
 
 
+def test_a_private_zone_given_as_hosted_zone_id_is_refused_before_any_change(ctx):
+    """ACM cannot see a validation record in a private zone (the certificate would wait 72 hours and fail),
+    and clients outside the VPC cannot resolve the name: refused, naming the parameter."""
+    vpc = ctx.client("ec2").create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    zone = ctx.client("route53").create_hosted_zone(
+        Name="example.com", CallerReference="private", HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": "us-east-1", "VPCId": vpc})["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    zctx = _with_zone_id(zone, domain_name=DOMAIN)
+    since = len(zctx.calls.calls)
+    with pytest.raises(ValueError, match="hosted_zone_id.*private"):
+        edge.apply(zctx)
+    assert _mutating(zctx, since) == []
+
+
 def test_hosted_zone_id_must_contain_the_domain(ctx):
     zone_id = ctx.client("route53").create_hosted_zone(Name="example.org", CallerReference="x")["HostedZone"]["Id"]
     c = _with_zone_id(zone_id.rsplit("/", 1)[-1], domain_name=DOMAIN)

@@ -180,8 +180,9 @@ def ensure_image_from_dev(ctx: Context) -> Resource:
         raise PrerequisiteMissing(f"no dev instance {p.dev_instance_id or 'tagged ' + p.dev_tag} (parameters "
                                   f"dev_instance_id, dev_tag): run 00_setup first or use the default AL2023 image")
     dev_id = dev[0]["InstanceId"]
+    # NoReboot: CreateImage otherwise reboots the instance, and the dev server is the user's (it may be serving)
     return engine.ensure(ctx, "ami", name, step=STEP_ID, lookup=False, create={
-        "InstanceId": dev_id, "Name": name, "Description": f"App image from dev instance {dev_id}"})
+        "InstanceId": dev_id, "Name": name, "Description": f"App image from dev instance {dev_id}", "NoReboot": True})
 
 
 def launch_template_data(ctx: Context, net: Network, *, image_id: str = "") -> dict[str, Any]:

@@ -126,6 +126,10 @@ def find_zone(ctx: Context) -> dict[str, Any] | None:
             z = r53.get_hosted_zone(Id=p.hosted_zone_id)["HostedZone"]
         except r53.exceptions.NoSuchHostedZone:
             raise ValueError(f"hosted_zone_id: zone {p.hosted_zone_id} does not exist in this account") from None
+        if z.get("Config", {}).get("PrivateZone"):
+            raise ValueError(f"hosted_zone_id: zone {p.hosted_zone_id} is private (resolved only inside its VPCs): ACM "
+                             f"cannot validate {p.domain_name} there and clients cannot resolve it; give the public "
+                             "zone's id, or leave hosted_zone_id empty to find it by name")
         return {**z, "ZoneId": z["Id"].rsplit("/", 1)[-1], "ZoneName": record_key(z["Name"])}
     zones = [{**z, "ZoneId": z["Id"].rsplit("/", 1)[-1], "ZoneName": record_key(z["Name"])}
              for z in engine._pages(ctx, "route53", "list_hosted_zones", "HostedZones")
