@@ -114,7 +114,7 @@ def test_dump_bucket_is_private_encrypted_tagged_and_found_again(ctx, capsys):
 
 def test_dump_bucket_in_aws_mode_refuses_plain_http():
     from moto import mock_aws
-    from tests.conftest import make_ctx
+    from conftest import make_ctx
     with mock_aws():
         ctx = make_ctx(target="aws", aws_account_id="123456789012")
         p = ctx.params
@@ -126,7 +126,7 @@ def test_dump_bucket_in_aws_mode_refuses_plain_http():
 
 def test_dry_run_creates_no_bucket():
     from moto import mock_aws
-    from tests.conftest import make_ctx
+    from conftest import make_ctx
     with mock_aws():
         ctx = make_ctx(dry_run=True)
         r = dbmove.ensure_dump_bucket(ctx)

@@ -180,3 +180,51 @@ def test_a_mysql_freeze_binds_an_app_that_logs_in_as_root(server, tmp_path):
     told = said.read_text().splitlines() if said.exists() else []
     assert told == (["SET GLOBAL super_read_only = ON"] if server == "mysql" else ["SET GLOBAL read_only = ON"])
     assert "SET GLOBAL read_only = OFF" in s.unfreeze("mysql", "app")   # on MySQL it lifts super_read_only too
+
+
+@pytest.fixture
+def pg_stack(monkeypatch):
+    """A real-account context: the stack's dev host (PostgreSQL, no profile yet) and RDS for PostgreSQL."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with mock_aws():
+        ctx = make_ctx(target="aws", aws_account_id="123456789012")
+        yield ctx, create_stack(ctx, ctx.params, managed_secret=True, release=False)
+
+
+def test_a_restore_that_outlasts_its_cell_keeps_its_permissions_and_the_rerun_waits_for_it(pg_stack, monkeypatch):
+    """A large database: the restore goes on on the app server after the cell's time is up. The role policy
+    that lets it read the dump and the profile that lets the dev host upload must stay while it runs, and
+    the rerun must wait for that command rather than start a second restore over it; then both go."""
+    from ssm_agent import moved_answers
+
+    from workbook import dbmove_hosts as hosts
+    from workbook import names, progress
+    ctx, stack = pg_stack
+    sent: list[dict] = []
+    _agent(ctx, sent, moved_answers)
+    wait_for = progress.wait_for
+
+    def cell_ends_during_the_restore(client, waiter, what, **kw):
+        if "restore into RDS" in what:
+            raise progress.StillWaiting(what, 540.0)
+        return wait_for(client, waiter, what, **kw)
+    monkeypatch.setattr(hosts.progress, "wait_for", cell_ends_during_the_restore)
+    with pytest.raises(progress.StillWaiting):
+        dbmove.move(ctx)
+    iam, p = ctx.client("iam"), ctx.params
+    assert hosts.MOVE_POLICY in iam.list_role_policies(RoleName=names.app_role(p))["PolicyNames"]
+    assert hosts.profile_of(ctx, stack["dev"]) is not None
+    restore = next(c["CommandId"] for c in sent if "restore into RDS" in c["Comment"])
+
+    # AWS still runs it: ListCommands says InProgress
+    def still_running(parsed, **_):
+        for c in parsed.get("Commands", []):
+            if c["CommandId"] == restore:
+                c["Status"] = "InProgress"
+    ctx.client("ssm").meta.events.register("after-call.ssm.ListCommands", still_running)
+    monkeypatch.setattr(hosts.progress, "wait_for", wait_for)
+    n = len(sent)
+    dbmove.move(ctx)
+    assert not [c for c in sent[n:] if "restore into RDS" in c["Comment"]]   # waited for, not sent again
+    assert hosts.MOVE_POLICY not in iam.list_role_policies(RoleName=names.app_role(p))["PolicyNames"]
+    assert hosts.profile_of(ctx, stack["dev"]) is None

@@ -54,9 +54,11 @@ def run_command(ctx: Context, instance_id: str, script: str | list[str], comment
     Raises CommandFailed with the instance's stderr when it did not succeed."""
     commands = wrap(script) if isinstance(script, str) else list(script)
     ssm = ctx.client("ssm")
-    cmd = ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Comment=comment[:100],
-                           Parameters={"commands": commands, "executionTimeout": ["3600"]},
-                           TimeoutSeconds=600)["Command"]
+    # A command an earlier cell left running (its wait outlasted the cell) is waited for, not sent again:
+    # a second dump or restore would run over the first.
+    cmd = in_flight(ctx, instance_id, comment) or ssm.send_command(
+        InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Comment=comment[:100],
+        Parameters={"commands": commands, "executionTimeout": ["3600"]}, TimeoutSeconds=600)["Command"]
     try:
         progress.wait_for(ssm, "command_executed", comment, delay=5, max_attempts=720, sleep=ctx.clock.sleep,
                           CommandId=cmd["CommandId"], InstanceId=instance_id)
@@ -68,6 +70,16 @@ def run_command(ctx: Context, instance_id: str, script: str | list[str], comment
         raise CommandFailed(f"{comment}: {inv.get('Status', 'no status')} on {instance_id} "
                             f"(exit {inv.get('ResponseCode', '?')}): {err[-2000:] or '(nothing on stderr)'}")
     return inv.get("StandardOutputContent", "")
+
+
+def in_flight(ctx: Context, instance_id: str, comment: str) -> dict[str, Any] | None:
+    """The workbook's command of this comment still running on the instance, if any (ListCommands)."""
+    for page in ctx.client("ssm").get_paginator("list_commands").paginate(InstanceId=instance_id):
+        for c in page["Commands"]:
+            if c.get("Comment") == comment[:100] and c.get("Status") in ("Pending", "InProgress", "Delayed"):
+                print(f"{comment}: the command sent earlier ({c['CommandId']}) still runs: waiting for it")
+                return c
+    return None
 
 
 def _invocation(ctx: Context, command_id: str, instance_id: str) -> dict[str, Any]:
@@ -150,7 +162,9 @@ def dev_access(ctx: Context, instance_id: str, bucket: str) -> Iterator[dict[str
     p, ec2 = ctx.p, ctx.client("ec2")
     current = profile_of(ctx, instance_id)
     attached = ""
-    if current is None:
+    if current is not None and current["IamInstanceProfile"]["Arn"].endswith(f"/{names.dev_move_role(p)}"):
+        attached, current = current["AssociationId"], None   # the move's own, left by a cell that ran out of time
+    if current is None and not attached:
         if not (is_stacks(ctx, instance_id) or p.dev_attach_profile):
             raise NotReady(
                 f"the dev host {instance_id} has no instance profile, so SSM Run Command cannot reach it and it cannot "
@@ -164,13 +178,25 @@ def dev_access(ctx: Context, instance_id: str, bucket: str) -> Iterator[dict[str
             ctx, lambda: ec2.associate_iam_instance_profile(
                 InstanceId=instance_id, IamInstanceProfile={"Arn": arn})["IamInstanceProfileAssociation"]["AssociationId"],
             "attach the move profile to the dev host", codes=("InvalidParameterValue",))   # a new profile propagates
+    revoke = True
     try:
         registered(ctx, instance_id, "dev host", wait=bool(attached))
         yield {"profile": (current or {}).get("IamInstanceProfile", {}).get("Arn", "") or f"{names.dev_move_role(p)} "
                "(attached for the move)", "attached": attached}
+    except progress.StillWaiting:
+        revoke = not _left_running(f"the profile {names.dev_move_role(p)} on the dev host" if attached else "")
+        raise
     finally:
-        if attached:
+        if attached and revoke:
             ec2.disassociate_iam_instance_profile(AssociationId=attached)   # back as it was
+
+
+def _left_running(what: str) -> bool:
+    """A wait ran out of its cell's time (progress.StillWaiting): the command goes on in AWS and needs the
+    permission the block gave, so it is left in place; the rerun that waits the command out removes it."""
+    if what:
+        print(f"{what} stays while the command runs on; the rerun that waits for it removes it")
+    return True
 
 
 # ---- the app server that restores ------------------------------------------------------------------------
@@ -185,10 +211,15 @@ def app_access(ctx: Context, bucket: str, secrets: list[str]) -> Iterator[None]:
         "Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": dump_objects(bucket)},
             {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secrets}]}))
+    revoke = True
     try:
         yield
+    except progress.StillWaiting:
+        revoke = not _left_running(f"the policy {MOVE_POLICY} on {role.id}")
+        raise
     finally:
-        iam.delete_role_policy(RoleName=role.id, PolicyName=MOVE_POLICY)
+        if revoke:
+            iam.delete_role_policy(RoleName=role.id, PolicyName=MOVE_POLICY)
 
 
 def restore_instance(ctx: Context) -> str:

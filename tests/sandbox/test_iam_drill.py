@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_ctx
+from conftest import make_ctx
 from workbook.sandbox import iam_drill, server
 from workbook.steps import access
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import make_ctx
+from conftest import make_ctx
 from workbook import engine, iam_actions, names, tagging
 from workbook.checks import access as ca
 from workbook.steps import access

@@ -35,7 +35,8 @@ STEP = register(Step(
         # the dump through the bucket, and its wait (HeadBucket is s3:ListBucket)
         "s3:PutObject", "s3:GetObject", "s3:ListBucket",
         # dump/restore on the instances and what finds them (data plane: resolve, endpoints; dbengine)
-        "ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "ec2:DescribeInstances",
+        "ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:ListCommands",   # ListCommands: one still running
+        "ssm:DescribeInstanceInformation", "ec2:DescribeInstances",
         "ec2:DescribeSecurityGroups", "rds:DescribeDBInstances",
         # the dev host's profile for the move (attached and detached again), the app role's read permission
         # while the move runs, the move ledger on the RDS instance's tags, the app user's password
