@@ -247,6 +247,24 @@ def gateway_ctx(ctx):
     return c, build_stack(c, c.params, scheme="internal", asg=False, rds=False)
 
 
+def test_a_vpc_link_idle_for_60_days_is_used_again_not_a_failure(gateway_ctx, capsys):
+    """AWS makes a VPC link INACTIVE after 60 days without traffic and brings it back when requests resume:
+    a rerun of 05 after a quiet month stopped there with "VPC link ... is INACTIVE"."""
+    ctx, _ = gateway_ctx
+    edge.apply(ctx)
+
+    def idle(parsed, **_):
+        for link in parsed.get("Items", [parsed]):
+            if "VpcLinkStatus" in link:
+                link["VpcLinkStatus"] = "INACTIVE"
+    gw = ctx.client("apigatewayv2")
+    gw.meta.events.register("after-call.apigatewayv2.GetVpcLinks", idle)
+    gw.meta.events.register("after-call.apigatewayv2.GetVpcLink", idle)
+    done = edge.apply(ctx)
+    assert dict(zip(done.type, done.action))["vpc_link"] == "exists"
+    assert "INACTIVE" in capsys.readouterr().out
+
+
 def test_api_gateway_reaches_the_internal_alb_through_a_vpc_link_with_access_logs(gateway_ctx, capsys):
     ctx, stack = gateway_ctx
     p = ctx.params

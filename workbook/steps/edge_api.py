@@ -196,7 +196,13 @@ def ensure_vpc_link(ctx: Context) -> Resource:
 
     def available() -> bool:
         status = gw.get_vpc_link(VpcLinkId=rec.id)["VpcLinkStatus"]
-        if status in ("FAILED", "DELETING", "INACTIVE"):
+        if status == "INACTIVE":
+            # No traffic for 60 days: AWS removed its interfaces and makes them again when requests resume
+            # (a few minutes). The link is still this stack's way in; nothing to create or wait for here.
+            print(f"VPC link {name} is INACTIVE (no traffic for 60 days): API Gateway provisions its network "
+                  "interfaces again when requests resume, which takes a few minutes")
+            return True
+        if status in ("FAILED", "DELETING"):
             raise RuntimeError(f"VPC link {rec.id} is {status}")
         return status == "AVAILABLE"
     progress.poll(available, f"VPC link {name}", delay=VPC_LINK_POLL_DELAY_S, max_attempts=VPC_LINK_POLL_ATTEMPTS,
