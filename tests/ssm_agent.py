@@ -2,6 +2,8 @@
 instance registered and Online, each command recorded and its invocation answered by the test."""
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
 FINGERPRINTS = "FP|customers|3|abc\nFP|items|5|def\nFP|orders|2|0f\n"
 
 
@@ -34,8 +36,22 @@ def agent(ctx, sent, answers=moved_answers):
         cmd = next((c for c in sent if c["CommandId"] == parsed.get("CommandId")), None)
         if cmd is not None:
             status, out, err = answers(cmd)
-            parsed.update(Status=status, StandardOutputContent=out, StandardErrorContent=err,
+            # As AWS: at most 24,000 characters of stdout (8,000 of stderr) in the answer; the whole of both in
+            # S3 when the command named a bucket (written with the instance's role, taken as allowed here)
+            parsed.update(Status=status, StandardOutputContent=out[:24_000], StandardErrorContent=err[:8_000],
                           ResponseCode=0 if status == "Success" else 1)
+            if cmd.get("OutputS3BucketName"):
+                iid = parsed.get("InstanceId") or cmd["InstanceIds"][0]
+                base = f"{cmd.get('OutputS3KeyPrefix', '')}/{cmd['CommandId']}/{iid}/awsrunShellScript/0.awsrunShellScript"
+                try:
+                    for name, text in (("stdout", out), ("stderr", err)):
+                        ctx.client("s3").put_object(Bucket=cmd["OutputS3BucketName"], Key=f"{base}/{name}",
+                                                    Body=text.encode())
+                except ClientError:
+                    return   # the agent could not upload: the command's own status stands, no URL (as AWS)
+                parsed.update(
+                    StandardOutputUrl=f"https://s3.us-east-1.amazonaws.com/{cmd['OutputS3BucketName']}/{base}/stdout",
+                    StandardErrorUrl=f"https://s3.us-east-1.amazonaws.com/{cmd['OutputS3BucketName']}/{base}/stderr")
 
     def information(**_):
         class Ok:

@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from conftest import make_ctx
+from ssm_agent import FINGERPRINTS as FINGERPRINTS_OF_THE_HELPER
 from ssm_agent import agent as _agent  # noqa: E402
 from workbook import dbmove
 
@@ -228,3 +229,25 @@ def test_a_restore_that_outlasts_its_cell_keeps_its_permissions_and_the_rerun_wa
     assert not [c for c in sent[n:] if "restore into RDS" in c["Comment"]]   # waited for, not sent again
     assert hosts.MOVE_POLICY not in iam.list_role_policies(RoleName=names.app_role(p))["PolicyNames"]
     assert hosts.profile_of(ctx, stack["dev"]) is None
+
+
+def test_a_database_of_many_tables_is_verified_whole_past_run_commands_24000_characters(pg_stack, monkeypatch):
+    """GetCommandInvocation returns the first 24,000 characters of a command's output: the fingerprints of
+    600 tables do not fit, and the verification read a cut list. The whole output is read from S3."""
+    from ssm_agent import moved_answers
+    ctx, _ = pg_stack
+    # moto applies a Deny that has a Condition whatever the condition says (it evaluates none): the bucket's
+    # TLS-only policy would refuse every request here, where AWS admits the HTTPS ones
+    monkeypatch.setattr(dbmove, "tls_only_policy", lambda name: {"Version": "2012-10-17", "Statement": [
+        {"Sid": "NoDeletesHere", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket",
+         "Resource": f"arn:aws:s3:::{name}"}]})
+    many = "".join(f"FP|table_{i:03d}_with_a_long_descriptive_name|{i}|{i:032x}\n" for i in range(600))
+    assert len(many) > 24_000
+
+    def answers(cmd):
+        status, out, err = moved_answers(cmd)
+        return status, out.replace(FINGERPRINTS_OF_THE_HELPER, many), err
+    sent: list[dict] = []
+    _agent(ctx, sent, answers)
+    result = dbmove.move(ctx)
+    assert len(result.verification) == 600 and result.verification.match.all()

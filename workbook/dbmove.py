@@ -263,21 +263,23 @@ def move_with_ssm(ctx: Context) -> MoveResult:
     t: dict[str, float] = {}
     with hosts.dev_access(ctx, dev, bucket), hosts.app_access(ctx, bucket, [target.master_secret, app_secret]):
         hosts.registered(ctx, app, "app server")
-        probe = scripts.parse(run_command(ctx, app, scripts.target_probe(target), "workbook: read the move ledger in RDS"))
+        probe = scripts.parse(run_command(ctx, app, scripts.target_probe(target), "workbook: read the move ledger in RDS",
+                                           output_bucket=bucket))
         ledger = (probe.get("LEDGER") or [[""]])[0]
         if tagged or ledger[0] == "moved":
             return _verify_moved(ctx, db, engine_name, dev, bucket, probe, tagged)
         t_freeze = time.time()
         t0 = time.perf_counter()
         out = scripts.parse(run_command(ctx, dev, _dev_script(engine_name, ctx, bucket, key, dump=True),
-                                        "workbook: freeze, fingerprint and dump the dev database"))
+                                        "workbook: freeze, fingerprint and dump the dev database",
+                                        output_bucket=bucket))
         t["freeze_dump_and_stage_s"] = time.perf_counter() - t0
         dev_fp = fingerprint_frame(out.get("FP", []))
         text = "\n".join("|".join(r) for r in out.get("FP", []))
         t0 = time.perf_counter()
         done = scripts.parse(run_command(ctx, app, scripts.target_restore(
             target, bucket=bucket, key=key, source=f"{dev} {engine_name} {ctx.p.dev_db_name}", dev_fingerprints=text),
-            "workbook: restore into RDS"))
+            "workbook: restore into RDS", output_bucket=bucket))
         t["restore_and_verify_s"] = time.perf_counter() - t0
         t["write_freeze_s"] = time.time() - t_freeze
     at = ((done.get("LEDGER") or [["", ""]])[0] + ["", ""])[1] or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -300,7 +302,7 @@ def _verify_moved(ctx: Context, db: dict[str, Any], engine_name: str, dev: str, 
         notes.append(f"{db['DBInstanceIdentifier']} is tagged as moved ({tagged.get(MOVED_TAGS[0], '')}) but its "
                      "database holds no ledger entry: nothing is restored; compared with RDS as it is now")
     out = scripts.parse(run_command(ctx, dev, _dev_script(engine_name, ctx, bucket, "", dump=False),
-                                    "workbook: fingerprint the dev database (already moved)"))
+                                    "workbook: fingerprint the dev database (already moved)", output_bucket=bucket))
     moved = fingerprint_frame(probe.get("MOVED", [])) if ledger[0] == "moved" else fingerprint_frame(probe.get("FP", []))
     now = fingerprint_frame(probe.get("FP", [])).rename(columns={"rows": "rows_now", "md5": "md5_now"})
     table = compare_fingerprints(fingerprint_frame(out.get("FP", [])), moved).merge(now, on="table", how="left")

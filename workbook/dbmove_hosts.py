@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 from typing import Any, Iterator
+from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError, WaiterError
 
@@ -44,21 +45,29 @@ class NotReady(RuntimeError):
     """A prerequisite of the move is missing; the message names what to set or do."""
 
 
+OUTPUT_PREFIX = "dumps/ssm-output"   # under dumps/: the dev host's move role may already write there
+OUTPUT_SHOWN = 24_000                # characters of stdout GetCommandInvocation returns at most
+
+
 def dump_objects(bucket: str) -> str:
     return f"arn:aws:s3:::{bucket}/dumps/*"
 
 
 # ---- SSM Run Command ----------------------------------------------------------------------------------
-def run_command(ctx: Context, instance_id: str, script: str | list[str], comment: str) -> str:
+def run_command(ctx: Context, instance_id: str, script: str | list[str], comment: str, *,
+                output_bucket: str = "") -> str:
     """Run a bash script (or ready AWS-RunShellScript commands) on the instance; returns its stdout.
-    Raises CommandFailed with the instance's stderr when it did not succeed."""
+    Raises CommandFailed with the instance's stderr when it did not succeed. GetCommandInvocation gives
+    the first 24,000 characters of stdout only: with `output_bucket` the instance also writes the whole
+    of it to S3 (OUTPUT_PREFIX, with its role), and a longer output is read from there."""
     commands = wrap(script) if isinstance(script, str) else list(script)
     ssm = ctx.client("ssm")
     # A command an earlier cell left running (its wait outlasted the cell) is waited for, not sent again:
     # a second dump or restore would run over the first.
     cmd = in_flight(ctx, instance_id, comment) or ssm.send_command(
         InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Comment=comment[:100],
-        Parameters={"commands": commands, "executionTimeout": ["3600"]}, TimeoutSeconds=600)["Command"]
+        Parameters={"commands": commands, "executionTimeout": ["3600"]}, TimeoutSeconds=600,
+        **({"OutputS3BucketName": output_bucket, "OutputS3KeyPrefix": OUTPUT_PREFIX} if output_bucket else {}))["Command"]
     try:
         progress.wait_for(ssm, "command_executed", comment, delay=5, max_attempts=720, sleep=ctx.clock.sleep,
                           CommandId=cmd["CommandId"], InstanceId=instance_id)
@@ -69,7 +78,26 @@ def run_command(ctx: Context, instance_id: str, script: str | list[str], comment
         err = (inv.get("StandardErrorContent") or "").strip() or (inv.get("StandardOutputContent") or "").strip()
         raise CommandFailed(f"{comment}: {inv.get('Status', 'no status')} on {instance_id} "
                             f"(exit {inv.get('ResponseCode', '?')}): {err[-2000:] or '(nothing on stderr)'}")
-    return inv.get("StandardOutputContent", "")
+    out = inv.get("StandardOutputContent", "")
+    return out if len(out) < OUTPUT_SHOWN else _whole_output(ctx, inv, output_bucket, comment)
+
+
+def _whole_output(ctx: Context, inv: dict[str, Any], bucket: str, comment: str) -> str:
+    """The whole stdout of a command whose answer was cut at 24,000 characters, from the S3 object the
+    instance wrote (its URL in the invocation)."""
+    url = urlparse(inv.get("StandardOutputUrl") or "")
+    where = (f"s3://{bucket}/{OUTPUT_PREFIX}/" if bucket else "no S3 bucket was named for it")
+    if not (bucket and url.path):
+        raise CommandFailed(f"{comment}: its output is longer than the 24,000 characters Run Command returns and "
+                            f"the whole of it is not in S3 ({where}): the instance role needs s3:PutObject there")
+    key = url.path.lstrip("/")
+    key = key[len(bucket) + 1:] if key.startswith(bucket + "/") else key   # path-style or virtual-hosted URL
+    try:
+        return ctx.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    except ClientError as e:
+        raise CommandFailed(f"{comment}: its output is longer than the 24,000 characters Run Command returns and "
+                            f"s3://{bucket}/{key} could not be read ({engine.code(e)}): the instance role needs "
+                            f"s3:PutObject on {where}") from None
 
 
 def in_flight(ctx: Context, instance_id: str, comment: str) -> dict[str, Any] | None:
@@ -210,6 +238,7 @@ def app_access(ctx: Context, bucket: str, secrets: list[str]) -> Iterator[None]:
     iam.put_role_policy(RoleName=role.id, PolicyName=MOVE_POLICY, PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": dump_objects(bucket)},
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/{OUTPUT_PREFIX}/*"},
             {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secrets}]}))
     revoke = True
     try:

@@ -50,6 +50,20 @@ def _insert(uri: str, name: str) -> None:
         conn.execute("INSERT INTO items (name, price_cents) VALUES (%s, 4200)", (name,))
 
 
+def test_an_output_past_24000_characters_arrives_whole_through_s3_with_the_roles_permission(pg_plane):
+    """The sandbox's agent answers as AWS does: the first 24,000 characters inline, the whole in S3 when the
+    command names a bucket and the instance role may write there (the move's policy allows it)."""
+    ctx = pg_plane["ctx"]
+    bucket = dbmove.ensure_dump_bucket(ctx).id
+    app = dbmove_hosts.restore_instance(ctx)
+    script = "i=0; while [ $i -lt 1000 ]; do echo \"FP|table_$i|$i|0123456789abcdef\"; i=$((i+1)); done"
+    with dbmove_hosts.app_access(ctx, bucket, [f"arn:aws:secretsmanager:{ctx.p.region}:{ctx.account_id}:secret:none"]):
+        out = dbmove.run_command(ctx, app, script, "a long output", output_bucket=bucket)
+    assert len(out.splitlines()) == 1000 and len(out) > 24_000
+    with pytest.raises(dbmove.CommandFailed, match="s3:PutObject"):   # without the move's policy: no upload
+        dbmove.run_command(ctx, app, script, "a long output, no permission", output_bucket=bucket)
+
+
 def test_a_failed_command_shows_what_the_instance_printed(pg_plane):
     ctx, dev = pg_plane["ctx"], pg_plane["stack"]["dev"]
     bucket = dbmove.ensure_dump_bucket(ctx).id

@@ -44,6 +44,8 @@ class Invocation:
     stdout: str = ""
     stderr: str = ""
     code: int = -1
+    stdout_url: str = ""   # the whole stdout in S3, when the command named a bucket and the role may write it
+    stderr_url: str = ""
 
 
 _runs: dict[tuple[str, str], Invocation] = {}
@@ -106,8 +108,30 @@ def run_sent_command(ctx: Context, params: dict[str, Any], parsed: dict[str, Any
     for iid in params.get("InstanceIds", []):
         inv = _runs[(cmd["CommandId"], iid)] = Invocation()
         role = instance_role.role_of(plain(ctx, "ec2"), plain(ctx, "iam"), iid) or ""
-        threading.Thread(target=_execute, args=(inv, iid, commands, timeout, role), daemon=True).start()
+        out = _output_in_s3(ctx, params, cmd["CommandId"], iid, role)
+        threading.Thread(target=_execute, args=(inv, iid, commands, timeout, role, out), daemon=True).start()
     return True
+
+
+def _output_in_s3(ctx: Context, params: dict[str, Any], command_id: str, instance_id: str, role: str) -> Any:
+    """What the agent does with OutputS3BucketName: the whole stdout and stderr written to
+    <prefix>/<command>/<instance>/awsrunShellScript/0.awsrunShellScript/, with the instance role's
+    credentials (an upload the role may not make is skipped: the command's own status stands)."""
+    bucket = params.get("OutputS3BucketName", "")
+    if not bucket:
+        return None
+    prefix = params.get("OutputS3KeyPrefix", "").strip("/")
+    base = "/".join(x for x in (prefix, command_id, instance_id, "awsrunShellScript", "0.awsrunShellScript") if x)
+    s3, iam = plain(ctx, "s3"), plain(ctx, "iam")
+
+    def upload(inv: Invocation) -> None:
+        for name, text in (("stdout", inv.stdout), ("stderr", inv.stderr)):
+            key = f"{base}/{name}"
+            if not (role and instance_role.allowed(iam, role, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}")):
+                return
+            s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+            setattr(inv, f"{name}_url", f"https://s3.{ctx.p.region}.amazonaws.com/{bucket}/{key}")
+    return upload
 
 
 @correct("ssm", "GetCommandInvocation", when="before")
@@ -120,11 +144,26 @@ def invocation_result(ctx: Context, params: dict[str, Any]) -> dict[str, Any] | 
     return {"CommandId": params["CommandId"], "InstanceId": params["InstanceId"], "PluginName": "aws:runShellScript",
             "DocumentName": "AWS-RunShellScript", "Status": inv.status, "StatusDetails": inv.status,
             "ResponseCode": inv.code, "StandardOutputContent": inv.stdout[:OUT_MAX],
-            "StandardErrorContent": inv.stderr[:ERR_MAX]}
+            "StandardErrorContent": inv.stderr[:ERR_MAX], "StandardOutputUrl": inv.stdout_url,
+            "StandardErrorUrl": inv.stderr_url}
 
 
 # ---- running a script on a stand-in host ---------------------------------------------------------------
-def _execute(inv: Invocation, instance_id: str, commands: list[str], timeout: int, role: str) -> None:
+def _execute(inv: Invocation, instance_id: str, commands: list[str], timeout: int, role: str,
+             upload: Any = None) -> None:
+    result = Invocation()
+    _run_script(result, instance_id, commands, timeout, role)
+    if upload is not None:
+        try:
+            upload(result)
+        except Exception:  # noqa: BLE001 - a failed upload leaves the command's result as it is, as on AWS
+            pass
+    inv.stdout, inv.stderr, inv.code = result.stdout, result.stderr, result.code
+    inv.stdout_url, inv.stderr_url = result.stdout_url, result.stderr_url
+    inv.status = result.status   # last: a reader sees the result only with its output and their URLs
+
+
+def _run_script(inv: Invocation, instance_id: str, commands: list[str], timeout: int, role: str) -> None:
     try:
         env, cwd = host_env(instance_id)
         env["WORKBOOK_SANDBOX_ROLE"] = role   # what the instance's credentials stand for (hostbin's aws)
