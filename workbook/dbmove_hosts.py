@@ -212,19 +212,19 @@ def dev_access(ctx: Context, instance_id: str, bucket: str) -> Iterator[dict[str
         yield {"profile": (current or {}).get("IamInstanceProfile", {}).get("Arn", "") or f"{names.dev_move_role(p)} "
                "(attached for the move)", "attached": attached}
     except progress.StillWaiting:
-        revoke = not _left_running(f"the profile {names.dev_move_role(p)} on the dev host" if attached else "")
+        revoke = False
+        if attached:
+            _left_running(f"the profile {names.dev_move_role(p)} on the dev host")
         raise
     finally:
         if attached and revoke:
             ec2.disassociate_iam_instance_profile(AssociationId=attached)   # back as it was
 
 
-def _left_running(what: str) -> bool:
+def _left_running(what: str) -> None:
     """A wait ran out of its cell's time (progress.StillWaiting): the command goes on in AWS and needs the
     permission the block gave, so it is left in place; the rerun that waits the command out removes it."""
-    if what:
-        print(f"{what} stays while the command runs on; the rerun that waits for it removes it")
-    return True
+    print(f"{what} stays while the command runs on; the rerun that waits for it removes it")
 
 
 # ---- the app server that restores ------------------------------------------------------------------------
@@ -244,7 +244,8 @@ def app_access(ctx: Context, bucket: str, secrets: list[str]) -> Iterator[None]:
     try:
         yield
     except progress.StillWaiting:
-        revoke = not _left_running(f"the policy {MOVE_POLICY} on {role.id}")
+        revoke = False
+        _left_running(f"the policy {MOVE_POLICY} on {role.id}")
         raise
     finally:
         if revoke:
