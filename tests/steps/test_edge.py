@@ -241,6 +241,27 @@ def test_destroy_removes_everything_of_a_zone_it_created_and_is_safe_twice(domai
     assert _mutating(ctx, mark) == []
 
 
+def test_a_zone_it_created_keeps_the_records_others_added_and_is_kept_with_them(domain_ctx):
+    """Told to delegate the new zone, a user moves their domain's records into it (www, mail): the teardown
+    deleted every record of the zone with it. It deletes only the records it wrote, and keeps a zone that
+    holds someone else's, saying which."""
+    ctx = domain_ctx
+    build_stack(ctx, ctx.params, asg=False, rds=False)
+    edge.apply(ctx)
+    zone_id = _zone_ids(ctx)[0]
+    www = {"Name": "www.example.com.", "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "shop.example.net"}]}
+    ctx.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": www}]})
+    gone = edge.destroy(ctx)
+    kept = gone[gone.type == "hosted_zone"].action.item()
+    assert kept.startswith("kept") and "www.example.com" in kept
+    assert edge.find_record(ctx, zone_id, "www.example.com", "CNAME")["ResourceRecords"] == www["ResourceRecords"]
+    ctx.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "DELETE", "ResourceRecordSet": www}]})
+    again = edge.destroy(ctx)
+    assert again[again.type == "hosted_zone"].action.item() == "deleted" and _zone_ids(ctx) == []
+
+
 @pytest.fixture
 def gateway_ctx(ctx):
     c = make_ctx(domain_name=DOMAIN, entry="api_gateway")
