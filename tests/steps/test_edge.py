@@ -198,6 +198,20 @@ def test_a_private_zone_given_as_hosted_zone_id_is_refused_before_any_change(ctx
     assert _mutating(zctx, since) == []
 
 
+def test_two_public_zones_of_the_name_none_of_them_the_stacks_are_not_guessed_between(domain_ctx):
+    """Route 53 allows twins; only the one the registrar delegates to is seen by ACM and by users. Picking
+    whichever was listed first could validate against, and point the name in, a zone nobody resolves."""
+    ctx = domain_ctx
+    r53 = ctx.client("route53")
+    ids = [r53.create_hosted_zone(Name="example.com", CallerReference=ref)["HostedZone"]["Id"].rsplit("/", 1)[-1]
+           for ref in ("one", "two")]
+    since = len(ctx.calls.calls)
+    with pytest.raises(ValueError, match="hosted_zone_id") as refused:
+        edge.apply(ctx)
+    assert all(i in str(refused.value) for i in ids)
+    assert _mutating(ctx, since) == []
+
+
 def test_hosted_zone_id_must_contain_the_domain(ctx):
     zone_id = ctx.client("route53").create_hosted_zone(Name="example.org", CallerReference="x")["HostedZone"]["Id"]
     c = _with_zone_id(zone_id.rsplit("/", 1)[-1], domain_name=DOMAIN)

@@ -116,7 +116,7 @@ def zone_created_by_stack(ctx: Context, zone_id: str) -> bool:
 
 def find_zone(ctx: Context) -> dict[str, Any] | None:
     """hosted_zone_id, else the closest public zone whose name is domain_name or one of its parents;
-    with twins of one name (Route 53 allows them), the one tagged with this stack wins. The zone's
+    with twins of one name (Route 53 allows them), the one tagged with this stack, and none is guessed. The zone's
     description has ZoneId (bare) and ZoneName (no final dot) added."""
     p, r53 = ctx.p, ctx.client("route53")
     if not p.domain_name:
@@ -138,6 +138,11 @@ def find_zone(ctx: Context) -> dict[str, Any] | None:
         same = [z for z in zones if z["ZoneName"] == name]
         if same:
             ours = [z for z in same if _zone_tags(ctx, z).get(tagging.STACK) == p.stack_name]
+            if len(same) > 1 and not ours:
+                # Only the twin the registrar delegates to is seen by ACM and by users: not guessed at
+                raise ValueError(f"hosted_zone_id: {len(same)} public zones are named {name} "
+                                 f"({', '.join(z['ZoneId'] for z in same)}) and none is this stack's: give the id of "
+                                 "the one your registrar delegates to")
             return (ours or same)[0]
     return None
 
