@@ -60,6 +60,8 @@ def runs_root() -> Path:
 
 def diagrams_root() -> Path:
     return outputs.home() / "diagrams"
+
+
 NOTEBOOK_RE = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 VERSIONED = ("boto3", "botocore", "moto", "pandas", "papermill", "nbconvert", "nbclient", "ipykernel",
              "diagrams", "matplotlib")

@@ -383,10 +383,15 @@ def summary(docs: dict[str, dict[str, Any]], step_ids: list[str] | None = None) 
     return pd.DataFrame(rows, columns=["policy", "characters", "limit", "statements", "actions", "services", "steps"])
 
 
+def _folder(folder: Path | str | None) -> Path:
+    """The folder named, else build/policy (under outputs.home)."""
+    return Path(folder) if folder is not None else outputs.build_dir() / "policy"
+
+
 def write(docs: dict[str, dict[str, Any]], folder: Path | str | None = None) -> list[Path]:
     """Each document as <folder>/<name>.json (indented: IAM does not count whitespace); build/policy unless
     a folder is named."""
-    folder = Path(folder) if folder is not None else outputs.build_dir() / "policy"
+    folder = _folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, doc in docs.items():
@@ -406,9 +411,8 @@ def cli(docs: dict[str, dict[str, Any]], role: str = "<the role that runs the wo
         folder: Path | str | None = None) -> str:
     """The AWS CLI commands that create the documents as managed policies and attach them to a role."""
     lines = []
-    folder = Path(folder) if folder is not None else outputs.build_dir() / "policy"
     for name in docs:
-        path = shown(folder / f"{name}.json")
+        path = shown(_folder(folder) / f"{name}.json")
         lines += [f"aws iam create-policy --policy-name {name} --policy-document file://{path}",
                   f"aws iam attach-role-policy --role-name {role} "
                   f"--policy-arn arn:aws:iam::<account id>:policy/{name}"]

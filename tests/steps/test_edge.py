@@ -32,12 +32,13 @@ def _mutating(ctx, since):
     return [c.operation for c in ctx.calls.calls[since:] if c.operation.startswith(MUTATING)]
 
 
-def _users_zone(ctx):
-    """A zone the user owns, with a record of their own in it."""
+def _users_zone(ctx, *records):
+    """A zone the user owns, with a record of their own in it (and `records`, the user's too)."""
     r53 = ctx.client("route53")
     zone_id = r53.create_hosted_zone(Name="example.com", CallerReference="owner-made")["HostedZone"]["Id"].rsplit("/", 1)[-1]
-    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": {
-        "Name": "www.example.com", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "example.org"}]}}]})
+    www = {"Name": "www.example.com", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "example.org"}]}
+    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": r} for r in (www, *records)]})
     return zone_id
 
 
@@ -136,10 +137,8 @@ def test_records_in_the_users_zone_are_in_the_ledger_and_destroy_removes_exactly
 def test_a_record_the_user_had_is_put_back_by_destroy(domain_ctx):
     ctx = domain_ctx
     stack = build_stack(ctx, ctx.params, asg=False, rds=False)
-    zone_id = _users_zone(ctx)
-    old = {"Name": DOMAIN + ".", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.10"}]}
-    ctx.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
-        {"Action": "CREATE", "ResourceRecordSet": old}]})
+    zone_id = _users_zone(ctx, old := {"Name": DOMAIN + ".", "Type": "A", "TTL": 60,
+                                       "ResourceRecords": [{"Value": "192.0.2.10"}]})
     edge.apply(ctx)
     assert edge.find_record(ctx, zone_id, DOMAIN, "A")["ResourceRecords"] == [{"Value": "192.0.2.10"}]  # 05: untouched
     assert edge.ensure_alias_record(ctx).action == "updated"   # 08's cutover
@@ -156,10 +155,8 @@ def test_a_cname_the_user_had_is_replaced_by_the_alias_and_put_back_by_the_rollb
     the CNAME in one atomic change, and the rollback (and a teardown) put the CNAME back."""
     ctx = domain_ctx
     stack = build_stack(ctx, ctx.params, asg=False, rds=False)
-    zone_id = _users_zone(ctx)
-    old = {"Name": DOMAIN + ".", "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "ec2-192-0-2-10.compute-1.amazonaws.com"}]}
-    ctx.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
-        {"Action": "CREATE", "ResourceRecordSet": old}]})
+    zone_id = _users_zone(ctx, old := {"Name": DOMAIN + ".", "Type": "CNAME", "TTL": 300,
+                                       "ResourceRecords": [{"Value": "ec2-192-0-2-10.compute-1.amazonaws.com"}]})
     edge.apply(ctx)
     assert edge.ensure_alias_record(ctx).action == "updated"   # 08's cutover
     assert edge.find_record(ctx, zone_id, DOMAIN, "CNAME") is None
