@@ -98,6 +98,36 @@ def test_the_permission_back_the_replacement_serves(stack):
     assert {t["state"] for t in dp.daemon_status()["targets"]} == {"healthy"}
 
 
+def test_an_instance_the_group_replaces_during_the_wait_is_not_waited_for(stack):
+    """On AWS the group terminates an instance that fails its checks after the grace period and launches
+    another: 04's wait follows the group's instances as they are now, instead of watching the first
+    list until its bound runs out and calling a group that serves unhealthy."""
+    ctx, p = stack["ctx"], stack["p"]
+    iam = ctx.client("iam")
+    doc, _ = compute.role_policy(ctx)
+    doc["Statement"] = [s for s in doc["Statement"] if s["Action"] != "s3:GetObject"]
+    iam.put_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME, PolicyDocument=json.dumps(doc))
+    doomed = replace_one_instance(ctx, p)        # boots without the release: never healthy
+    real_sleep, replaced = ctx.clock.sleep, []
+
+    def sleep(seconds: float) -> None:           # the first pause of the wait: the group replaces it
+        if not replaced:
+            compute.ensure_instance_role(ctx)
+            ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(
+                InstanceId=doomed, ShouldDecrementDesiredCapacity=False)
+            replaced.append(doomed)
+        real_sleep(seconds)
+
+    ctx.target.clock.sleep = sleep
+    try:
+        health = compute.wait_for_healthy_targets(ctx)
+    finally:
+        del ctx.target.clock.sleep
+    assert replaced and doomed not in health.instance.tolist()
+    assert sorted(health.instance) == in_service(ctx, p)
+    assert health.state.tolist() == ["healthy"] * p.desired_capacity
+
+
 def test_without_the_parameter_a_new_instance_never_turns_healthy_until_04_runs_again(stack):
     ctx, p = stack["ctx"], stack["p"]
     ctx.client("ssm").delete_parameter(Name=compute.artifact_parameter(p))

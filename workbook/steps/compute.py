@@ -36,7 +36,7 @@ import re
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from .. import checks, engine, inventory, names, plan_cost, progress
 from ..connect import Context, Resource
@@ -58,18 +58,21 @@ MANAGED_POLICIES = (
 SECRET_POLICY_NAME = "read-db-secret"   # also the release's parameter and object (kept name: no second policy)
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-# Boot (dnf install, venv, pip install, agent start) takes about a minute on a t3.micro; ELB health
-# checks that count before the app listens would make the group replace healthy-to-be instances in
-# a loop. 120 s covers the boot plus two health-check intervals.
-GRACE_PERIOD_S = 120
+# The boot installs from the network (dnf, then pip with the release's dependencies through the NAT)
+# before the app listens; ELB health checks that count before then would make the group replace
+# healthy-to-be instances in a loop. Nobody here has timed that boot on AWS, so the console's default
+# of 300 s (AWS Auto Scaling guide, "Set the health check grace period"; the API's default is 0) rather
+# than a guess; the load balancer sends traffic only to healthy targets meanwhile either way.
+GRACE_PERIOD_S = 300
 CPU_TARGET_PERCENT = 50.0
 # ALBRequestCountPerTarget is a per-minute sum; 1000 requests a minute per instance is a
 # comfortable load for a small Python API on a t3.micro and scales out well before CPU saturates.
 REQUESTS_PER_TARGET = 1000.0
 ASG_POLL_DELAY_S = 15           # no botocore waiter exists for Auto Scaling groups
 ASG_WAIT_TIMEOUT_S = 600
-# target_in_service polls every 15 s, 40 times (10 minutes): the boot (about a minute), the grace
-# period and two passing checks fit with room to spare.
+# Looks every 15 s (botocore's target_in_service cadence), 40 times (10 minutes): the boot, the
+# grace period and two passing checks fit with room to spare.
+HEALTH_POLL_DELAY_S = 15
 HEALTH_WAIT_ATTEMPTS = 40
 BOOT_LOG_LINES = 6
 
@@ -334,25 +337,36 @@ def boot_log_tail(ctx: Context, instance_id: str, lines: int = BOOT_LOG_LINES) -
 
 
 def wait_for_healthy_targets(ctx: Context, *, max_attempts: int = HEALTH_WAIT_ATTEMPTS) -> pd.DataFrame:
-    """Until every InService instance of the group is healthy in the target group (botocore waiter
-    target_in_service, every 15 s, bounded); the group being InService says only that the instances
-    run, not that the app answers. On failure, TargetsUnhealthy names each unhealthy target, the load
-    balancer's reason, and the end of that instance's boot log."""
+    """Until the group's desired number of InService instances are all healthy in the target group
+    (every 15 s, bounded); the group being InService says only that the instances run, not that the
+    app answers. Each look re-reads the group: it replaces an instance that fails its checks after the
+    grace period, and then the replacement is what must turn healthy (botocore's target_in_service
+    waiter watches a fixed list of targets, so it would wait for the terminated one until its bound).
+    On failure, TargetsUnhealthy names each unhealthy target, the load balancer's reason, and the end
+    of that instance's boot log."""
     if ctx.dry_run:
         return pd.DataFrame(columns=HEALTH_COLUMNS)
     group, tg = find_auto_scaling_group(ctx), find_target_group(ctx)
     if group is None or tg is None:
         raise PrerequisiteMissing("no Auto Scaling group or target group: run ensure_target_group and "
                                   "ensure_auto_scaling_group first")
-    ids = sorted(i["InstanceId"] for i in group.raw["Instances"] if i["LifecycleState"] == "InService")
-    if not ids:
+    if not _in_service(group.raw):
         raise PrerequisiteMissing(f"no InService instance in {group.name}: run wait_for_instances first")
+    seen = {"ids": _in_service(group.raw), "health": pd.DataFrame(columns=HEALTH_COLUMNS)}
+
+    def serving() -> bool:
+        now = find_auto_scaling_group(ctx)
+        seen["ids"] = _in_service(now.raw) if now is not None else []
+        seen["health"] = target_health(ctx, seen["ids"]) if seen["ids"] else pd.DataFrame(columns=HEALTH_COLUMNS)
+        wanted = now.raw.get("DesiredCapacity", 0) if now is not None else 0
+        return bool(seen["ids"]) and len(seen["ids"]) >= wanted and set(seen["health"].state) == {"healthy"}
+
     try:
-        progress.wait_for(ctx.client("elbv2"), "target_in_service", f"{len(ids)} targets healthy in {tg.name}",
-                          max_attempts=max_attempts, sleep=ctx.clock.sleep, TargetGroupArn=tg.id,
-                          Targets=[{"Id": i} for i in ids])
-    except WaiterError:
-        health = target_health(ctx, ids)
+        progress.poll(serving, f"{group.raw.get('DesiredCapacity', len(seen['ids']))} targets healthy in {tg.name}",
+                      delay=HEALTH_POLL_DELAY_S, max_attempts=max_attempts, sleep=ctx.clock.sleep,
+                      typical=progress.TYPICAL["target_in_service"])
+    except TimeoutError:
+        ids, health = seen["ids"], seen["health"]
         bad = health[health.state != "healthy"]
         lines = [f"{len(bad)} of {len(ids)} targets of {tg.name} are not healthy after {max_attempts} checks:"]
         for r in bad.itertuples():
@@ -364,7 +378,11 @@ def wait_for_healthy_targets(ctx: Context, *, max_attempts: int = HEALTH_WAIT_AT
                      f"role must read it and the object it points to) and the app reaches its database (03_database). "
                      f"Fix the cause and run this step again; the group replaces instances that stay unhealthy.")
         raise TargetsUnhealthy("\n".join(lines)) from None
-    return target_health(ctx, ids)
+    return seen["health"]
+
+
+def _in_service(group: dict[str, Any]) -> list[str]:
+    return sorted(i["InstanceId"] for i in group.get("Instances", []) if i["LifecycleState"] == "InService")
 
 
 def az_spread(ctx: Context) -> pd.DataFrame:
