@@ -336,6 +336,30 @@ def test_api_gateway_reaches_the_internal_alb_through_a_vpc_link_with_access_log
     assert set(again.action) == {"exists"}
 
 
+def test_04_again_once_the_certificate_is_issued_moves_the_api_to_https_before_port_80_redirects(gateway_ctx):
+    """05 ran while ACM still validated the certificate (2-30 minutes), so the API reached the ALB on its
+    plain port 80. Then 04 ran again with the certificate issued: port 80 became a redirect to HTTPS
+    while the API still sent every request there, so each answer through the API was a 301 to itself."""
+    from compute_fixtures import issue_certificate
+    from workbook.steps import compute
+    ctx, stack = gateway_ctx
+    edge.ensure_api_gateway(ctx)                  # the API on port 80: no HTTPS listener yet
+    gw = ctx.client("apigatewayv2")
+    api_id = edge.find_api(ctx)["ApiId"]
+    assert [i["IntegrationUri"] for i in gw.get_integrations(ApiId=api_id)["Items"]] == [stack["listener"]]
+    issue_certificate(ctx, DOMAIN)
+    mark = ctx.calls.mark()
+    compute.ensure_listeners(ctx)                 # 04 again
+    used = iam_actions.actions_for_calls(ctx.calls.calls[mark:])
+    assert sorted(used - set(compute.STEP.all_permissions())) == []   # 04 may do it
+    listeners = {l["ListenerArn"]: l for l in ctx.client("elbv2").describe_listeners(LoadBalancerArn=stack["lb"])["Listeners"]}
+    assert listeners[stack["listener"]]["DefaultActions"][0]["Type"] == "redirect"
+    (integration,) = gw.get_integrations(ApiId=api_id)["Items"]
+    used = listeners[integration["IntegrationUri"]]
+    assert used["Protocol"] == "HTTPS" and used["DefaultActions"][0]["Type"] == "forward"
+    assert integration["TlsConfig"]["ServerNameToVerify"] == DOMAIN
+
+
 def test_api_gateway_closes_the_alb_group_an_alb_entry_build_opened_to_anywhere(gateway_ctx):
     """A stack first built with entry=alb has 02's 0.0.0.0/0 on 80/443 in the ALB's group: once the gateway
     is the way in, 05 takes those two rules back (the stack's own), so the link's group is the only client."""

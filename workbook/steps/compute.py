@@ -103,7 +103,9 @@ STEP = register(Step(
                  "route53:ChangeTagsForResource", "route53:ListTagsForResource", "route53:ListTagsForResources",
                  "route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange",
                  "acm:RequestCertificate", "acm:AddTagsToCertificate", "acm:DescribeCertificate",
-                 "acm:ListTagsForCertificate"),
+                 "acm:ListTagsForCertificate",
+                 # 05's API integration, moved from port 80 to HTTPS before port 80 redirects
+                 "apigateway:GET", "apigateway:PATCH"),
 ))
 
 

@@ -198,6 +198,9 @@ def ensure_listeners(ctx: Context) -> list[Resource]:
 
     if cert:
         put(443, "HTTPS", forward, Certificates=[{"CertificateArn": cert}], SslPolicy=SSL_POLICY)
+        from .edge_api import follow_https_listener   # 05's API, if it is on port 80, moves before 80 redirects
+        moved = follow_https_listener(ctx)
+        records += [moved] if moved is not None and moved.action != "exists" else []
         put(80, "HTTP", REDIRECT_TO_HTTPS)
     else:
         if p.domain_name:

@@ -271,6 +271,18 @@ def ensure_integration(ctx: Context) -> Resource | None:
     return ctx.note(STEP_ID, "integration", label, made["IntegrationId"], "created")
 
 
+def follow_https_listener(ctx: Context) -> Resource | None:
+    """04 calls this once its HTTPS listener exists and before its port 80 turns into a redirect: an
+    integration 05 made while the certificate was pending (on port 80) moves to HTTPS first, or every
+    request through the API would get the redirect. Nothing when there is no such integration."""
+    if ctx.p.entry != "api_gateway" or ctx.dry_run:
+        return None
+    api_id = _api_id(ctx)
+    if missing(api_id) or find_vpc_link(ctx) is None or _link_integration(ctx, api_id) is None:
+        return None
+    return ensure_integration(ctx)
+
+
 def ensure_default_route(ctx: Context) -> Resource | None:
     """$default: every method and path goes to the ALB."""
     if ctx.p.entry != "api_gateway":
