@@ -14,6 +14,7 @@ from moto import mock_aws
 from conftest import make_ctx
 from ssm_agent import FINGERPRINTS, agent, moved_answers
 from workbook import dbmove, engine
+from workbook.connect import Clock
 from workbook.dbmove import NotReady
 from workbook.steps import cutover, edge
 
@@ -23,6 +24,25 @@ from dataplane_stack import create_stack  # noqa: E402
 DOMAIN = "api.example.com"
 OLD = {"Name": DOMAIN + ".", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.10"}]}
 LEDGER = "LEDGER|moved|2026-11-27 10:00:00+00|i-dev postgres app|dumps/x/app.dump\n"
+
+
+class AccountClock(Clock):
+    """The account's time, passing only when the workbook waits on it (a real account's clock, without
+    the real waits): where the old record's TTL is spent."""
+    scale = 1.0
+
+    def __init__(self) -> None:
+        self.t, self.slept = 1.8e9, 0.0
+
+    def sleep(self, aws_seconds: float) -> None:
+        self.t += max(aws_seconds, 0.0)
+        self.slept += max(aws_seconds, 0.0)
+
+    def now(self) -> float:
+        return self.t
+
+    def stamp(self) -> float:
+        return self.t
 
 
 @pytest.fixture
@@ -37,6 +57,7 @@ def stack(monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", no_answer)
     with mock_aws():
         ctx = make_ctx(target="aws", aws_account_id="123456789012", domain_name=DOMAIN, entry="alb")
+        ctx.target.clock = AccountClock()
         made = create_stack(ctx, ctx.params, managed_secret=True, release=False)
         ctx.client("elbv2").add_tags(ResourceArns=[made["lb"], made["tg"]], Tags=[   # the stack's, as 04 makes them
             {"Key": "workbook:stack", "Value": "demo"}, {"Key": "workbook:step", "Value": "04_compute"}])
@@ -94,6 +115,52 @@ def test_the_cutover_points_the_name_saves_the_old_record_and_lifts_the_freeze(s
     assert alias["AliasTarget"]["DNSName"].rstrip(".").removeprefix("dualstack.") == lb["DNSName"].lower()
     saved = [e for rid, e in engine.ledger(ctx)["dns_record"].items() if rid.endswith(f"/{DOMAIN}/A")]
     assert saved and saved[0]["previous"] == OLD
+    assert any("lift the dev database's write freeze" in c["Comment"] for c in state["sent"])
+
+
+def _when(ctx, service, operation, seen, key, match=lambda params: True):
+    def note(params, **_):
+        if match(params):
+            seen.setdefault(key, ctx.target.clock.stamp())
+    ctx.client(service).meta.events.register(f"before-parameter-build.{service}.{operation}", note)
+
+
+def test_the_freeze_stays_until_no_resolver_can_still_hold_the_old_record(stack, capsys):
+    """Resolvers keep answering with the replaced record for its TTL after the switch: clients they answer
+    still reach the dev host, and a freeze lifted at once let their writes land where production no
+    longer reads (lost). The freeze goes only once the TTL has passed since the name was switched."""
+    ctx, zone_id, _, state = stack
+    edge.apply(ctx)
+    _move(ctx, state)
+    seen: dict = {}
+    _when(ctx, "route53", "ChangeResourceRecordSets", seen, "switched")
+    _when(ctx, "ssm", "SendCommand", seen, "lifted", lambda p: "lift the dev database" in p.get("Comment", ""))
+    cutover.cutover(ctx)
+    assert "AliasTarget" in _a(ctx, zone_id)
+    assert seen["lifted"] - seen["switched"] >= OLD["TTL"]
+    assert f"TTL {OLD['TTL']} s" in capsys.readouterr().out
+
+
+def test_a_cutover_stopped_during_that_wait_resumes_it_instead_of_starting_over(stack):
+    ctx, zone_id, _, state = stack
+    edge.apply(ctx)
+    _move(ctx, state)
+    clock = ctx.target.clock
+
+    class Stopped(Exception):
+        pass
+
+    def stop(aws_seconds):   # the kernel dies during the wait
+        raise Stopped
+    clock.sleep = stop
+    with pytest.raises(Stopped):
+        cutover.cutover(ctx)
+    assert not any("lift the dev database's write freeze" in c["Comment"] for c in state["sent"])
+    del clock.sleep
+    clock.t += OLD["TTL"]            # the TTL passes before the rerun
+    slept = clock.slept
+    cutover.cutover(ctx)
+    assert clock.slept == slept      # counted from the switch, not from the rerun
     assert any("lift the dev database's write freeze" in c["Comment"] for c in state["sent"])
 
 

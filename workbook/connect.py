@@ -214,6 +214,11 @@ class Clock:
         """AWS seconds since an arbitrary origin."""
         return time.monotonic() / self.scale if self.scale else time.monotonic()
 
+    def stamp(self) -> float:
+        """A moment in AWS time that another process (a rerun, the next notebook) can compare with its own
+        stamp(): written down where a wait must resume from a moment, not start over (the wall clock)."""
+        return time.time()
+
 
 class Target:
     """A real account, through the standard credential chain. The sandbox (workbook.sandbox.seam)

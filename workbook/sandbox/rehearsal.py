@@ -49,7 +49,7 @@ SETTINGS_FILE, TIMELINE_FILE, LOCK_FILE = "rehearsal.json", "rehearsal-timeline.
 CLOCK_FILE = "rehearsal-clock.json"   # the warp: AWS seconds the clock's sleeps added beyond wall time
 DEFAULT_SCALE = 60.0      # AWS seconds per sandbox second: one AWS minute is one sandbox second
 # Gaps of seam.GAPS the model shows, so checks look at the account again instead of "not emulated".
-MODELLED_GAPS = ("sns_email_confirmation",)
+MODELLED_GAPS = ("sns_email_confirmation", "dns_cache")   # dns_cache: its clock spends the TTL
 
 
 @dataclass
@@ -223,6 +223,9 @@ class RehearsalClock(Clock):
 
     def now(self) -> float:
         return self._virtual if self.settings.frozen else self.settings.aws_now()
+
+    def stamp(self) -> float:
+        return self.now()   # AWS time since the sandbox's origin: every process shares it
 
 
 # ---- the timeline ----------------------------------------------------------------------------------

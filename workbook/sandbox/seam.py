@@ -45,6 +45,8 @@ GAPS = {
     "secret_rotation": "not modelled by the sandbox (RDS rotates its managed secret every 7 days)",
     "sns_email_confirmation": "in the sandbox an e-mail subscription is confirmed at once and no mail is sent",
     "dns_resolution": "in the sandbox nothing resolves the zone (no delegation is needed)",
+    "dns_cache": "no resolver caches DNS answers in the sandbox, so the replaced record's TTL is not waited "
+                 "for (on AWS clients may be sent to the old address that long)",
     # What the IAM drill (iam_drill.py), which answers IAM policy simulation in the sandbox, cannot show.
     "iam_drill_principal": "the sandbox's IAM drill tries a group's policies with a member's keys; a role or a "
                            "user is not drilled",

@@ -10,12 +10,13 @@ covers them, and holds the notebook's thin calls.
 from __future__ import annotations
 
 import json
+import math
 import urllib.request
 from typing import Any
 
 import pandas as pd
 
-from .. import dbengine, dbmove, names, quoting
+from .. import dbengine, dbmove, engine, names, progress, quoting
 from ..connect import Context
 from . import Step, destroy_kinds, register
 
@@ -92,6 +93,40 @@ class RollbackRefused(RuntimeError):
     """A rollback that would leave production's writes behind without being told to."""
 
 
+# An alias record answers with its target's TTL: 60 s for a load balancer's or API Gateway's name.
+ALIAS_TTL_S = 60
+
+
+def wait_for_old_answers(ctx: Context, record_id: str) -> None:
+    """Resolvers may go on answering with the record the cutover replaced for its TTL after the switch,
+    and the clients they answer reach the dev host: its database stays read-only until then, or their
+    writes would land where production no longer reads. The switch's moment is kept in the stack's
+    ledger (the wall clock on AWS), so a rerun or the next cell waits only what is left of the TTL."""
+    entry = engine.ledger(ctx).get("dns_record", {}).get(record_id) or {}
+    previous = entry.get("previous")
+    if not previous:
+        return    # the name answered nothing before: no resolver sends anyone to the dev host by it
+    ttl = int(previous.get("TTL") or ALIAS_TTL_S)
+    gap = ctx.gap("dns_cache")
+    if gap:
+        print(f"note: {gap}")
+        return
+    at = entry.get("switched_at")
+    if at is None:    # this run switched the name (or a run that did stopped before writing this down)
+        at = ctx.clock.stamp()
+        engine.remember(ctx, "dns_record", record_id, entry.get("step", STEP_ID),
+                        **{k: v for k, v in entry.items() if k != "step"}, switched_at=at)
+    left = ttl - (ctx.clock.stamp() - at)
+    if left <= 0:
+        return
+    print(f"DNS: resolvers may answer with the replaced record (TTL {ttl} s) for {left:.0f} s more: the dev "
+          "database stays read-only until then, so no client they send there writes what production would not see")
+    delay = min(30.0, left)
+    progress.poll(lambda: ttl - (ctx.clock.stamp() - at) <= 0, f"the replaced record's TTL ({ttl} s) to run out",
+                  delay=delay, max_attempts=math.ceil(left / delay) + 2, sleep=ctx.clock.sleep,
+                  then="run the cutover again: it lifts the freeze once the TTL has passed since the switch")
+
+
 def cutover(ctx: Context) -> pd.DataFrame:
     """Clients move, once the data has (the move ledger on the RDS instance): domain_name is pointed at the
     way in (05's alias record; the record it replaces is saved in the stack's ledger), and the dev
@@ -114,6 +149,8 @@ def cutover(ctx: Context) -> pd.DataFrame:
     else:
         print(f"DNS: {p.domain_name} -> the way in ({switched.action}); the record it replaced is kept for a "
               "rollback and the teardown")
+    if p.domain_name and not switched.action.startswith("would"):
+        wait_for_old_answers(ctx, switched.id)
     if not (p.domain_name and switched.action.startswith("would")):
         print(f"dev database: write freeze lifted ({dbmove.unfreeze_dev(ctx)}); what is written there from now on "
               "is not production's (a rollback compares it)")
