@@ -159,3 +159,64 @@ def test_boot_settings_without_the_database_never_turn_healthy_until_04_runs_aga
     ctx.client("autoscaling").terminate_instance_in_auto_scaling_group(   # what the group does to the stale one
         InstanceId=new, ShouldDecrementDesiredCapacity=False)
     assert compute.wait_for_healthy_targets(ctx).state.tolist() == ["healthy"] * p.desired_capacity
+
+
+def _wheel_of_version(body: bytes, version: str) -> bytes:
+    """The same wheel, its metadata saying another version: a new release of the app."""
+    import io
+    import re
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(body)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith(".dist-info/METADATA"):
+                data = re.sub(rb"(?m)^Version: .*$", f"Version: {version}".encode(), data)
+            dst.writestr(item, data)
+    return out.getvalue()
+
+
+def test_04_again_with_a_new_release_rolls_every_server_onto_it(stack):
+    """A user changes the app and runs 04 again: the parameter then names the new release, but a server
+    reads it only at boot, so without replacing them every server went on serving the old one while 04
+    reported the targets healthy. Now 04 replaces the servers launched before the change (an instance
+    refresh), and a second rerun replaces nothing."""
+    ctx, p = stack["ctx"], stack["p"]
+    lb = stack["dp"].endpoint("lb") + p.health_check_path
+    before = in_service(ctx, p)
+    bucket, _, key = compute.release_location(ctx)[len("s3://"):].partition("/")
+    s3 = ctx.client("s3")
+    new_key = key.rsplit("/", 1)[0] + "/next/" + key.rsplit("/", 1)[1]
+    s3.put_object(Bucket=bucket, Key=new_key, Body=_wheel_of_version(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), "9.9.9"))
+    done = compute.apply(ctx, artifact_url=f"s3://{bucket}/{new_key}")
+    after = in_service(ctx, p)
+    assert len(after) == p.desired_capacity and not set(after) & set(before)
+    assert {body["release"] for status, body in (get(lb) for _ in range(4)) if status == 200} == {"9.9.9"}
+    assert "instance_refresh" in set(done.type)
+    again = compute.apply(ctx, artifact_url=f"s3://{bucket}/{new_key}")
+    assert "instance_refresh" not in set(again.type) and in_service(ctx, p) == after
+
+
+def test_after_08_the_servers_move_to_the_apps_own_user_and_the_old_ones_keep_their_secret_meanwhile(stack):
+    """08 makes the app's own database user; 04 again points the servers' settings at its secret and
+    narrows the role to it. The servers already running name the master secret, which they read again at
+    every restart and after each rotation: the role keeps it while any of them runs, 04 replaces them, and
+    only then is the role narrowed to the app's secret alone."""
+    from workbook import dbmove_hosts
+    ctx, p = stack["ctx"], stack["p"]
+    iam = ctx.client("iam")
+    master = ctx.client("rds").describe_db_instances(DBInstanceIdentifier=names.db_instance(p))["DBInstances"][0]
+    app_secret = dbmove_hosts.ensure_app_secret(ctx, master, "postgres")
+
+    def readable() -> set[str]:
+        doc = iam.get_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME)["PolicyDocument"]
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        found = [s["Resource"] for s in doc["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"]
+        return {r for res in found for r in ([res] if isinstance(res, str) else res)}
+
+    before = in_service(ctx, p)
+    compute.ensure_instance_role(ctx)
+    assert readable() == {app_secret, master["MasterUserSecret"]["SecretArn"]}   # the running servers' too
+    compute.apply(ctx, artifact_url=compute.release_location(ctx))
+    assert not set(in_service(ctx, p)) & set(before)
+    assert readable() == {app_secret}

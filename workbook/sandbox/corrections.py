@@ -474,3 +474,5 @@ def owners_take_their_interfaces(ctx: Context, params: dict[str, Any]) -> None:
 
 # SSM Run Command runs on the data plane's stand-ins (its corrections register themselves on import).
 from . import runcommand  # noqa: E402,F401
+# Instance refresh, which moto lacks, carried out on the group and the data plane (refresh.py).
+from . import refresh  # noqa: E402,F401

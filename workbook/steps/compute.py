@@ -48,6 +48,7 @@ from .compute_prereq import (STEP_ID, PrerequisiteMissing, db_endpoint, db_secre
                              prerequisites)
 from .compute_release import (bucket_name, build, ensure_artifact_bucket, ensure_artifact_parameter,  # noqa: F401
                               ensure_release, ensure_release_artifact, release, release_location, release_version)
+from .compute_rollout import RolloutFailed, roll_out, secrets_to_read  # noqa: F401
 from .compute_template import (AL2023_PARAMETER, artifact_parameter, ensure_image_from_dev,  # noqa: F401
                                ensure_launch_template, find_launch_template, user_data, user_data_files)
 
@@ -105,7 +106,11 @@ STEP = register(Step(
                  "acm:RequestCertificate", "acm:AddTagsToCertificate", "acm:DescribeCertificate",
                  "acm:ListTagsForCertificate",
                  # 05's API integration, moved from port 80 to HTTPS before port 80 redirects
-                 "apigateway:GET", "apigateway:PATCH"),
+                 "apigateway:GET", "apigateway:PATCH",
+                 # servers launched before a change replaced (compute_rollout): when they were launched, when
+                 # the template and the parameter changed, the refresh
+                 "ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions", "autoscaling:StartInstanceRefresh",
+                 "autoscaling:DescribeInstanceRefreshes"),
 ))
 
 
@@ -124,11 +129,11 @@ def role_policy(ctx: Context, artifact_url: str | None = None) -> tuple[dict[str
     and, when the release is on S3, that one object. No other role or user of the stack is granted these
     reads (AmazonSSMManagedInstanceCore also lets this role read parameters; the object only this opens).
     `artifact_url` defaults to the parameter's current value."""
-    arn, exact = db_secret_arn(ctx)
+    secrets, exact = secrets_to_read(ctx)
     url = release_location(ctx) if artifact_url is None else artifact_url
     statements: list[dict[str, Any]] = [
         {"Sid": "ReadTheDatabaseSecretOnly", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-         "Resource": arn},
+         "Resource": secrets[0] if len(secrets) == 1 else secrets},
         {"Sid": "ReadTheReleaseLocation", "Effect": "Allow", "Action": "ssm:GetParameter",
          "Resource": parameter_arn(ctx)}]
     if url.startswith("s3://"):
@@ -437,6 +442,8 @@ def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.Dat
         wait_for_load_balancer(ctx)
         wait_for_instances(ctx)
         wait_for_healthy_targets(ctx)
+    if roll_out(ctx) is not None and not ctx.dry_run:   # servers launched before a change replaced
+        ensure_instance_role(ctx)                         # then the role reads only what the new ones use
     return ctx.resources_frame(mark)
 
 

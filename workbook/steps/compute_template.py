@@ -269,5 +269,5 @@ def ensure_launch_template(ctx: Context, *, image_id: str = "") -> Resource:
         LaunchTemplateId=lt.id, LaunchTemplateData=wanted, VersionDescription=f"{STEP_ID} rerun",
         ClientToken=engine.client_token(ctx, f"{name}/{hash_of(wanted)}"))["LaunchTemplateVersion"]
     print(f"launch template {name}: new version {version['VersionNumber']}; the group launches it from now on "
-          f"(existing instances keep theirs until replaced or an instance refresh)")
+          f"(the servers running now are replaced at the end of this step: an instance refresh)")
     return ctx.note(STEP_ID, "launch_template", name, lt.id, f"updated (v{version['VersionNumber']})", item=lt.raw)
