@@ -176,6 +176,28 @@ def test_report_first_screen_in_a_real_browser(first_run, browser):
     page.close()
 
 
+def test_after_the_move_the_servers_log_in_as_the_apps_own_user(first_run):
+    """08 makes the app's own database user (its tables only, no DDL): the servers serving after the run
+    must log in with it, not with the master user, and their role may read its secret alone."""
+    import base64
+    from workbook import names
+    from workbook.steps import compute
+    ctx = first_run["ctx"]
+    own = ctx.client("secretsmanager").describe_secret(SecretId=names.app_db_secret(PARAMS))["ARN"]
+    group = ctx.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[names.asg(PARAMS)])["AutoScalingGroups"][0]
+    ids = [i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService"]
+    assert ids
+    for iid in ids:
+        data = ctx.client("ec2").describe_instance_attribute(InstanceId=iid, Attribute="userData")["UserData"]["Value"]
+        env = compute.user_data_files(base64.b64decode(data).decode())["/etc/app/app.env"]
+        assert f"DB_SECRET_ARN={own}" in env.replace("'", ""), iid
+    doc = ctx.client("iam").get_role_policy(RoleName=names.app_role(PARAMS), PolicyName=compute.SECRET_POLICY_NAME)[
+        "PolicyDocument"]
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    assert [s["Resource"] for s in doc["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"] == [own]
+
+
 def test_second_run_creates_nothing(first_run):
     before = snapshot(first_run["ctx"])
     run_dir = pipeline.run(PARAMS, runs_dir=first_run["runs"], timeout=300, stream=io.StringIO(),

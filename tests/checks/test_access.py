@@ -82,9 +82,15 @@ def test_admin_through_an_attached_managed_policy_is_seen(ctx):
     assert by_id(run(ctx), "IAM.1")[0].status == "FAIL"
 
 
+OWN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:demo-app-db-user-Qw12Er"   # 08's app user
+
+
 @pytest.mark.parametrize("resource, status", [("*", "FAIL"), ("arn:aws:secretsmanager:us-east-1:123456789012:secret:*", "FAIL"),
-                                              ("EXACT", "PASS"), ("EXACT-PREFIX*", "PASS")])
+                                              ("EXACT", "PASS"), ("EXACT-PREFIX*", "PASS"), (OWN, "PASS"),
+                                              (OWN.replace("demo-", "other-"), "FAIL")])
 def test_app_role_secret_scope(ctx, resource, status):
+    """The role may read the database's master secret, or the app's own database user's (08 makes it and
+    the servers then log in with it); no other secret."""
     secret = make_db(ctx)
     resource = resource.replace("EXACT-PREFIX", secret.rsplit("-", 1)[0] + "-").replace("EXACT", secret)
     iam = ctx.client("iam")

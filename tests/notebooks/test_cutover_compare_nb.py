@@ -35,8 +35,13 @@ def executed(sandbox, tmp_path_factory):
     p = Params.from_mapping(PARAMS)
     ctx = connect(p)
     dataplane.forget()  # the session's sandbox is shared: start from databases no other test filled
-    # Steps 00, 03 and 04 may not have run in this session: make their resources directly.
-    create_stack(ctx, p, managed_secret=True)
+    # Steps 00 and 03 may not have run in this session: their resources made directly; 04's by 04 (08
+    # moves its servers onto the app's own database user, through 04's units).
+    from compute_fixtures import build_network
+    from workbook.steps import compute
+    create_stack(ctx, p, managed_secret=True, asg=False)
+    build_network(ctx, p)
+    compute.apply(ctx)
     out = tmp_path_factory.mktemp("nb08") / "08_cutover_compare.ipynb"
     try:
         papermill.execute_notebook(str(NB), str(out), parameters={**PARAMS, "interactive": False}, cwd=str(ROOT),

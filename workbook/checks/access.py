@@ -186,9 +186,14 @@ def app_role_secret_scoped(inv: Any, p: Params) -> list[Finding]:
               and _matches(s.get("Action", []), "secretsmanager:GetSecretValue", case=False)]
     if not grants:
         return [Finding(r["id"], "PASS", "grants no secretsmanager:GetSecretValue")]
-    too_broad = [res for s in grants for res in _as_list(s.get("Resource", "*"))
-                 if any(fnmatchcase(d, res) for d in decoys) or (arn and not fnmatchcase(arn, res))]
+    # The app's own database user's secret (08 makes it; the servers then log in with it): its name and
+    # the six characters Secrets Manager appends.
+    own = f"arn:aws:secretsmanager:{p.region}:{inv.ctx.account_id}:secret:{names.app_db_secret(p)}-??????"
+    resources = [res for s in grants for res in _as_list(s.get("Resource", "*"))]
+    too_broad = [res for res in resources if any(fnmatchcase(d, res) for d in decoys)
+                 or (arn and not fnmatchcase(arn, res) and not fnmatchcase(res, own))]
     if too_broad:
         return [Finding(r["id"], "FAIL", f"GetSecretValue on {', '.join(sorted(set(too_broad)))}")]
-    scoped_to = arn.rsplit(":", 1)[-1] if arn else "a named secret (no database yet to compare)"
+    scoped_to = ", ".join(sorted({res.rsplit(":", 1)[-1] for res in resources})) if arn else \
+        "a named secret (no database yet to compare)"
     return [Finding(r["id"], "PASS", f"GetSecretValue only on {scoped_to}")]

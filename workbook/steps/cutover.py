@@ -60,6 +60,11 @@ STEP = register(Step(
         "ec2:DescribeInstanceStatus",   # the stopped dev host booted again (status checks)
         # evidence
         "cloudwatch:PutMetricData", "cloudwatch:GetMetricData",
+        # the servers moved onto the app's own user (04's units: the role's policy, a template version,
+        # an instance refresh of the group)
+        "iam:GetRolePolicy", "iam:PutRolePolicy", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions",
+        "ec2:CreateLaunchTemplateVersion", "ec2:DescribeSubnets", "ec2:DescribeImages",
+        "autoscaling:StartInstanceRefresh", "autoscaling:DescribeInstanceRefreshes",
     )))
 
 
@@ -91,6 +96,21 @@ def data_plane(ctx: Context) -> pd.DataFrame:
 
 class RollbackRefused(RuntimeError):
     """A rollback that would leave production's writes behind without being told to."""
+
+
+def servers_log_in_as_the_app(ctx: Context) -> pd.DataFrame:
+    """The move made the app's own database user (its tables only, no DDL, its own secret): the servers
+    still log in as the master user their launch template names. 04's units point the template at the
+    app's secret, replace the servers with an instance refresh (each new one healthy before an old one
+    goes), and only then narrow the role to that secret. What changed; nothing on a rerun."""
+    from . import compute
+    mark = len(ctx.resources)
+    compute.ensure_instance_role(ctx)          # the old servers' secret stays readable until they are gone
+    compute.ensure_launch_template(ctx)
+    if compute.roll_out(ctx) is not None and not ctx.dry_run:
+        compute.ensure_instance_role(ctx)
+    df = ctx.resources_frame(mark)
+    return df[df.action != "exists"].reset_index(drop=True)
 
 
 # An alias record answers with its target's TTL: 60 s for a load balancer's or API Gateway's name.
