@@ -141,7 +141,7 @@ class Params:
         "Fault injected during the probe runs."))
     sample_rows: int = field(default=100_000, metadata=_meta("Rows seeded into the dev database.", min=100, max=10_000_000))
     # teardown
-    keep_final_snapshot: bool = field(default=True, metadata=_meta("Teardown keeps the database as a final snapshot."))
+    keep_final_snapshot: bool = field(default=True, metadata=_meta("Teardown keeps the database as a final snapshot (an earlier teardown's is always kept)."))
     teardown_dev: bool = field(default=False, metadata=_meta("Teardown removes the dev environment too."))
     # how to run
     dry_run: bool = field(default=False, metadata=_meta("Only say what would be created."))

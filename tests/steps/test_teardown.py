@@ -73,6 +73,21 @@ def test_the_whole_stack_is_found_then_gone_and_the_final_snapshot_kept(aws):
         ["PutParameter", "DeleteParameter"]
 
 
+def test_an_earlier_teardowns_final_snapshot_is_kept_by_the_next_one(aws):
+    """keep_final_snapshot says whether this teardown takes one. The final snapshot an earlier teardown left
+    is that build's data; it carries the stack's tag (RDS copies the instance's tags to its snapshots), and a
+    later teardown with keep_final_snapshot=False deleted it."""
+    build("twice", upto="03_database")
+    teardown.destroy(ctx_for("twice"))
+    build("twice", upto="03_database")
+    ctx = ctx_for("twice", keep_final_snapshot=False)
+    teardown.destroy(ctx)
+    rds = ctx.client("rds")
+    left = {s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]}
+    assert names.db_snapshot(ctx.p, "final") in left
+    assert teardown.leftovers(teardown.scan(ctx)).empty
+
+
 def test_same_prefix_resources_of_others_are_left_alone(aws):
     """A name that starts like the stack's proves nothing: log groups and SSM parameters under /<stack>/,
     an IAM role and a security group named <stack>-..., a validation-style CNAME in the user's zone,

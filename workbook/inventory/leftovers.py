@@ -31,7 +31,9 @@ def final_snapshot_prefix(p: Params) -> str:
 
 
 def status(it: engine.Item, p: Params) -> str:
-    if it.kind == "db_snapshot" and p.keep_final_snapshot and it.id.startswith(final_snapshot_prefix(p)):
+    # keep_final_snapshot says whether this teardown takes one; a final snapshot that exists (this
+    # teardown's or an earlier one's: RDS copies the instance's tags to it) is that build's data, kept.
+    if it.kind == "db_snapshot" and it.id.startswith(final_snapshot_prefix(p)):
         return "kept (final snapshot)"
     if it.step == DEV_STEP and not p.teardown_dev:
         return "kept (dev environment)"
