@@ -55,6 +55,28 @@ def test_policy_names_the_db_secret_once_the_database_exists_and_is_updated_in_p
     assert ca.decision([doc], "ec2:AuthorizeSecurityGroupIngress") == "explicit deny"
 
 
+def test_developers_granted_ssm_and_rds_elsewhere_still_cannot_reach_the_database_through_the_servers(ctx):
+    """The app servers' role may read the database secret, so a command sent to one through Run Command
+    reads it for whoever sends it; a new master password (ModifyDBInstance) or a restore of the database's
+    snapshot with one of their own opens the data too. With ssm:* and rds:* granted by another group, the
+    developers' explicit denies must still refuse all of that on the stack's resources."""
+    p, a = ctx.p, "123456789012"
+    secret = f"arn:aws:secretsmanager:{p.region}:{a}:secret:rds!db-0000-AbCdEf"
+    docs = [access.developers_policy(p, a, secret),
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ssm:*", "rds:*"], "Resource": "*"}]}]
+    instance = f"arn:aws:ec2:{p.region}:{a}:instance/i-0123456789abcdef0"
+    db = f"arn:aws:rds:{p.region}:{a}:db:{names.db_instance(p)}"
+    snapshot = f"arn:aws:rds:{p.region}:{a}:snapshot:{names.db_snapshot(p, 'final')}"
+    for action, resource in [("ssm:SendCommand", instance), ("ssm:StartSession", instance),
+                             ("rds:ModifyDBInstance", db), ("rds:RestoreDBInstanceFromDBSnapshot", snapshot),
+                             ("rds:RestoreDBInstanceToPointInTime", db), ("rds:ModifyDBSnapshotAttribute", snapshot),
+                             ("rds:CopyDBSnapshot", snapshot)]:
+        assert ca.decision(docs, action, resource) == "explicit deny", action
+    assert ca.decision(docs, "rds:DescribeDBInstances", db) == "allowed"   # reading about it stays
+    labels = {c.label for c in access.cases(ctx) if c.principal == "developer" and c.expected == "denied"}
+    assert {"run a command on a production instance", "set a new master password on the database"} <= labels
+
+
 def test_refuses_to_take_over_an_untagged_role_of_the_same_name(ctx):
     ctx.client("iam").create_role(RoleName=names.operators_role(ctx.p), AssumeRolePolicyDocument="{}")
     with pytest.raises(engine.ForeignResource, match="not this stack's"):

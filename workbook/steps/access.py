@@ -6,9 +6,12 @@ limits too: each person gets only the access their work needs, and developers in
 get into the production database.
 
 A developers group reads logs, metrics and descriptions and is explicitly denied the database (its
-secret, IAM database auth, shell sessions on production instances) and network changes. An operators
+secret, IAM database auth, shell sessions and commands on production instances, whose role reads the
+secret, and a master password or a copy of the data of their own) and network changes. An operators
 role, assumed from within the account, deploys (instance refresh, launch template versions, target
-registration, SSM commands) on the stack's resources only. Both are made through workbook.engine: the
+registration, SSM commands) on the stack's resources only; its commands run with the servers' role,
+which reads the database secret, so an operator can reach the data that way (as any deployer of the
+app can): it is denied the secret itself, and its commands are recorded by CloudTrail. Both are made through workbook.engine: the
 role carries the stack's tags; an IAM group cannot, so the stack's ledger records it. Their inline
 policies are the step's own and converge in place. Whether IAM enforces them is asked of IAM's policy
 simulation (`verify_policies`).
@@ -55,6 +58,8 @@ OPERATORS_POLICY = "operators-deploy"
 READ_ACTIONS = ["logs:Get*", "logs:Describe*", "logs:FilterLogEvents", "logs:StartQuery", "logs:StopQuery",
                 "cloudwatch:Get*", "cloudwatch:List*", "cloudwatch:Describe*", "ec2:Describe*", "rds:Describe*",
                 "elasticloadbalancing:Describe*", "autoscaling:Describe*"]
+DATABASE_TAKEOVER = ["rds:ModifyDBInstance", "rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBInstanceToPointInTime",
+                     "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:ModifyDBSnapshotAttribute"]
 NETWORK_CHANGES = ["ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
                    "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules"]
 
@@ -76,9 +81,14 @@ def developers_policy(p: Params, account_id: str, secret_arn: str = "") -> dict[
          "Resource": _secret_resources(p, account_id, secret_arn)},
         {"Sid": "NoDatabaseLogin", "Effect": "Deny", "Action": "rds-db:connect",
          "Resource": f"arn:aws:rds-db:{p.region}:{account_id}:dbuser:*/*"},
-        {"Sid": "NoShellOnProduction", "Effect": "Deny", "Action": "ssm:StartSession",
+        # The app servers' role reads the database secret: a shell or a command on one reads it too.
+        {"Sid": "NoShellOrCommandOnProduction", "Effect": "Deny", "Action": ["ssm:StartSession", "ssm:SendCommand"],
          "Resource": f"arn:aws:ec2:{p.region}:{account_id}:instance/*",
          "Condition": {"StringEquals": {f"ssm:resourceTag/{tagging.STACK}": p.stack_name}}},
+        # A master password of their own, or a copy of the data restored or shared with one, opens it as well
+        # (the stack's database and its snapshots carry the stack's tag).
+        {"Sid": "NoDatabasePasswordOrCopy", "Effect": "Deny", "Action": DATABASE_TAKEOVER, "Resource": "*",
+         "Condition": {"StringEquals": {f"aws:ResourceTag/{tagging.STACK}": p.stack_name}}},
         {"Sid": "NoNetworkChanges", "Effect": "Deny", "Action": NETWORK_CHANGES, "Resource": "*"},
     ]}
 
@@ -259,6 +269,10 @@ def cases(ctx: Context) -> list[Case]:
              f"arn:aws:rds-db:{r}:{a}:dbuser:db-ABCDEFGHIJKL/postgres", "denied", extra_allow=("rds-db:*",)),
         Case(dev, "open a shell on a production instance", "ssm:StartSession", instance, "denied",
              context=own, extra_allow=("ssm:*",)),
+        Case(dev, "run a command on a production instance", "ssm:SendCommand", instance, "denied",
+             context=own, extra_allow=("ssm:*",)),
+        Case(dev, "set a new master password on the database", "rds:ModifyDBInstance",
+             f"arn:aws:rds:{r}:{a}:db:{names.db_instance(p)}", "denied", context=own_rt, extra_allow=("rds:*",)),
         Case(dev, "open the DB port in a security group", "ec2:AuthorizeSecurityGroupIngress", "*", "denied",
              extra_allow=("ec2:*",)),
         Case(dev, "attach AdministratorAccess to oneself", "iam:AttachUserPolicy", f"arn:aws:iam::{a}:user/x",
