@@ -252,6 +252,8 @@ def delete(ctx: Context, kind: K.Kind | str, it: Item, *, step: str, wait_gone: 
                      codes=TRANSIENT_CODES + kind.retry_codes, budget_s=RETRY_BUDGETS_S.get(kind.name))
             if wait_gone:
                 wait(ctx, kind, it.id, deleted=True)
+    except K.Kept as e:
+        return ctx.note(step, kind.name, it.name, it.id, f"kept: {e}")
     except ClientError as e:
         if not missing(e):
             raise

@@ -88,6 +88,27 @@ def test_an_earlier_teardowns_final_snapshot_is_kept_by_the_next_one(aws):
     assert teardown.leftovers(teardown.scan(ctx)).empty
 
 
+def test_a_rule_in_someone_elses_group_that_names_the_stacks_group_is_left_alone(aws):
+    """AWS refuses to delete a group another group's rule names; the teardown revoked such rules wherever
+    it found them, and the dev host's group lives in the account's shared default VPC: a team's rule
+    "allow from the dev host" vanished from their own group. Now only the stack's groups are edited; a
+    group named by someone else's rule is kept, and the teardown says by which group."""
+    from workbook import engine
+    build("shared", upto="00_setup")
+    ctx = ctx_for("shared", teardown_dev=True)
+    ec2 = ctx.client("ec2")
+    ours = [it for it in engine.find(ctx, "security_group") if it.step == "00_setup"][0]
+    theirs = ec2.create_security_group(GroupName="team-monitoring", Description="not the stack's",
+                                       VpcId=ours.raw["VpcId"])["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=theirs, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 9100, "ToPort": 9100, "UserIdGroupPairs": [{"GroupId": ours.id}]}])
+    done = teardown.destroy(ctx)
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [theirs]}])["SecurityGroupRules"]
+    assert [r for r in rules if r.get("ReferencedGroupInfo", {}).get("GroupId") == ours.id]
+    said = done[done.id == ours.id].action.tolist()
+    assert said and said[-1].startswith("kept") and theirs in said[-1]
+
+
 def test_same_prefix_resources_of_others_are_left_alone(aws):
     """A name that starts like the stack's proves nothing: log groups and SSM parameters under /<stack>/,
     an IAM role and a security group named <stack>-..., a validation-style CNAME in the user's zone,

@@ -93,6 +93,11 @@ def declare(*kinds: Kind) -> None:
         _FAMILY[k.name] = module.rpartition(".")[2]
 
 
+class Kept(Exception):
+    """Raised by a "before_delete" hook: this resource stays, for the reason given (what blocks its
+    deletion is not the stack's to change)."""
+
+
 def hook(kind: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register behaviour a declaration cannot express: "delete" (replaces the declared delete),
     "before_delete", "find" (replaces the declared listing), "tags" (reads an item's tags), "created"

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import Kind, declare, hook
+from . import STACK, Kept, Kind, declare, hook, tag_dict
 
 LIVE_INSTANCE = ("terminated",)
 
@@ -159,18 +159,25 @@ def revoke_references(ctx: Any, group_id: str, to: str | None = None) -> None:
 
 @hook("security_group", "before_delete")
 def _revoke_group_references(ctx: Any, kind: Kind, it: Any) -> None:
-    """This group's rules that name other groups, and other groups' rules that name this one."""
+    """This group's rules that name other groups, and the stack's other groups' rules that name this one.
+    A rule in a group that is not the stack's (a team's group in the shared default VPC that allows the dev
+    host) is theirs: the group it names is kept (AWS refuses to delete it meanwhile), and said why."""
     from ..calls import _pages
-    revoke_references(ctx, it.id)
     vpc = it.raw.get("VpcId")
-    if not vpc:
-        return
-    for g in _pages(ctx, "ec2", "describe_security_groups", "SecurityGroups",
-                    Filters=[{"Name": "vpc-id", "Values": [vpc]}]):
+    naming = [] if not vpc else [
+        g for g in _pages(ctx, "ec2", "describe_security_groups", "SecurityGroups",
+                          Filters=[{"Name": "vpc-id", "Values": [vpc]}])
         if g["GroupId"] != it.id and any(pair.get("GroupId") == it.id for perm in
                                          g.get("IpPermissions", []) + g.get("IpPermissionsEgress", [])
-                                         for pair in perm.get("UserIdGroupPairs", [])):
-            revoke_references(ctx, g["GroupId"], to=it.id)
+                                         for pair in perm.get("UserIdGroupPairs", []))]
+    stack = ctx.p.stack_name
+    foreign = [g["GroupId"] for g in naming if tag_dict(g.get("Tags")).get(STACK) != stack]
+    if foreign:
+        raise Kept(f"named by a rule of {', '.join(sorted(foreign))} (not this stack's): remove that rule, then "
+                   "run the teardown again")
+    revoke_references(ctx, it.id)
+    for g in naming:
+        revoke_references(ctx, g["GroupId"], to=it.id)
 
 
 @hook("network_interface", "before_delete")
