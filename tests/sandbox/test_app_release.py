@@ -75,6 +75,21 @@ def test_04_returns_once_every_target_serves_the_release(stack):
     assert {body["instance"] for _, body in answers} == set(in_service(ctx, p))
 
 
+def test_the_log_group_the_servers_agent_writes_to_is_the_stacks(stack):
+    """A server's CloudWatch agent creates the log group it ships to when it is missing (its role may:
+    CloudWatchAgentServerPolicy), untagged and kept forever; 06 then found a group of its name without the
+    stack's tag and stopped ("not this stack's"), at every rerun. 04 makes the group first, the stack's."""
+    from workbook.steps import observability
+    ctx, p = stack["ctx"], stack["p"]
+    logs = ctx.client("logs")
+    found = [g for g in logs.describe_log_groups(logGroupNamePrefix=names.app_log_group(p))["logGroups"]
+             if g["logGroupName"] == names.app_log_group(p)]
+    assert found and found[0].get("retentionInDays") == p.log_retention_days
+    tags = logs.list_tags_for_resource(resourceArn=found[0]["arn"].removesuffix(":*"))["tags"]
+    assert tags.get("workbook:stack") == p.stack_name
+    assert [r.action for r in observability.ensure_log_groups(ctx)][0] == "exists"
+
+
 def test_without_the_roles_read_permission_a_new_instance_never_turns_healthy(stack):
     ctx, p = stack["ctx"], stack["p"]
     iam = ctx.client("iam")

@@ -59,9 +59,10 @@ def _mutations(ctx, since: int) -> list[str]:
 def test_apply_builds_the_compute_tier(env, capsys):
     ctx, p, net = _ready()
     done = compute.apply(ctx)
-    assert set(done.action) == {"created"}
+    made = done[done.type != "log_retention"]    # a new log group's retention is set right after it is made
+    assert set(made.action) == {"created"}
     assert {"iam_role", "instance_profile", "launch_template", "load_balancer", "target_group", "listener",
-            "auto_scaling_group", "scaling_policy"} <= set(done.type)
+            "auto_scaling_group", "scaling_policy", "log_group"} <= set(done.type)
 
     elb, asg, ec2 = ctx.client("elbv2"), ctx.client("autoscaling"), ctx.client("ec2")
     lb = elb.describe_load_balancers(Names=[names.alb(p)])["LoadBalancers"][0]
@@ -129,7 +130,8 @@ def test_launch_template_is_locked_down(env):
     script = base64.b64decode(data["UserData"]).decode()
     assert "dnf install -y python3" in script and "amazon-cloudwatch-agent" in script and "app.service" in script
     agent = json.loads(compute.user_data_files(script)[AGENT_CONFIG])
-    assert agent["logs"]["logs_collected"]["files"]["collect_list"][0]["log_group_name"] == names.app_log_group(p)
+    shipped = {f["log_group_name"] for f in agent["logs"]["logs_collected"]["files"]["collect_list"]}
+    assert shipped == {names.app_log_group(p), names.system_log_group(p)}   # the app's log, the boot's output
     assert "@" not in script  # every placeholder filled
 
 
@@ -214,7 +216,7 @@ def test_dry_run_creates_nothing_even_without_network(env):
     ctx = _ctx(dry_run=True)
     mark = ctx.calls.mark()
     planned = compute.apply(ctx)
-    assert set(planned.action) == {"would create"}
+    assert set(planned[planned.type != "log_retention"].action) == {"would create"}
     assert {"load_balancer", "launch_template", "auto_scaling_group", "iam_role"} <= set(planned.type)
     assert _mutations(ctx, mark) == []
 

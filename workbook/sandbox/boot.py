@@ -222,8 +222,34 @@ def _boot(ctx: Context, b: Boot, home: Path | None) -> Boot:
                      "restarts it every 2 s")
         b.release = None   # the data plane starts no app process for it: nothing ever answers the health check
         return b
+    _agent_starts(ctx, b, script, statements, who)
     b.ok = True
     return b
+
+
+def _agent_starts(ctx: Context, b: Boot, script: str, statements: list[dict[str, Any]], who: str) -> None:
+    """The CloudWatch agent the boot starts creates each log group it ships to that does not exist (its
+    role may, with CloudWatchAgentServerPolicy): untagged, with no retention, as on an instance."""
+    config = _boot_env_json(script, "/opt/aws/amazon-cloudwatch-agent/etc/app.json")
+    wanted = {f.get("log_group_name", "") for f in config.get("logs", {}).get("logs_collected", {}).get("files", {})
+              .get("collect_list", [])} - {""}
+    logs = plain(ctx, "logs")
+    for name in sorted(wanted):
+        if any(g["logGroupName"] == name for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]):
+            continue
+        arn = f"arn:aws:logs:{ctx.p.region}:{ctx.account_id}:log-group:{name}"
+        if allowed(statements, "logs:CreateLogGroup", arn):
+            logs.create_log_group(logGroupName=name)
+            b.log.append(f"amazon-cloudwatch-agent: log group {name} did not exist: created it")
+        else:
+            b.log.append(f"amazon-cloudwatch-agent: {who} may not logs:CreateLogGroup {name}: its logs are dropped")
+
+
+def _boot_env_json(script: str, which: str) -> dict[str, Any]:
+    for blob, path in FILE_LINE.findall(script):
+        if path == which:
+            return json.loads(base64.b64decode(blob).decode())
+    return {}
 
 
 def boot_log(instance_id: str, home: Path | None = None) -> str:

@@ -110,7 +110,10 @@ STEP = register(Step(
                  # servers launched before a change replaced (compute_rollout): when they were launched, when
                  # the template and the parameter changed, the refresh
                  "ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions", "autoscaling:StartInstanceRefresh",
-                 "autoscaling:DescribeInstanceRefreshes"),
+                 "autoscaling:DescribeInstanceRefreshes",
+                 # 06's log groups, made before the servers' agents would make them untagged
+                 "logs:CreateLogGroup", "logs:TagResource", "logs:DescribeLogGroups", "logs:ListTagsForResource",
+                 "logs:PutRetentionPolicy"),
 ))
 
 
@@ -190,6 +193,13 @@ def ensure_instance_profile(ctx: Context) -> Resource:
             ctx.client("iam").add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
         ctx.note(STEP_ID, "instance_profile_role", f"{name}/role", name, _did(ctx, "create"))
     return rec
+
+
+def ensure_agent_log_groups(ctx: Context) -> list[Resource]:
+    """The log groups the servers' CloudWatch agent ships to (06's, made here before any server boots): an
+    agent that finds one missing creates it itself, untagged and kept forever, and 06 could not claim it."""
+    from . import observability
+    return observability.ensure_log_groups(ctx)
 
 
 # ---- auto scaling group ---------------------------------------------------------------------------
@@ -436,6 +446,7 @@ def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.Dat
     ensure_launch_template(ctx, image_id=image_id)  # waits for the database's address (03 does not)
     ensure_target_group(ctx)
     ensure_listeners(ctx)
+    ensure_agent_log_groups(ctx)                    # before the servers' agents look for them
     ensure_auto_scaling_group(ctx)
     ensure_scaling_policies(ctx)
     if not ctx.dry_run:

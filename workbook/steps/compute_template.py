@@ -102,12 +102,15 @@ def artifact_parameter(p: Params) -> str:
 
 
 def agent_config(p: Params) -> dict[str, Any]:
-    """CloudWatch agent: ship /var/log/app to the app log group, plus memory and disk metrics."""
+    """CloudWatch agent: ship /var/log/app to the app log group and the boot's output (cloud-init, where this
+    user data's script writes) to the system log group, plus memory and disk metrics."""
     return {
         "agent": {"metrics_collection_interval": 60, "run_as_user": "root"},
-        "logs": {"logs_collected": {"files": {"collect_list": [{
-            "file_path": "/var/log/app/*.log", "log_group_name": names.app_log_group(p),
-            "log_stream_name": "{instance_id}", "timezone": "UTC"}]}}},
+        "logs": {"logs_collected": {"files": {"collect_list": [
+            {"file_path": "/var/log/app/*.log", "log_group_name": names.app_log_group(p),
+             "log_stream_name": "{instance_id}", "timezone": "UTC"},
+            {"file_path": "/var/log/cloud-init-output.log", "log_group_name": names.system_log_group(p),
+             "log_stream_name": "{instance_id}", "timezone": "UTC"}]}}},
         "metrics": {
             "namespace": "CWAgent",
             "append_dimensions": {"AutoScalingGroupName": "${aws:AutoScalingGroupName}",
