@@ -24,8 +24,9 @@ declare(
     Kind("sns_topic", "sns", "list_topics", "Topics", "TopicArn", title="SNS topic", name_key="Name",
          arn_key="TopicArn", narrow="name-prefix", create="create_topic", create_tags="list:Tags",
          delete="delete_topic", after=("alarm",),
-         extra_permissions=("sns:ListTagsForResource", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
-                            "sns:Subscribe", "sns:ListSubscriptionsByTopic")),
+         # sns:TagResource: CreateTopic with Tags is authorized as both actions
+         extra_permissions=("sns:TagResource", "sns:ListTagsForResource", "sns:GetTopicAttributes",
+                            "sns:SetTopicAttributes", "sns:Subscribe", "sns:ListSubscriptionsByTopic")),
 )
 
 
