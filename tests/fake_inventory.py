@@ -100,6 +100,6 @@ def production_stack(multi_az: bool = True) -> FakeInventory:
         alarms=[{"id": "demo-alarm-5xx", "metric": "HTTPCode_Target_5XX_Count", "namespace": "AWS/ApplicationELB",
                  "state": "OK", "actions": ["arn:sns"]}],
         log_groups=[{"id": "/demo/app", "retention_days": 30}],
-        topics=[{"id": "arn:sns", "subscriptions": ["o***@example.com"]}],
+        topics=[{"id": "arn:sns", "subscriptions": ["o***@example.com"], "confirmed": [True]}],
         iam_roles=[{"id": "demo-app-role", "policies": ["AmazonSSMManagedInstanceCore"], "arn": "arn:role"}],
     )

@@ -68,13 +68,24 @@ def test_alarm_data_is_not_emulated_in_the_sandbox_and_checked_on_aws():
 
 
 def test_topic_needs_a_subscriber():
-    topic = {"id": TOPIC, "name": "demo-alarms", "subscriptions": ["o***@example.com"], "protocols": ["email"]}
+    topic = {"id": TOPIC, "name": "demo-alarms", "subscriptions": ["o***@example.com"], "protocols": ["email"],
+             "confirmed": [True]}
     assert statuses(c.alarm_subscribers(Inv(topics=[topic]), P)) == ["PASS"]
     in_sandbox = c.alarm_subscribers(Inv(topics=[topic]), P)[0]
     on_aws = c.alarm_subscribers(Inv("aws", topics=[topic]), P)[0]
     assert "no mail is sent" in in_sandbox.detail and "sandbox" not in on_aws.detail and on_aws.status == "PASS"
     assert statuses(c.alarm_subscribers(Inv(topics=[{**topic, "subscriptions": [], "protocols": []}]), P)) == ["FAIL"]
     assert statuses(c.alarm_subscribers(Inv(topics=[]), P)) == ["FAIL"]
+
+
+def test_a_subscription_nobody_confirmed_wakes_nobody():
+    """On AWS an e-mail subscription delivers nothing until its recipient clicks the link in the confirmation
+    mail (its ARN reads PendingConfirmation meanwhile): counting it as a subscriber told the user someone
+    would be woken when nobody would."""
+    topic = {"id": TOPIC, "name": "demo-alarms", "subscriptions": ["o***@example.com"], "protocols": ["email"],
+             "confirmed": [False]}
+    found = c.alarm_subscribers(Inv("aws", topics=[topic]), P)[0]
+    assert found.status == "FAIL" and "confirm" in found.detail
 
 
 def test_dashboard():

@@ -98,9 +98,13 @@ def alarm_subscribers(inv: Any, p: Params) -> list[Finding]:
     t = mine.iloc[0]
     if not t.subscriptions:
         return [Finding(t.id, "FAIL", "no subscription")]
+    confirmed = [s for s, ok in zip(t.subscriptions, t.confirmed if isinstance(t.confirmed, list) else []) if ok]
+    if not confirmed:
+        return [Finding(t.id, "FAIL", f"{len(t.subscriptions)} subscription(s), none confirmed: nothing is delivered "
+                                      f"until the link in the confirmation e-mail is clicked ({', '.join(t.subscriptions)})")]
     gap = inv.ctx.gap("sns_email_confirmation")
     note = f" ({gap})" if gap else ""
-    return [Finding(t.id, "PASS", f"{len(t.subscriptions)} subscription(s): {', '.join(t.subscriptions)}{note}")]
+    return [Finding(t.id, "PASS", f"{len(confirmed)} confirmed subscription(s): {', '.join(confirmed)}{note}")]
 
 
 @check(id="ARTICLE.DASHBOARD", title="A CloudWatch dashboard shows the key metrics", severity="low",

@@ -24,7 +24,7 @@ COLUMNS: dict[str, list[str]] = {
     "log_groups": ["retention_days", "stored_bytes"],
     "alarms": ["metric", "namespace", "state", "actions", "ok_actions", "actions_enabled", "dimensions",
                "statistic", "threshold", "comparison", "treat_missing_data", "arn"],
-    "topics": ["subscriptions", "protocols"],
+    "topics": ["subscriptions", "protocols", "confirmed"],
     "dashboards": ["widgets", "metrics"],
 }
 
@@ -92,7 +92,9 @@ def topics(ctx: Context, stack: str | None) -> pd.DataFrame:
                     for s in p["Subscriptions"]]
             rows.append({"id": arn, **tag_columns(tags) | {"name": tags.get("Name") or arn.rsplit(":", 1)[-1]},
                          "subscriptions": [mask_endpoint(s["Protocol"], s["Endpoint"]) for s in subs],
-                         "protocols": [s["Protocol"] for s in subs]})
+                         "protocols": [s["Protocol"] for s in subs],
+                         # an unconfirmed subscription's ARN reads PendingConfirmation: it delivers nothing yet
+                         "confirmed": [s["SubscriptionArn"].startswith("arn:") for s in subs]})
     return _frame("topics", rows)
 
 
