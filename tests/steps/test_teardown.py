@@ -109,6 +109,41 @@ def test_a_rule_in_someone_elses_group_that_names_the_stacks_group_is_left_alone
     assert said and said[-1].startswith("kept") and theirs in said[-1]
 
 
+def test_a_stopped_database_is_started_then_deleted_with_its_final_snapshot(aws):
+    """A user stops the database overnight to save money, then tears down: turning deletion protection off
+    (ModifyDBInstance) needs it available, and botocore's waiter for that never ends on `stopped`, so the
+    teardown waited its whole bound and failed, at every rerun, while AWS starts (and bills) a stopped
+    instance again after 7 days by itself."""
+    build("asleep", upto="03_database")
+    ctx = ctx_for("asleep")
+    rds = ctx.client("rds")
+    rds.stop_db_instance(DBInstanceIdentifier=names.db_instance(ctx.p))
+    done = teardown.destroy(ctx)
+    assert not [a for a in done.action if a.startswith("failed")], done[done.action.str.startswith("failed")]
+    assert not [d for d in rds.describe_db_instances()["DBInstances"] if d["DBInstanceIdentifier"] == names.db_instance(ctx.p)]
+    assert names.db_snapshot(ctx.p, "final") in {
+        s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]}
+
+
+def test_a_failed_database_is_deleted_without_the_snapshot_aws_refuses_and_keeps_its_backups(aws):
+    """In `failed` or `incompatible-*` AWS accepts a delete only with SkipFinalSnapshot, and the waiter for
+    `available` stops at once on those states: the teardown failed there at every rerun. It now deletes
+    without the final snapshot AWS would refuse, keeps the automated backups (the data's one copy), says so."""
+    build("broken", upto="03_database")
+    ctx = ctx_for("broken")
+    rds, sent = ctx.client("rds"), {}
+
+    def broken(parsed, **_):
+        for d in parsed.get("DBInstances", []):
+            d["DBInstanceStatus"] = "incompatible-parameters"
+    rds.meta.events.register("after-call.rds.DescribeDBInstances", broken)
+    rds.meta.events.register("before-parameter-build.rds.DeleteDBInstance", lambda params, **_: sent.update(params))
+    done = teardown.destroy(ctx)
+    assert sent.get("SkipFinalSnapshot") is True and sent.get("DeleteAutomatedBackups") is False
+    said = " ".join(done[done.type == "db_instance"].action)
+    assert "incompatible-parameters" in said and "automated backups" in said
+
+
 def test_same_prefix_resources_of_others_are_left_alone(aws):
     """A name that starts like the stack's proves nothing: log groups and SSM parameters under /<stack>/,
     an IAM role and a security group named <stack>-..., a validation-style CNAME in the user's zone,

@@ -14,7 +14,7 @@ declare(
          by_name="DBInstanceIdentifier", create="create_db_instance", create_tags="list:Tags",
          created_key="DBInstance", waiter="db_instance_available", delete="delete_db_instance",
          delete_waiter="db_instance_deleted",
-         extra_permissions=("rds:ModifyDBInstance", "rds:AddTagsToResource", "rds:ListTagsForResource",
+         extra_permissions=("rds:ModifyDBInstance", "rds:StartDBInstance", "rds:AddTagsToResource", "rds:ListTagsForResource",
                             "rds:RebootDBInstance")),
     Kind("db_snapshot", "rds", "describe_db_snapshots", "DBSnapshots", "DBSnapshotIdentifier", title="DB snapshot",
          name_key="DBSnapshotIdentifier", arn_key="DBSnapshotArn", tags_key="TagList",
@@ -86,21 +86,41 @@ def free_final_snapshot_name(ctx: Any, base: str) -> str:
     return f"{base}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
 
 
+# States in which AWS deletes an instance only without a final snapshot, and never makes it available
+# (botocore's db_instance_available waiter stops at once on them).
+BROKEN_STATES = ("failed", "incompatible-restore", "incompatible-parameters", "incompatible-network",
+                 "inaccessible-encryption-credentials")
+
+
 @hook("db_instance", "delete")
-def _delete_db_instance(ctx: Any, kind: Kind, it: Any) -> None:
+def _delete_db_instance(ctx: Any, kind: Kind, it: Any) -> Any:
     """Deletion protection off (it is on by design), then delete. The stack's own database leaves a
     final snapshot when keep_final_snapshot (the data is the one thing a teardown must not lose);
     drills and replicas are copies of it and go without one."""
     from .. import names
     from ..calls import wait
     p, rds, db = ctx.p, ctx.client("rds"), it.raw
-    if db.get("DBInstanceStatus") != "deleting":
+    state, said = db.get("DBInstanceStatus", ""), None
+    if state == "stopped":
+        # Deletion protection goes off only on a running instance (and AWS starts a stopped one by itself
+        # after 7 days anyway): started first, then it takes its final snapshot like any other.
+        rds.start_db_instance(DBInstanceIdentifier=it.id)
+        state = "starting"
+    if state != "deleting":
+        broken = state in BROKEN_STATES
         if db.get("DeletionProtection"):
-            if db.get("DBInstanceStatus") != "available":   # ModifyDBInstance needs an available instance
+            if state != "available" and not broken:   # ModifyDBInstance needs an available instance
                 wait(ctx, kind, it.id, max_attempts=DELETE_ATTEMPTS)
             rds.modify_db_instance(DBInstanceIdentifier=it.id, DeletionProtection=False, ApplyImmediately=True)
-        args: dict[str, Any] = {"DBInstanceIdentifier": it.id, "DeleteAutomatedBackups": True}
-        if p.keep_final_snapshot and it.id == names.db_instance(p) and not db.get("ReadReplicaSourceDBInstanceIdentifier"):
+        args: dict[str, Any] = {"DBInstanceIdentifier": it.id, "DeleteAutomatedBackups": not broken}
+        if broken:
+            # AWS takes no final snapshot of an instance in these states (the delete is refused with one):
+            # its automated backups, the data's one copy left, are kept instead of deleted with it.
+            args.update(SkipFinalSnapshot=True)
+            said = ctx.note(ctx.step or it.step, kind.name, it.name, it.id,
+                            f"deleted (it was {state}: AWS takes no final snapshot of it; its automated backups are "
+                            "kept, restorable until their retention ends)")
+        elif p.keep_final_snapshot and it.id == names.db_instance(p) and not db.get("ReadReplicaSourceDBInstanceIdentifier"):
             snap = free_final_snapshot_name(ctx, names.db_snapshot(p, "final"))
             args.update(SkipFinalSnapshot=False, FinalDBSnapshotIdentifier=snap)
             ctx.note(ctx.step or it.step, "db_snapshot", snap, snap, "kept (final snapshot)")
@@ -108,3 +128,4 @@ def _delete_db_instance(ctx: Any, kind: Kind, it: Any) -> None:
             args.update(SkipFinalSnapshot=True)
         rds.delete_db_instance(**args)
     wait(ctx, kind, it.id, deleted=True, max_attempts=DELETE_ATTEMPTS)
+    return said
