@@ -271,6 +271,28 @@ def test_rerun_drill_reuses_a_leftover_instance_and_leaves_no_twin(ctx, net):
     assert ids == [names.db_instance(p)]
 
 
+def test_a_drill_whose_restore_failed_is_deleted_and_restored_afresh(ctx, net):
+    """A restore can end `failed` or `incompatible-parameters`, and then never becomes available: the
+    drill reused it (the waiter stops at once on those states), so 08's last cell failed at every rerun
+    and the broken copy was billed until the teardown."""
+    p = ctx.params
+    db.apply(ctx)
+    db.ensure_manual_snapshot(ctx)
+    db.restore_drill(ctx, keep=True)                      # a drill instance is there ...
+    rds, broken = ctx.client("rds"), {"on": True}
+
+    def failed_restore(parsed, **_):                      # ... and AWS says its restore failed
+        for d in parsed.get("DBInstances", []):
+            if broken["on"] and d["DBInstanceIdentifier"] == db.drill_instance_id(p):
+                d["DBInstanceStatus"] = "incompatible-parameters"
+    rds.meta.events.register("after-call.rds.DescribeDBInstances", failed_restore)
+    rds.meta.events.register("before-call.rds.DeleteDBInstance", lambda **_: broken.update(on=False))
+    mark = ctx.calls.mark()
+    df = db.restore_drill(ctx)
+    assert df["same"].all() and df.attrs["passed"], df
+    assert {"DeleteDBInstance", "RestoreDBInstanceFromDBSnapshot"} <= set(created_ops(ctx, mark))
+
+
 def test_a_passed_drill_is_not_repeated_unless_forced(ctx, net):
     db.apply(ctx)
     db.ensure_manual_snapshot(ctx)

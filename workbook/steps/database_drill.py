@@ -29,6 +29,7 @@ from .. import engine, names
 from .. import kinds as K
 from ..connect import Context, Resource
 from ..params import Params
+from ..kinds.rds import BROKEN_STATES
 from ..progress import add_listener, remove_listener
 
 STEP_ID = "03_database"
@@ -165,7 +166,16 @@ def _drill_state(ctx: Context) -> tuple[dict[str, Any] | None, engine.Item | Non
     source = describe_db(ctx, names.db_instance(p))
     snapshot = engine.find_one(ctx, "db_snapshot", names.db_snapshot(p, "manual"))
     drill = engine.find_one(ctx, "db_instance", drill_instance_id(p))   # one that is not the stack's is refused
-    if drill is not None and drill.raw["DBInstanceStatus"] == "deleting":
+    if drill is not None and drill.raw["DBInstanceStatus"] in BROKEN_STATES and not ctx.dry_run:
+        # A restore that ended failed or incompatible never becomes available: it is deleted (a copy: no
+        # snapshot) and the drill restores afresh once it is gone, instead of waiting on it at every rerun.
+        print(f"the drill instance {drill.id} ended {drill.raw['DBInstanceStatus']}: deleted; a new one is restored "
+              "once it is gone")
+        ctx.client("rds").delete_db_instance(DBInstanceIdentifier=drill.id, SkipFinalSnapshot=True,
+                                             DeleteAutomatedBackups=True)
+        ctx.note(STEP_ID, "db_instance", drill.id, drill.id, f"deleted ({drill.raw['DBInstanceStatus']})")
+        drill = None
+    elif drill is not None and drill.raw["DBInstanceStatus"] == "deleting":
         drill = None   # an earlier drill going away is not this one
     return source, snapshot, drill, (snapshot.tags.get(DRILL_TAG, "") if snapshot else "")
 
@@ -183,7 +193,8 @@ def start_restore_drill(ctx: Context) -> pd.DataFrame:
         rec = start_manual_snapshot(ctx)
         snapshot = engine.find_one(ctx, "db_snapshot", rec.name) if rec is not None else None
     snap_status = snapshot.raw.get("Status", "") if snapshot else ""
-    if snapshot is not None and snap_status == "available" and drill is None and not passed:
+    if snapshot is not None and snap_status == "available" and drill is None and not passed \
+            and engine.find_one(ctx, "db_instance", drill_instance_id(p)) is None:   # none still going away
         drill_rec = _start_restore(ctx, snapshot.name, source)
         drill = engine.find_one(ctx, "db_instance", drill_rec)
     rows = [("instance", names.db_instance(p), source["DBInstanceStatus"]),
