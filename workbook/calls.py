@@ -29,7 +29,8 @@ RETRY_BUDGET_S = 10 * 60.0
 # which hold subnets, security groups and so the VPC; an RDS group is in use until its instance's
 # 5-10 minute delete ends). Every retry is also bounded by the cell's budget (progress.StillWaiting).
 RETRY_BUDGETS_S = {"subnet": 45 * 60.0, "security_group": 45 * 60.0, "vpc": 45 * 60.0,
-                   "db_subnet_group": 15 * 60.0, "db_parameter_group": 15 * 60.0, "internet_gateway": 15 * 60.0}
+                   "db_subnet_group": 15 * 60.0, "db_parameter_group": 15 * 60.0, "internet_gateway": 15 * 60.0,
+                   "elastic_ip": 10 * 60.0}
 RETRY_ATTEMPTS = int(RETRY_BUDGET_S / RETRY_DELAY_S)   # kept for callers that count attempts
 # A new IAM role or instance profile can be refused for seconds to ~10 s after it was created
 # (terraform-provider-aws #29323; the EC2 and Auto Scaling "Invalid IAM Instance Profile"): these refusals of a create are retried with backoff for a minute.
@@ -129,7 +130,8 @@ def propagating(ctx: Context, fn: Callable[[], Any], what: str, budget_s: float 
 
 
 def retrying(ctx: Context, fn: Callable[[], Any], what: str, codes: Iterable[str] = TRANSIENT_CODES,
-             attempts: int | None = None, delay_s: float = RETRY_DELAY_S, budget_s: float | None = None) -> Any:
+             attempts: int | None = None, delay_s: float = RETRY_DELAY_S, budget_s: float | None = None,
+             gone: Iterable[str] = ()) -> Any:
     """Call fn; not-found is done; a refusal that clears by itself is retried every `delay_s` for
     `budget_s` AWS seconds (or `attempts` tries), on the target's clock and within the cell's budget:
     when the cell's time is up first, progress.StillWaiting says so (the refusal clears in AWS
@@ -141,7 +143,7 @@ def retrying(ctx: Context, fn: Callable[[], Any], what: str, codes: Iterable[str
         try:
             return fn()
         except ClientError as e:
-            if missing(e):
+            if (code(e) in gone) if gone else missing(e):   # `gone`: only these codes say "not there"
                 return None
             if code(e) not in codes or ctx.clock.now() - t0 + delay_s > budget:
                 raise

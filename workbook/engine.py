@@ -249,13 +249,14 @@ def delete(ctx: Context, kind: K.Kind | str, it: Item, *, step: str, wait_gone: 
         else:
             op = getattr(ctx.client(kind.service), kind.delete)
             retrying(ctx, lambda: op(**_arg(kind.delete_arg or kind.id, it.id)), f"{kind.label} {it.id}",
-                     codes=TRANSIENT_CODES + kind.retry_codes, budget_s=RETRY_BUDGETS_S.get(kind.name))
+                     codes=TRANSIENT_CODES + kind.retry_codes, budget_s=RETRY_BUDGETS_S.get(kind.name),
+                     gone=kind.not_found)
             if wait_gone:
                 wait(ctx, kind, it.id, deleted=True)
     except K.Kept as e:
         return ctx.note(step, kind.name, it.name, it.id, f"kept: {e}")
     except ClientError as e:
-        if not missing(e):
+        if not ((code(e) in kind.not_found) if kind.not_found else missing(e)):
             raise
         result = ctx.note(step, kind.name, it.name, it.id, "already gone")
     else:

@@ -322,6 +322,29 @@ def test_destroy_removes_everything_and_is_safe_twice():
         assert len(network.summary(ctx)) == 6
 
 
+def test_an_address_aws_will_not_release_yet_is_released_once_it_may_not_reported_gone(ctx):
+    """Right after its NAT gateway is deleted, ReleaseAddress can answer AuthFailure or that the NAT's
+    interface is not found (seen by Terraform users). The second was read as "the address is already gone",
+    the row said deleted, and the address went on costing; the first failed the row. Only the address's own
+    not-found means gone; the others clear within minutes and are retried."""
+    network.apply(ctx)
+    ec2, refusals = ctx.client("ec2"), ["InvalidNetworkInterfaceID.NotFound", "AuthFailure"]
+
+    def not_yet(**_):
+        if refusals:
+            code = refusals.pop(0)
+
+            class Refused:
+                status_code = 400
+                headers: dict = {}
+            return Refused(), {"Error": {"Code": code, "Message": "not yet"}, "ResponseMetadata": {}}
+    ec2.meta.events.register("before-call.ec2.ReleaseAddress", not_yet)
+    gone = network.destroy(ctx)
+    assert refusals == []
+    assert set(gone[gone.type == "elastic_ip"].action) == {"deleted"}
+    assert ec2_raw().describe_addresses(Filters=stack_filter(ctx.params))["Addresses"] == []
+
+
 def test_destroy_leaves_other_stacks_alone(ctx):
     other = ctx.replace(stack_name="other", vpc_cidr="10.30.0.0/16")
     network.apply(ctx)

@@ -65,6 +65,9 @@ class Kind:
     delete_waiter_arg: str = ""
     after: tuple[str, ...] = ()   # kinds that must be deleted before this one
     retry_codes: tuple[str, ...] = ()  # delete refusals that clear by themselves (ENIs freed late)
+    # The delete's own not-found codes, when its answer can name another resource's NotFound (an Elastic
+    # IP's release names its NAT's interface): only these mean "already gone". Empty: any not-found does.
+    not_found: tuple[str, ...] = ()
     # Once deleted, it leaves network interfaces for tens of minutes that hold its subnets and groups (a VPC
     # link's: 20-40 min): teardown deletes it, and what must go before it, as early as the order allows.
     lingers: bool = False

@@ -29,7 +29,11 @@ declare(
          extra_permissions=("ec2:AttachInternetGateway", "ec2:DetachInternetGateway")),
     Kind("elastic_ip", "ec2", "describe_addresses", "Addresses", "AllocationId", title="Elastic IP", find="ec2", by_id="AllocationIds[]", arn_type="elastic-ip",
          tags_key="Tags", create="allocate_address", create_tags="spec:elastic-ip", delete="release_address",
-         after=("nat_gateway",), extra_permissions=("ec2:DisassociateAddress", "ec2:AssociateAddress")),
+         after=("nat_gateway",), extra_permissions=("ec2:DisassociateAddress", "ec2:AssociateAddress"),
+         # Right after its NAT gateway is deleted, a release can be refused with AuthFailure or the NAT
+         # interface's NotFound (terraform-provider-aws #49299): retried; only its own NotFound is "gone".
+         retry_codes=("AuthFailure", "InvalidIPAddress.InUse", "InvalidNetworkInterfaceID.NotFound"),
+         not_found=("InvalidAllocationID.NotFound",)),
     Kind("nat_gateway", "ec2", "describe_nat_gateways", "NatGateways", "NatGatewayId", title="NAT gateway",
          find="ec2", by_id="NatGatewayIds[]", arn_type="natgateway", tags_key="Tags", live_key="State", gone_states=("deleted",),
          create="create_nat_gateway", create_tags="spec:natgateway", token="ClientToken",
