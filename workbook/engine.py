@@ -179,6 +179,10 @@ def is_placeholder(id_: str) -> bool:
     return id_.startswith("(new ")
 
 
+ENDED_STATES = {"deleting", "deleted", "failed", "shutting-down", "terminated"}
+TOKEN_CHAIN = 5
+
+
 def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
            create: Callable[[], dict[str, Any]] | dict[str, Any], wait_ready: bool = True,
            found: Item | None = None, lookup: bool = True, extra_tags: dict[str, str] | None = None,
@@ -211,6 +215,15 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
     try:
         op = getattr(ctx.client(kind.service), kind.create)
         resp = propagating(ctx, lambda: op(**args), f"{kind.label} {name}")
+        for _ in range(TOKEN_CHAIN):
+            # EC2 answers a token it has seen (24 h at least) with what it made then, even deleted since
+            # (by hand, outside the build): then a token of its own, named after that one, deterministic for
+            # a rerun after a crash as the first is.
+            before = _dig(resp, kind.created_key) if kind.created_key else resp
+            if not (kind.token and kind.live_key and str(_dig(before, kind.live_key)) in ENDED_STATES):
+                break
+            args[kind.token] = client_token(ctx, f"{name}/{_dig(before, kind.id)}")
+            resp = propagating(ctx, lambda: op(**args), f"{kind.label} {name}")
     except ClientError as e:
         if not kind.taggable:
             forget(ctx, kind.name, name)   # nothing was created: the entry must not claim a namesake

@@ -345,6 +345,24 @@ def test_an_address_aws_will_not_release_yet_is_released_once_it_may_not_reporte
     assert ec2_raw().describe_addresses(Filters=stack_filter(ctx.params))["Addresses"] == []
 
 
+def test_a_nat_gateway_deleted_by_hand_is_made_again_by_a_rerun(ctx):
+    """A user deletes a NAT gateway in the console to save money, then runs 02 again. Its client token was
+    the one the first create sent, and EC2 answers a token it has seen (for at least 24 hours) with the
+    resource it made then: the deleted NAT came back as "created", nothing waited for it, and every rerun
+    stopped at the routes."""
+    network.apply(ctx)
+    ec2 = ctx.client("ec2")
+    first = [n for n in stack_nats(ctx.params) if n["State"] != "deleted"]
+    for n in first:
+        ec2.delete_nat_gateway(NatGatewayId=n["NatGatewayId"])
+    network.apply(ctx)
+    live = [n for n in stack_nats(ctx.params) if n["State"] not in ("deleted", "deleting")]
+    assert len(live) == len(first) and not {n["NatGatewayId"] for n in live} & {n["NatGatewayId"] for n in first}
+    routes = [r.get("NatGatewayId") for t in ec2.describe_route_tables(Filters=stack_filter(ctx.params))["RouteTables"]
+              for r in t["Routes"] if r.get("NatGatewayId")]
+    assert routes and set(routes) <= {n["NatGatewayId"] for n in live}
+
+
 def test_destroy_leaves_other_stacks_alone(ctx):
     other = ctx.replace(stack_name="other", vpc_cidr="10.30.0.0/16")
     network.apply(ctx)

@@ -476,3 +476,5 @@ def owners_take_their_interfaces(ctx: Context, params: dict[str, Any]) -> None:
 from . import runcommand  # noqa: E402,F401
 # Instance refresh, which moto lacks, carried out on the group and the data plane (refresh.py).
 from . import refresh  # noqa: E402,F401
+# NAT gateways: the client token's idempotency and the freed address (nat.py).
+from . import nat  # noqa: E402,F401
