@@ -235,6 +235,20 @@ def test_switching_to_nat_per_az_moves_the_routes(ctx):
     assert app.default_route.nunique() == 2
 
 
+def test_switching_back_to_one_nat_deletes_the_one_no_route_uses(ctx):
+    """nat_per_az true, then false: the routes moved to the first AZ's NAT, but the other NAT and its address
+    ran on (about $36 a month) while the plan priced one; a NAT no route uses is deleted, its address freed."""
+    per_az = ctx.replace(nat_per_az=True)
+    network.apply(per_az)
+    df = network.apply(ctx)
+    assert set(df[df.type == "nat_gateway"].action) >= {"deleted"}
+    live = [n for n in stack_nats(ctx.params) if n["State"] not in ("deleted", "deleting")]
+    assert len(live) == 1
+    assert len(ec2_raw().describe_addresses(Filters=stack_filter(ctx.params))["Addresses"]) == 1
+    app = network.summary(ctx).query("tier == 'app'")
+    assert set(app.default_route) == {live[0]["NatGatewayId"]}
+
+
 def test_second_apply_changes_nothing(ctx):
     network.apply(ctx)
     mark, rmark = ctx.calls.mark(), len(ctx.resources)

@@ -402,6 +402,23 @@ def ensure_nat_routes(ctx: Context, azs: list[str] | None = None, *, wait: bool 
 
 
 # ---- the step ----------------------------------------------------------------------------------------
+def retire_unused_nats(ctx: Context, azs: list[str] | None = None) -> list[Resource]:
+    """The stack's NAT gateways no route uses any more (nat_per_az turned off, fewer AZs): each costs by the
+    hour, so once the routes have moved (ensure_nat_routes) it is deleted and its address released."""
+    p = ctx.p
+    wanted = {names.nat(p, az) for az in nat_azs(p, azs or pick_azs(ctx))}
+    out: list[Resource] = []
+    routed = {r.get("NatGatewayId") for t in engine.find(ctx, "route_table") for r in t.raw.get("Routes", [])}
+    for nat in engine.find(ctx, "nat_gateway", step=STEP_ID):
+        if nat.name in wanted or nat.raw["State"] == "deleting" or nat.id in routed:   # a route still uses it
+            continue
+        out.append(engine.delete(ctx, "nat_gateway", nat, step=STEP_ID))
+        address = engine.find_one(ctx, "elastic_ip", f"{nat.name}-eip")   # eip_name of its AZ
+        if address is not None:
+            out.append(engine.delete(ctx, "elastic_ip", address, step=STEP_ID))
+    return out
+
+
 def apply(ctx: Context) -> pd.DataFrame:
     """Everything, in dependency order, NAT creation early and its wait late."""
     mark = len(ctx.resources)
@@ -418,6 +435,7 @@ def apply(ctx: Context) -> pd.DataFrame:
     if not ctx.dry_run:
         wait_nat_gateways(ctx)
     ensure_nat_routes(ctx, azs)
+    retire_unused_nats(ctx, azs)
     return ctx.resources_frame(mark)
 
 
