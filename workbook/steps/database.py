@@ -213,8 +213,10 @@ def ensure_db_parameter_group(ctx: Context) -> Resource:
     if changes and not ctx.dry_run:
         ctx.client("rds").modify_db_parameter_group(DBParameterGroupName=name, Parameters=changes)
     if changes and rec.action == "exists":   # a new group gets its settings as part of being created
+        later = [c["ParameterName"] for c in changes if c["ApplyMethod"] == "pending-reboot"]
+        when = f" ({', '.join(later)}: in force from the database's next reboot)" if later else ""
         ctx.note(STEP, "db_parameters", f"{name}: {', '.join(c['ParameterName'] for c in changes)}", name,
-                 "would update" if ctx.dry_run else "updated")
+                 ("would update" if ctx.dry_run else "updated") + when)
     return rec
 
 
