@@ -230,6 +230,13 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
         c = code(e)
         if c.endswith(("AlreadyExists", "AlreadyExistsException", "AlreadyExistsFault")) or ".Duplicate" in c \
                 or c.startswith("Duplicate"):
+            # A retried create whose first attempt AWS had carried out (its answer lost: a 5xx, a timeout)
+            # meets its own resource: carrying the stack's tag, it is the one just made.
+            mine = find_one(ctx, kind, name) if kind.taggable else None
+            if mine is not None:
+                if wait_ready:
+                    wait(ctx, kind, mine.id, what=f"{kind.label} {name}")
+                return ctx.note(step, kind.name, name, mine.id, "created", item=mine.raw)
             raise ForeignResource(f"{kind.label} {name} already exists but is not this stack's ({c}); the "
                                   f"workbook leaves it alone. Choose another stack_name or remove it "
                                   f"yourself.") from None
