@@ -121,7 +121,8 @@ def find(ctx: Context, kind: K.Kind | str, *, stack: str | None = None, name: st
                 if (name is None or it.name == name) and (step is None or it.step == step)]
     out = []
     for raw in list_items(ctx, kind, stack):
-        if kind.narrow == "name-prefix" and not name_of(kind, raw, {}).startswith((f"{stack}-", f"/{stack}/")):
+        if kind.narrow == "name-prefix" and not name_of(kind, raw, {}).startswith(
+                (f"{stack}-", f"/{stack}/", f"/aws/rds/instance/{stack}-")):   # the last: its database's logs
             continue
         it = item(ctx, kind, raw)
         if it.stack != stack or (name is not None and it.name != name) or (step is not None and it.step != step):

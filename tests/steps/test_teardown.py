@@ -144,6 +144,22 @@ def test_a_failed_database_is_deleted_without_the_snapshot_aws_refuses_and_keeps
     assert "incompatible-parameters" in said and "automated backups" in said
 
 
+def test_the_log_groups_of_the_databases_log_exports_are_the_stacks_and_go_with_it(aws):
+    """RDS publishes each exported log to /aws/rds/instance/<id>/<type> and creates the group when it is
+    missing: untagged and kept forever, so no teardown by tag ever saw it and it cost on after the stack."""
+    build("dblogs", upto="03_database")
+    ctx = ctx_for("dblogs")
+    logs = ctx.client("logs")
+    prefix = f"/aws/rds/instance/{names.db_instance(ctx.p)}/"
+    groups = logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]
+    assert groups
+    for g in groups:
+        assert g.get("retentionInDays") == ctx.p.log_retention_days
+        assert logs.list_tags_for_resource(resourceArn=g["arn"].removesuffix(":*"))["tags"].get("workbook:stack") == "dblogs"
+    teardown.destroy(ctx)
+    assert logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"] == []
+
+
 def test_same_prefix_resources_of_others_are_left_alone(aws):
     """A name that starts like the stack's proves nothing: log groups and SSM parameters under /<stack>/,
     an IAM role and a security group named <stack>-..., a validation-style CNAME in the user's zone,

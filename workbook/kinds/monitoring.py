@@ -12,7 +12,8 @@ declare(
     Kind("log_group", "logs", "describe_log_groups", "logGroups", "logGroupName", title="log group",
          name_key="logGroupName", arn_key="logGroupArn", narrow="name-prefix", by_name="logGroupNamePrefix",
          create="create_log_group", create_tags="dict:tags", delete="delete_log_group",
-         after=("flow_log",),
+         # after what writes to them and would make them again, untagged: flow logs, RDS's log exports
+         after=("flow_log", "db_instance"),
          extra_permissions=("logs:PutRetentionPolicy", "logs:TagResource", "logs:ListTagsForResource")),
     Kind("alarm", "cloudwatch", "describe_alarms", "MetricAlarms", "AlarmName", title="CloudWatch alarm",
          name_key="AlarmName", arn_key="AlarmArn", narrow="name-prefix", by_name="AlarmNames[]",

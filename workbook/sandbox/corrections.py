@@ -478,3 +478,5 @@ from . import runcommand  # noqa: E402,F401
 from . import refresh  # noqa: E402,F401
 # NAT gateways: the client token's idempotency and the freed address (nat.py).
 from . import nat  # noqa: E402,F401
+# The log groups RDS creates for its log exports (rds_logs.py).
+from . import rds_logs  # noqa: E402,F401

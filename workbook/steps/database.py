@@ -28,6 +28,7 @@ from .. import progress as progress_mod
 from ..connect import Context, Resource
 from ..params import ParameterError, Params
 from . import Step, destroy_kinds, register
+from .database_logs import ensure_log_export_groups
 from .database_drill import (CREATE_MAX_ATTEMPTS, DRILL_TAG, PrerequisiteError, ProgressFn,  # noqa: F401
                              describe_db, drill_instance_id, ensure_manual_snapshot, restore_drill,
                              snapshot_drill_plan, start_manual_snapshot, start_restore_drill, wait_db)
@@ -61,7 +62,7 @@ STEP_INFO = register(Step(
          "patching, and can keep a standby in a second availability zone that takes over when the primary "
          "fails."),
     short="Database", module="database",
-    kinds=("db_subnet_group", "db_parameter_group", "db_instance", "db_snapshot"),
+    kinds=("db_subnet_group", "db_parameter_group", "db_instance", "db_snapshot", "log_group"),
     permissions=("ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "rds:RestoreDBInstanceFromDBSnapshot",
                  "rds:DescribeDBEngineVersions",   # the newest minor of the major, or the version checked
                  # ManageMasterUserPassword: RDS creates the secret on the caller's behalf.
@@ -257,6 +258,7 @@ def start_db_instance_create(ctx: Context) -> Resource:
     found = engine.find_one(ctx, "db_instance", name)
     sg_id = _db_security_group(ctx) if found is None and not ctx.dry_run else ""
     version = resolve_engine_version(ctx) if found is None else found.raw.get("EngineVersion", "")
+    ensure_log_export_groups(ctx, name, log_exports(p))   # before RDS makes them untagged, kept forever
     rec = engine.ensure(ctx, "db_instance", name, step=STEP, found=found, lookup=False, wait_ready=False,
                         create=lambda: _instance_arguments(p, sg_id, version))
     if found is not None:

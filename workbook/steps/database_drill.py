@@ -148,6 +148,8 @@ def _restore(ctx: Context, drill_id: str, snap: str, source: dict[str, Any]) -> 
     where = {k: v for k, v in (("DBSubnetGroupName", source.get("DBSubnetGroup", {}).get("DBSubnetGroupName")),
                                ("DBParameterGroupName", (source.get("DBParameterGroups") or [{}])[0].get(
                                    "DBParameterGroupName"))) if v}
+    from .database_logs import ensure_log_export_groups
+    ensure_log_export_groups(ctx, drill_id, source.get("EnabledCloudwatchLogsExports", []))
     ctx.client("rds").restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier=drill_id, DBSnapshotIdentifier=snap, DBInstanceClass=source["DBInstanceClass"],
         StorageType=source.get("StorageType", "gp3"), **where,
