@@ -168,6 +168,22 @@ def test_no_alarm_email_subscribes_nobody_and_says_so(ctx, capsys):
     assert "notify nobody" in capsys.readouterr().out
 
 
+def test_a_new_alarm_email_replaces_the_one_the_workbook_subscribed_and_no_other(full):
+    """alarm_email changed (someone left the team): the rerun subscribed the new address and the old one
+    went on receiving every alarm. The address the workbook subscribed goes; one the user added stays."""
+    ctx, _ = full
+    obs.apply(ctx)
+    topic = obs.find_topic(ctx)
+    ctx.client("sns").subscribe(TopicArn=topic, Protocol="email", Endpoint="pager@example.com")   # the user's own
+    changed = ctx.replace(alarm_email="oncall@example.com")
+    mark = changed.calls.mark()
+    obs.apply(changed)
+    left = sorted(s["Endpoint"] for s in obs.subscriptions(ctx, topic))
+    assert left == ["oncall@example.com", "pager@example.com"]
+    used = iam_actions.actions_for_calls(changed.calls.calls[mark:])
+    assert used <= set(obs.STEP.all_permissions()), used - set(obs.STEP.all_permissions())
+
+
 def test_the_email_subscription_says_what_aws_asks_and_what_the_sandbox_does(full, capsys):
     ctx, _ = full
     obs.ensure_topic(ctx)

@@ -40,7 +40,8 @@ STEP = register(Step(
         "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:EnableMetricsCollection",
         "rds:DescribeDBInstances",
-        "ssm:GetParameter", "ssm:PutParameter", "ssm:AddTagsToResource",   # the stack's ledger (dashboard)
+        "ssm:GetParameter", "ssm:PutParameter", "ssm:AddTagsToResource",   # the stack's ledger (dashboard, the
+        "sns:Unsubscribe",                                                  # subscriptions; a replaced address)
     ),
 ))
 
@@ -119,6 +120,25 @@ def subscriptions(ctx: Context, topic_arn: str) -> list[dict[str, Any]]:
     return engine._pages(ctx, "sns", "list_subscriptions_by_topic", "Subscriptions", TopicArn=topic_arn)
 
 
+def _remember_subscription(ctx: Context, arn: str) -> None:
+    """The subscriptions this stack made are in its ledger: only those are ever unsubscribed."""
+    if arn.startswith("arn:") and arn not in engine.ledger(ctx).get("subscription", {}):
+        engine.remember(ctx, "subscription", arn, STEP_ID)
+
+
+def _unsubscribe_replaced(ctx: Context, current: list[dict[str, Any]]) -> None:
+    """alarm_email changed: the address the workbook subscribed before stops getting the alarms (an address
+    someone subscribed by hand is not in the ledger, and stays)."""
+    mine = engine.ledger(ctx).get("subscription", {})
+    for s in current:
+        if s["SubscriptionArn"] in mine and s["Endpoint"].lower() != ctx.p.alarm_email.lower():
+            if not ctx.dry_run:
+                ctx.client("sns").unsubscribe(SubscriptionArn=s["SubscriptionArn"])
+                engine.forget(ctx, "subscription", s["SubscriptionArn"])
+            ctx.note(STEP_ID, "subscription", f"email {mask_email(s['Endpoint'])}", s["SubscriptionArn"],
+                     "would delete (alarm_email changed)" if ctx.dry_run else "deleted (alarm_email changed)")
+
+
 def ensure_email_subscription(ctx: Context, topic: str | None = None) -> Resource | None:
     """alarm_email subscribed to the topic; without it, alarms notify nobody (the check says so)."""
     p = ctx.p
@@ -128,14 +148,18 @@ def ensure_email_subscription(ctx: Context, topic: str | None = None) -> Resourc
     label = f"email {mask_email(p.alarm_email)}"
     topic = topic or find_topic(ctx)
     if topic and not engine.is_placeholder(topic):
-        have = [s for s in subscriptions(ctx, topic)
-                if s["Protocol"] == "email" and s["Endpoint"].lower() == p.alarm_email.lower()]
+        current = subscriptions(ctx, topic)
+        _unsubscribe_replaced(ctx, current)
+        have = [s for s in current if s["Protocol"] == "email" and s["Endpoint"].lower() == p.alarm_email.lower()]
         if have:
+            if not ctx.dry_run:
+                _remember_subscription(ctx, have[0]["SubscriptionArn"])
             return ctx.note(STEP_ID, "subscription", label, have[0]["SubscriptionArn"], "exists")
     if ctx.dry_run or not topic or engine.is_placeholder(topic):
         return ctx.note(STEP_ID, "subscription", label, engine.placeholder("subscription", label), "would create")
     arn = ctx.client("sns").subscribe(TopicArn=topic, Protocol="email", Endpoint=p.alarm_email,
                                       ReturnSubscriptionArn=True)["SubscriptionArn"]
+    _remember_subscription(ctx, arn)
     print(f"AWS sends a confirmation e-mail to {mask_email(p.alarm_email)}: alarms reach it once the link in it "
           "is clicked.")
     gap = ctx.gap("sns_email_confirmation")
