@@ -30,9 +30,42 @@ class AlarmSpec:
     why: str
 
 
+# RDS's default max_connections per engine, from the class's memory in bytes (RDS user guide, "Maximum
+# number of database connections"); RDS counts a little less memory than the class has, so the real
+# limit is a little lower. The alarm fires at 75 % of it.
+MAX_CONNECTIONS = {"mysql": lambda mem: mem // 12582880, "postgres": lambda mem: min(mem // 9531392, 5000)}
+CONNECTIONS_SHARE = 0.75
+
+
+def class_memory_gib(instance_class: str) -> int | None:
+    """db.<family>.<size>: micro, small and medium have 1, 2 and 4 GiB; large 8 GiB, doubling with each
+    xlarge step; memory-optimised families (r, x) from large up twice that. None when not of that form."""
+    parts = instance_class.split(".")
+    if len(parts) != 3:
+        return None
+    family, size = parts[1], parts[2]
+    small = {"micro": 1, "small": 2, "medium": 4}
+    if size in small:
+        return small[size]
+    steps = {"large": 1, "xlarge": 2}.get(size) or (2 * int(size[:-6]) if size[:-6].isdigit() else None)
+    if steps is None:
+        return None
+    return 8 * steps * (2 if family.startswith(("r", "x")) else 1)
+
+
+def connections_threshold(p: Params) -> tuple[int, str]:
+    mem = class_memory_gib(p.db_instance_class)
+    if mem is None:
+        return 80, f"a fixed figure: the memory of {p.db_instance_class} is not known here"
+    limit = MAX_CONNECTIONS[p.rds_engine](mem * 1024 ** 3)
+    return max(10, int(CONNECTIONS_SHARE * limit)), (f"75 % of {p.rds_engine}'s default max_connections on a "
+                                                     f"{p.db_instance_class} ({limit}, from its {mem} GiB)")
+
+
 def alarm_specs(p: Params) -> list[AlarmSpec]:
     """The key metrics and why each threshold and missing-data rule was chosen."""
     free_storage_floor = 0.1 * p.db_allocated_storage * 1024 ** 3  # 10 % of the allocated GiB, in bytes
+    connections, connections_why = connections_threshold(p)
     return [
         AlarmSpec("alb-5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", ("LoadBalancer",), "Sum",
                   "GreaterThanOrEqualToThreshold", 10, 60, 5, 3, "notBreaching",
@@ -59,7 +92,7 @@ def alarm_specs(p: Params) -> list[AlarmSpec]:
                   "LessThanThreshold", free_storage_floor, 300, 1, 1, "missing",
                   f"Less than 10 % of the {p.db_allocated_storage} GiB left: a full disk stops writes."),
         AlarmSpec("db-connections", "AWS/RDS", "DatabaseConnections", ("DBInstanceIdentifier",), "Maximum",
-                  "GreaterThanThreshold", 80, 300, 2, 2, "missing",
-                  "More than 80 connections (a db.t4g.micro allows about 100): pools leak or the app "
-                  "scaled past what the database takes."),
+                  "GreaterThanThreshold", connections, 300, 2, 2, "missing",
+                  f"More than {connections} connections, {connections_why}: pools leak or the app scaled past "
+                  "what the database takes."),
     ]
