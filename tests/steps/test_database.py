@@ -230,6 +230,29 @@ def test_mysql_parameter_group_requires_tls_and_slow_query_log(ctx):
     assert db.log_exports(p) == ["error", "slowquery"]
 
 
+def test_settings_not_yet_in_force_when_the_instance_starts_are_put_in_force_before_data_is_there(ctx, net):
+    """AWS asks for 5 minutes between creating (or changing) a parameter group and creating the first
+    instance that uses it; 03 creates both at once, so an instance can start with the group's settings
+    pending a reboot (require_secure_transport, rds.force_ssl among them) and serve without them until some
+    maintenance reboot. Once available and before any data is moved, it is rebooted to put them in force."""
+    db.apply(ctx)
+    rds, state = ctx.client("rds"), {"pending": True}
+
+    def not_yet_applied(parsed, **_):
+        for d in parsed.get("DBInstances", []):
+            for g in d.get("DBParameterGroups", []):
+                if state["pending"]:
+                    g["ParameterApplyStatus"] = "pending-reboot"
+    rds.meta.events.register("after-call.rds.DescribeDBInstances", not_yet_applied)
+    rds.meta.events.register("before-call.rds.RebootDBInstance", lambda **_: state.update(pending=False))
+    mark = ctx.calls.mark()
+    got = db.wait_db_available(ctx)
+    assert "RebootDBInstance" in [c.operation for c in ctx.calls.calls[mark:]]
+    assert {g["ParameterApplyStatus"] for g in got["DBParameterGroups"]} == {"in-sync"}
+    from workbook import dbmove
+    assert db.MOVED_AT == dbmove.MOVED_TAGS[0]     # after the move it would not reboot production
+
+
 def test_a_drifted_parameter_is_set_back(ctx):
     p = ctx.params
     db.ensure_db_parameter_group(ctx)

@@ -311,7 +311,33 @@ def wait_db_available(ctx: Context, progress: ProgressFn | None = None, identifi
     elif not progress_mod.ended_early(lambda: wait_db(ctx, identifier, progress),
                                       then="the next cell that needs it waits for it again"):
         return None
-    return describe_db(ctx, identifier)
+    db = describe_db(ctx, identifier)
+    return _settings_in_force(ctx, db, progress) if db and not ctx.dry_run else db
+
+
+MOVED_AT = "workbook:moved-at"   # dbmove's ledger tag: the data is there
+
+
+def _settings_in_force(ctx: Context, db: dict[str, Any], progress: ProgressFn | None) -> dict[str, Any]:
+    """AWS asks for 5 minutes between a parameter group's creation or change and the first instance that
+    uses it (ModifyDBParameterGroup's reference); 03 makes both at once, so the instance can start with the
+    group's settings pending a reboot (the TLS requirement among them). While no data is there a reboot
+    costs nothing and puts them in force; after the move it would interrupt production, so it is said."""
+    pending = [g["DBParameterGroupName"] for g in db.get("DBParameterGroups", [])
+               if g.get("ParameterApplyStatus") == "pending-reboot"]
+    if not pending or db.get("DBInstanceStatus") != "available":
+        return db
+    ident = db["DBInstanceIdentifier"]
+    if any(t.get("Key") == MOVED_AT for t in db.get("TagList", [])):
+        print(f"note: {ident}'s parameter group {', '.join(pending)} has settings pending a reboot; it holds "
+              "production data now, so reboot it in a maintenance window (they are not in force until then)")
+        return db
+    print(f"{ident} started before its parameter group's settings were applied (AWS asks for 5 minutes between "
+          "the group and the instance): rebooting it, with no data in it yet, puts them in force")
+    ctx.client("rds").reboot_db_instance(DBInstanceIdentifier=ident)
+    ctx.note(STEP, "db_instance", ident, ident, "rebooted (parameter group settings put in force)")
+    wait_db(ctx, ident, progress)
+    return describe_db(ctx, ident) or db
 
 
 def ensure_db_instance(ctx: Context, progress: ProgressFn | None = None) -> Resource:
