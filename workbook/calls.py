@@ -36,7 +36,12 @@ RETRY_ATTEMPTS = int(RETRY_BUDGET_S / RETRY_DELAY_S)   # kept for callers that c
 # (terraform-provider-aws #29323; the EC2 and Auto Scaling "Invalid IAM Instance Profile"): these refusals of a create are retried with backoff for a minute.
 PROPAGATION = (("InvalidParameter", "Unable to assume given IAM role"),
                ("InvalidParameterValue", "Invalid IAM Instance Profile"),
-               ("ValidationError", "Invalid IAM Instance Profile"))
+               ("ValidationError", "Invalid IAM Instance Profile"),
+               # EC2 is eventually consistent (EC2 API guide, "Eventual consistency"): a call that uses an id
+               # created a moment ago can be told it does not exist yet
+               ("InvalidInternetGatewayID.NotFound", ""), ("InvalidRouteTableID.NotFound", ""),
+               ("InvalidAllocationID.NotFound", ""), ("InvalidSubnetID.NotFound", ""),
+               ("InvalidGroup.NotFound", ""), ("InvalidNatGatewayID.NotFound", ""))
 PROPAGATION_BUDGET_S = 60.0
 
 
@@ -123,8 +128,8 @@ def propagating(ctx: Context, fn: Callable[[], Any], what: str, budget_s: float 
             msg = e.response.get("Error", {}).get("Message", "")
             if not any(code(e) == c and m in msg for c, m in PROPAGATION) or ctx.clock.now() - t0 + delay > budget_s:
                 raise
-            print(f"{what}: {code(e)} ({msg[:80]}): a new IAM role takes seconds to reach every service; "
-                  f"retrying in {delay:.0f} s")
+            print(f"{what}: {code(e)} ({msg[:80]}): what was just created takes seconds to reach every part of "
+                  f"AWS; retrying in {delay:.0f} s")
             ctx.clock.sleep(delay)
             delay = min(delay * 2, 15.0)
 

@@ -377,6 +377,30 @@ def test_a_nat_gateway_deleted_by_hand_is_made_again_by_a_rerun(ctx):
     assert routes and set(routes) <= {n["NatGatewayId"] for n in live}
 
 
+def test_what_was_just_created_and_is_not_known_everywhere_yet_is_used_a_moment_later(ctx):
+    """EC2 is eventually consistent: right after a create, a call that uses the new id may answer that it
+    does not exist (the EC2 API guide, "Eventual consistency"; retry with backoff). An internet gateway,
+    route table or address used at once failed the step on AWS; such an answer is retried for a minute."""
+    ec2 = ctx.client("ec2")
+    firsts = {"AttachInternetGateway": "InvalidInternetGatewayID.NotFound",
+              "AssociateRouteTable": "InvalidRouteTableID.NotFound",
+              "CreateRoute": "InvalidRouteTableID.NotFound",
+              "CreateNatGateway": "InvalidAllocationID.NotFound"}
+
+    def not_yet(model, **_):
+        code = firsts.pop(model.name, None)
+        if code:
+            class Refused:
+                status_code = 400
+                headers: dict = {}
+            return Refused(), {"Error": {"Code": code, "Message": "does not exist"}, "ResponseMetadata": {}}
+    ec2.meta.events.register("before-call.ec2", not_yet)
+    done = network.apply(ctx)
+    assert firsts == {}
+    assert not [a for a in done.action if a.startswith("failed")]
+    assert len(network.summary(ctx)) == 6
+
+
 def test_destroy_leaves_other_stacks_alone(ctx):
     other = ctx.replace(stack_name="other", vpc_cidr="10.30.0.0/16")
     network.apply(ctx)

@@ -230,7 +230,8 @@ def ensure_internet_gateway(ctx: Context) -> Resource:
     label = f"{name} -> {names.vpc(p)}"
     if vid is None or vid not in attached:
         if not ctx.dry_run:
-            ctx.client("ec2").attach_internet_gateway(InternetGatewayId=rec.id, VpcId=vid)
+            engine.propagating(ctx, lambda: ctx.client("ec2").attach_internet_gateway(InternetGatewayId=rec.id, VpcId=vid),
+                               f"attach {name}")
         ctx.note(STEP_ID, "igw_attachment", label, rec.id, "would create" if ctx.dry_run else "created")
     return rec
 
@@ -323,10 +324,12 @@ def _ensure_default_route(ctx: Context, table: Resource, name: str, target: dict
     elif ctx.dry_run or engine.is_placeholder(table.id) or engine.is_placeholder(target_id):
         ctx.note(STEP_ID, "route", label, target_id, "would update" if route else "would create")
     elif route:
-        ec2.replace_route(RouteTableId=table.id, DestinationCidrBlock=ANYWHERE, **target)
+        engine.propagating(ctx, lambda: ec2.replace_route(RouteTableId=table.id, DestinationCidrBlock=ANYWHERE, **target),
+                           f"route of {table.name}")
         ctx.note(STEP_ID, "route", label, target_id, "updated")
     else:
-        ec2.create_route(RouteTableId=table.id, DestinationCidrBlock=ANYWHERE, **target)
+        engine.propagating(ctx, lambda: ec2.create_route(RouteTableId=table.id, DestinationCidrBlock=ANYWHERE, **target),
+                           f"route of {table.name}")
         ctx.note(STEP_ID, "route", label, target_id, "created")
 
 
@@ -361,7 +364,8 @@ def ensure_route_tables(ctx: Context, azs: list[str] | None = None) -> list[Reso
                 ec2.replace_route_table_association(AssociationId=current[1], RouteTableId=table.id)
                 ctx.note(STEP_ID, "route_table_association", label, subnet.id, "updated")
             else:
-                ec2.associate_route_table(RouteTableId=table.id, SubnetId=subnet.id)
+                engine.propagating(ctx, lambda: ec2.associate_route_table(RouteTableId=table.id, SubnetId=subnet.id),
+                                   f"association of {table.name}")
                 ctx.note(STEP_ID, "route_table_association", label, subnet.id, "created")
     igw = engine.find_one(ctx, "internet_gateway", names.igw(p))
     if igw is None and not ctx.dry_run:
