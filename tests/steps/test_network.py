@@ -33,6 +33,14 @@ def mutating_calls(ctx, since: int) -> list[str]:
     return [c.operation for c in ctx.calls.calls[since:] if c.operation.startswith(MUTATING)]
 
 
+def refused(code: str) -> tuple:
+    """What a botocore before-call handler returns to answer a call with an AWS error in the service's place."""
+    class Refused:
+        status_code = 400
+        headers: dict = {}
+    return Refused(), {"Error": {"Code": code, "Message": "not yet"}, "ResponseMetadata": {}}
+
+
 def shape(ctx, p: Params) -> dict:
     """What a user would compare between two stacks: resources by name (stack prefix removed)."""
     ec2 = ec2_raw(p.region)
@@ -345,13 +353,7 @@ def test_an_address_aws_will_not_release_yet_is_released_once_it_may_not_reporte
     ec2, refusals = ctx.client("ec2"), ["InvalidNetworkInterfaceID.NotFound", "AuthFailure"]
 
     def not_yet(**_):
-        if refusals:
-            code = refusals.pop(0)
-
-            class Refused:
-                status_code = 400
-                headers: dict = {}
-            return Refused(), {"Error": {"Code": code, "Message": "not yet"}, "ResponseMetadata": {}}
+        return refused(refusals.pop(0)) if refusals else None
     ec2.meta.events.register("before-call.ec2.ReleaseAddress", not_yet)
     gone = network.destroy(ctx)
     assert refusals == []
@@ -389,11 +391,7 @@ def test_what_was_just_created_and_is_not_known_everywhere_yet_is_used_a_moment_
 
     def not_yet(model, **_):
         code = firsts.pop(model.name, None)
-        if code:
-            class Refused:
-                status_code = 400
-                headers: dict = {}
-            return Refused(), {"Error": {"Code": code, "Message": "does not exist"}, "ResponseMetadata": {}}
+        return refused(code) if code else None
     ec2.meta.events.register("before-call.ec2", not_yet)
     done = network.apply(ctx)
     assert firsts == {}
