@@ -23,6 +23,13 @@ os.environ["WORKBOOK_OUTPUT_DIR"] = tempfile.mkdtemp(prefix="workbook-test-outpu
 atexit.register(shutil.rmtree, os.environ["WORKBOOK_OUTPUT_DIR"], True)
 
 
+def _in_process_moto_launches_from_later_template_versions() -> None:
+    """The sandbox's server carries this fix of moto (motoserver.py); the in-process mock gets it too, so
+    an instance refresh or a replacement from a later launch template version works there as well."""
+    from workbook.sandbox import motoserver
+    motoserver.patch_launch_template_versions()
+
+
 def _only_the_managed_policies_the_workbook_attaches() -> None:
     """With MOTO_IAM_LOAD_MANAGED_POLICIES on, every in-process mock parses all of AWS's managed policies
     (about 1 s each time, dozens of times a session); the workbook attaches three. A test that needs
@@ -62,6 +69,7 @@ def _only_the_amis_the_workbook_reads() -> None:
 
 
 _only_the_amis_the_workbook_reads()
+_in_process_moto_launches_from_later_template_versions()   # after: it imports moto.ec2
 
 
 def _default_sessions_share_the_models() -> None:

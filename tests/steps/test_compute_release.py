@@ -185,10 +185,13 @@ def test_a_bad_artifact_url_is_refused_before_any_call(moto):
 
 def test_once_the_app_has_its_own_database_user_its_servers_log_in_with_that_secret(moto):
     """Issue 10 #11: DB_SECRET_ARN names the app user's secret (made by 08 with the user) once it exists;
-    until then the RDS-managed master secret. The role may read the one in use, no other."""
+    until then the RDS-managed master secret. The role may read the secrets in use, no other: the master
+    secret as long as a server launched before the app's user existed runs, then the app's alone."""
+    import time
     ctx, p = _ready(database=False)
     master = create_database(ctx, p)["MasterUserSecret"]["SecretArn"]
     compute.apply(ctx)
+    time.sleep(1.1)   # the servers run a moment before 08 makes the user (AWS's timestamps have whole seconds)
 
     def in_use() -> tuple[str, str]:
         lt = compute.find_launch_template(ctx)
@@ -196,7 +199,8 @@ def test_once_the_app_has_its_own_database_user_its_servers_log_in_with_that_sec
             "LaunchTemplateVersions"][0]["LaunchTemplateData"]
         env = compute.user_data_files(base64.b64decode(data["UserData"]).decode())["/etc/app/app.env"]
         doc = ctx.client("iam").get_role_policy(RoleName=names.app_role(p), PolicyName=compute.SECRET_POLICY_NAME)
-        granted = {s["Resource"] for s in doc["PolicyDocument"]["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"}
+        granted = {r for s in doc["PolicyDocument"]["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"
+                   for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
         return next(line for line in env.splitlines() if line.startswith("DB_SECRET_ARN=")), granted
     assert in_use() == (f"DB_SECRET_ARN={shlex.quote(master)}", {master})
     # 08 creates the app's own user and its secret (tagged, named names.app_db_secret); a rerun of 04 switches.
@@ -206,4 +210,7 @@ def test_once_the_app_has_its_own_database_user_its_servers_log_in_with_that_sec
         Tags=tagging.tags(p, "08_cutover_compare", names.app_db_secret(p)))["ARN"]
     assert compute.ensure_instance_role(ctx).action == "exists"
     assert compute.ensure_launch_template(ctx).action == "updated (v2)"
-    assert in_use() == (f"DB_SECRET_ARN={shlex.quote(own)}", {own})
+    assert in_use() == (f"DB_SECRET_ARN={shlex.quote(own)}", {own, master})   # the running servers' too
+    assert compute.roll_out(ctx) is not None                                  # replaced ...
+    compute.ensure_instance_role(ctx)
+    assert in_use() == (f"DB_SECRET_ARN={shlex.quote(own)}", {own})            # ... then the app's alone

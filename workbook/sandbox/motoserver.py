@@ -53,11 +53,16 @@ def _version_user_data(create_version: Any) -> Any:
 
 def patch() -> None:
     from moto.autoscaling import models
-    from moto.ec2.models.launch_templates import LaunchTemplate
     group = models.FakeAutoScalingGroup
     if not getattr(group.replace_autoscaling_group_instances, "workbook_spread", False):
         group.replace_autoscaling_group_instances = _spread(group.replace_autoscaling_group_instances)
         group.replace_autoscaling_group_instances.workbook_spread = True
+    patch_launch_template_versions()
+
+
+def patch_launch_template_versions() -> None:
+    """Also for the tests' in-process moto: a group launching from a later version must not crash there."""
+    from moto.ec2.models.launch_templates import LaunchTemplate
     if not getattr(LaunchTemplate.create_version, "workbook_user_data", False):
         LaunchTemplate.create_version = _version_user_data(LaunchTemplate.create_version)
         LaunchTemplate.create_version.workbook_user_data = True
