@@ -202,13 +202,24 @@ def _writes_since_cutover(v: pd.DataFrame) -> tuple[list[str], list[str]]:
     return rds, dev
 
 
+def _writes_during_switch_back(ctx: Context, known: list[str]) -> list[str]:
+    """For the alias's TTL after the old record is back, resolvers may still answer with the alias and send
+    clients to the way in, whose writes land in RDS after the rollback checked it: that time is waited out,
+    then RDS is compared again, and what arrived meanwhile is listed (it stays in RDS)."""
+    print(f"DNS: resolvers may answer with the cutover's alias for {ALIAS_TTL_S} s more: waiting that out, then "
+          "RDS is compared again for writes made meanwhile")
+    ctx.clock.sleep(ALIAS_TTL_S)
+    now, _ = _writes_since_cutover(dbmove.move(ctx).verification)
+    return [w for w in now if w not in known]
+
+
 def rollback(ctx: Context, *, leave_writes_in_rds: bool = False) -> pd.DataFrame:
     """Clients back to the dev host: domain_name's old record put back (or the cutover's alias deleted),
     the dev database writable. Writes made in RDS since the cutover do not travel back to dev: by default
     the rollback is refused when there are any, naming the tables; with leave_writes_in_rds=True it goes
     on and lists them (they stay in RDS; nothing is deleted). Writes made on dev since are listed too."""
     from . import edge
-    p, rows = ctx.p, []
+    p, rows, rds_new = ctx.p, [], []
     if dbmove.moved(ctx):
         rds_new, dev_new = _writes_since_cutover(dbmove.move(ctx).verification)   # verifies; restores nothing
         if rds_new and not leave_writes_in_rds:
@@ -223,6 +234,11 @@ def rollback(ctx: Context, *, leave_writes_in_rds: bool = False) -> pd.DataFrame
     else:
         rows.append(("writes in RDS since cutover", "none: nothing was moved, so clients never used RDS"))
     rows.append(("DNS", edge.restore_alias_record(ctx)))
+    if dbmove.moved(ctx) and p.domain_name:
+        gap = ctx.gap("dns_cache")
+        late = [] if gap else _writes_during_switch_back(ctx, rds_new)
+        rows.append(("writes in RDS during the switch back", f"not checked: {gap}" if gap else
+                     "; ".join(late) + ": they stay in RDS, not copied to dev" if late else "none"))
     rows.append(("dev database", f"write freeze: {dbmove.unfreeze_dev(ctx)}"))
     try:
         rows.append(("clients", f"go to the dev host: {ctx.target.dataplane.endpoint_url(ctx, 'dev')}"))
