@@ -16,7 +16,9 @@ NOTE = ("RDS log exports: moto creates no log groups; the sandbox creates /aws/r
         "untagged, as RDS does")
 
 
-def _groups_for(ctx: Context, params: dict[str, Any]) -> bool:
+@correct("rds", "CreateDBInstance", note=NOTE)
+@correct("rds", "RestoreDBInstanceFromDBSnapshot", note=NOTE)
+def instance_log_groups(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
     ident, types = params.get("DBInstanceIdentifier", ""), params.get("EnableCloudwatchLogsExports") or []
     logs, acted = plain(ctx, "logs"), False
     for t in types:
@@ -25,13 +27,3 @@ def _groups_for(ctx: Context, params: dict[str, Any]) -> bool:
             logs.create_log_group(logGroupName=name)
             acted = True
     return acted
-
-
-@correct("rds", "CreateDBInstance", note=NOTE)
-def created_instance_logs(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
-    return _groups_for(ctx, params)
-
-
-@correct("rds", "RestoreDBInstanceFromDBSnapshot", note=NOTE)
-def restored_instance_logs(ctx: Context, params: dict[str, Any], parsed: dict[str, Any]) -> bool:
-    return _groups_for(ctx, params)

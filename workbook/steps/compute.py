@@ -49,6 +49,7 @@ from .compute_prereq import (STEP_ID, PrerequisiteMissing, db_endpoint, db_secre
 from .compute_release import (bucket_name, build, ensure_artifact_bucket, ensure_artifact_parameter,  # noqa: F401
                               ensure_release, ensure_release_artifact, release, release_location, release_version)
 from .compute_rollout import RolloutFailed, roll_out, secrets_to_read  # noqa: F401
+from .compute_rollout import in_service as in_service_ids
 from .compute_template import (AL2023_PARAMETER, artifact_parameter, ensure_image_from_dev,  # noqa: F401
                                ensure_launch_template, find_launch_template, user_data, user_data_files)
 
@@ -367,13 +368,13 @@ def wait_for_healthy_targets(ctx: Context, *, max_attempts: int = HEALTH_WAIT_AT
     if group is None or tg is None:
         raise PrerequisiteMissing("no Auto Scaling group or target group: run ensure_target_group and "
                                   "ensure_auto_scaling_group first")
-    if not _in_service(group.raw):
+    if not in_service_ids(group.raw):
         raise PrerequisiteMissing(f"no InService instance in {group.name}: run wait_for_instances first")
-    seen = {"ids": _in_service(group.raw), "health": pd.DataFrame(columns=HEALTH_COLUMNS)}
+    seen = {"ids": in_service_ids(group.raw), "health": pd.DataFrame(columns=HEALTH_COLUMNS)}
 
     def serving() -> bool:
         now = find_auto_scaling_group(ctx)
-        seen["ids"] = _in_service(now.raw) if now is not None else []
+        seen["ids"] = in_service_ids(now.raw) if now is not None else []
         seen["health"] = target_health(ctx, seen["ids"]) if seen["ids"] else pd.DataFrame(columns=HEALTH_COLUMNS)
         wanted = now.raw.get("DesiredCapacity", 0) if now is not None else 0
         return bool(seen["ids"]) and len(seen["ids"]) >= wanted and set(seen["health"].state) == {"healthy"}
@@ -396,10 +397,6 @@ def wait_for_healthy_targets(ctx: Context, *, max_attempts: int = HEALTH_WAIT_AT
                      f"Fix the cause and run this step again; the group replaces instances that stay unhealthy.")
         raise TargetsUnhealthy("\n".join(lines)) from None
     return seen["health"]
-
-
-def _in_service(group: dict[str, Any]) -> list[str]:
-    return sorted(i["InstanceId"] for i in group.get("Instances", []) if i["LifecycleState"] == "InService")
 
 
 def az_spread(ctx: Context) -> pd.DataFrame:

@@ -41,7 +41,7 @@ def _group(ctx: Context) -> dict[str, Any] | None:
     return it.raw if it else None
 
 
-def _in_service(group: dict[str, Any]) -> list[str]:
+def in_service(group: dict[str, Any]) -> list[str]:
     return sorted(i["InstanceId"] for i in group.get("Instances", []) if i.get("LifecycleState") == "InService")
 
 
@@ -49,7 +49,7 @@ def launched_before(ctx: Context, moment: datetime, group: dict[str, Any] | None
     """The group's InService servers launched before `moment`. LaunchTime has whole seconds: a server
     launched in the second of the change counts as launched after it (it cannot have booted before)."""
     group = group if group is not None else _group(ctx)
-    ids = _in_service(group) if group else []
+    ids = in_service(group) if group else []
     if not ids:
         return []
     cut = moment.replace(microsecond=0)
@@ -112,7 +112,7 @@ def roll_out(ctx: Context) -> Resource | None:
         return ctx.note(STEP_ID, "instance_refresh", name, "", f"would replace {len(due)} server(s)")
     asg = ctx.client("autoscaling")
     if running is None:
-        print(f"{len(due)} of {len(_in_service(group))} servers were launched before the last change of their "
+        print(f"{len(due)} of {len(in_service(group))} servers were launched before the last change of their "
               f"settings or release ({moment:%Y-%m-%d %H:%M:%S} UTC) and still run the old: an instance refresh "
               "replaces them, each new server healthy before an old one goes")
         try:
