@@ -275,6 +275,8 @@ def delete(ctx: Context, kind: K.Kind | str, it: Item, *, step: str, wait_gone: 
             if wait_gone:
                 wait(ctx, kind, it.id, deleted=True)
     except K.Kept as e:
+        if e.disowned and not kind.taggable:
+            forget(ctx, kind.name, it.name)
         return ctx.note(step, kind.name, it.name, it.id, f"kept: {e}")
     except ClientError as e:
         if not ((code(e) in kind.not_found) if kind.not_found else missing(e)):

@@ -149,6 +149,35 @@ def test_a_record_the_user_had_is_put_back_by_destroy(domain_ctx):
     assert "AliasTarget" not in back and back["ResourceRecords"] == [{"Value": "192.0.2.10"}]
 
 
+def _repoint(ctx, zone_id, value):
+    """The name's owner moves it on by hand after the cutover."""
+    ctx.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "UPSERT", "ResourceRecordSet": {"Name": DOMAIN + ".", "Type": "A", "TTL": 60,
+                                                   "ResourceRecords": [{"Value": value}]}}]})
+
+
+@pytest.mark.parametrize("had_a_record", [True, False])
+def test_a_record_the_owner_changed_after_the_cutover_is_left_as_they_set_it(domain_ctx, had_a_record):
+    """Teardown and rollback used to put the replaced value back (or delete the name) over whatever the
+    name held by then: a record the owner had moved on was reverted to the dev host, or deleted."""
+    ctx = domain_ctx
+    build_stack(ctx, ctx.params, asg=False, rds=False)
+    before = [{"Name": DOMAIN + ".", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.10"}]}]
+    zone_id = _users_zone(ctx, *(before if had_a_record else []))
+    edge.apply(ctx)
+    edge.ensure_alias_record(ctx)                 # 08's cutover
+    _repoint(ctx, zone_id, "198.51.100.7")
+    said = edge.restore_alias_record(ctx)         # 08's rollback
+    assert "changed since" in said and "198.51.100.7" in said, said
+    assert edge.find_record(ctx, zone_id, DOMAIN, "A")["ResourceRecords"] == [{"Value": "198.51.100.7"}]
+    edge.ensure_alias_record(ctx)                 # a second cutover, moved on again, then the teardown
+    _repoint(ctx, zone_id, "198.51.100.8")
+    out = edge.destroy(ctx)
+    assert edge.find_record(ctx, zone_id, DOMAIN, "A")["ResourceRecords"] == [{"Value": "198.51.100.8"}]
+    assert any(a.startswith("kept: changed since") for a in out["action"]), out
+    assert not [k for k in engine.ledger(ctx).get("dns_record", {}) if k.endswith(f"{DOMAIN}/A")]
+
+
 def test_a_cname_the_user_had_is_replaced_by_the_alias_and_put_back_by_the_rollback(domain_ctx):
     """A common dev setup: api.example.com is a CNAME to the dev host's public name. Route 53 refuses an A
     record beside a CNAME of the same name (InvalidChangeBatch), so the cutover failed there; it replaces

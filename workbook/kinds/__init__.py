@@ -97,8 +97,13 @@ def declare(*kinds: Kind) -> None:
 
 
 class Kept(Exception):
-    """Raised by a "before_delete" hook: this resource stays, for the reason given (what blocks its
-    deletion is not the stack's to change)."""
+    """Raised by a "before_delete" or "delete" hook: this resource stays, for the reason given (what
+    blocks its deletion is not the stack's to change). `disowned`: it is no longer the stack's at all
+    (someone changed it), so an untaggable one leaves the stack's ledger too."""
+
+    def __init__(self, reason: str, *, disowned: bool = False):
+        super().__init__(reason)
+        self.disowned = disowned
 
 
 def hook(kind: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

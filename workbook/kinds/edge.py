@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import Kind, declare, hook
+from . import Kept, Kind, declare, hook
 
 declare(
     Kind("dns_record", "route53", "list_resource_record_sets", "ResourceRecordSets", "RecordId", title="DNS record",
@@ -110,6 +110,26 @@ def record_id(zone_id: str, name: str, type_: str) -> str:
     return f"{zone_id}/{record_key(name)}/{type_}"
 
 
+def _norm(dns: str) -> str:
+    """Route 53 answers names lower case with a final dot; an ALB alias target may start 'dualstack.'."""
+    return record_key(dns).removeprefix("dualstack.")
+
+
+def same_record(have: dict[str, Any], want: dict[str, Any]) -> bool:
+    """Whether a record as Route 53 answers it is the one written (names and targets normalised)."""
+    if "AliasTarget" in want:
+        a, b = have.get("AliasTarget", {}), want["AliasTarget"]
+        return _norm(a.get("DNSName", "")) == _norm(b["DNSName"]) and a.get("HostedZoneId") == b["HostedZoneId"]
+    values = lambda r: sorted(_norm(v["Value"]) for v in r.get("ResourceRecords", []))  # noqa: E731
+    return "AliasTarget" not in have and values(have) == values(want)
+
+
+def record_value(rec: dict[str, Any]) -> str:
+    """A record's target in words: the alias's name, or its values."""
+    return (rec.get("AliasTarget", {}).get("DNSName", "").rstrip(".")
+            or ", ".join(r["Value"] for r in rec.get("ResourceRecords", [])))
+
+
 @hook("dns_record", "find")
 def _records(ctx: Any, kind: Kind, stack: str | None, entries: dict[str, Any] | None = None,
              **kw: Any) -> list[dict[str, Any]]:
@@ -128,14 +148,18 @@ def _records(ctx: Any, kind: Kind, stack: str | None, entries: dict[str, Any] | 
         rec = next((r for r in got if record_key(r["Name"]) == name and r["Type"] == type_), None)
         if rec:
             out.append({"RecordId": rid, "Name": name, "Type": type_, "ZoneId": zone, "Record": rec,
-                        "Previous": e.get("previous")})
+                        "Previous": e.get("previous"), "Written": e.get("written")})
     return out
 
 
 @hook("dns_record", "delete")
 def _delete_record(ctx: Any, kind: Kind, it: Any) -> None:
-    """What the stack replaced goes back; a record it added is deleted."""
+    """What the stack replaced goes back; a record it added is deleted. A record someone changed since
+    the workbook wrote it is theirs now: it stays as they set it, and leaves the ledger."""
     raw, previous = it.raw, it.raw.get("Previous")
+    if raw.get("Written") and not same_record(raw["Record"], raw["Written"]):
+        raise Kept(f"changed since the workbook wrote it (now {record_value(raw['Record'])}); left as it is",
+                   disowned=True)
     if previous and previous.get("Type", raw["Type"]) != raw["Type"]:   # a CNAME the record replaced
         changes = [{"Action": "DELETE", "ResourceRecordSet": raw["Record"]},
                    {"Action": "UPSERT", "ResourceRecordSet": previous}]

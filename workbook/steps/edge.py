@@ -27,7 +27,7 @@ from botocore.exceptions import WaiterError
 
 from .. import checks, engine, inventory, names, plan_cost, progress, tagging
 from ..connect import Context, Resource
-from ..kinds.edge import change_and_wait, record_id, record_key
+from ..kinds.edge import change_and_wait, record_id, record_key, record_value, same_record
 from ..params import Params
 from . import Step, destroy_kinds, register
 from .edge_api import (STEP_ID, api_access_log_group, api_domain_alias_target, ensure_access_log_group,  # noqa: F401
@@ -62,11 +62,6 @@ STEP = register(Step(
 
 def certificate_name(p: Params) -> str: return p.name("cert")
 def zone_tag_name(p: Params) -> str: return p.name("zone")
-
-
-def _norm(dns: str) -> str:
-    """Route 53 answers names lower case with a final dot; an ALB alias target may start 'dualstack.'."""
-    return record_key(dns).removeprefix("dualstack.")
 
 
 def _candidate_zone_names(domain: str) -> list[str]:
@@ -203,21 +198,13 @@ def find_record(ctx: Context, zone_id: str, name: str, type_: str) -> dict[str, 
     return out[0] if out and record_key(out[0]["Name"]) == record_key(name) and out[0]["Type"] == type_ else None
 
 
-def _same_record(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    if "AliasTarget" in want:
-        a, b = have.get("AliasTarget", {}), want["AliasTarget"]
-        return _norm(a.get("DNSName", "")) == _norm(b["DNSName"]) and a.get("HostedZoneId") == b["HostedZoneId"]
-    values = lambda r: sorted(_norm(v["Value"]) for v in r.get("ResourceRecords", []))  # noqa: E731
-    return "AliasTarget" not in have and values(have) == values(want)
-
-
 def ensure_record(ctx: Context, zone_id: str, record: dict[str, Any], what: str) -> Resource:
     """One record set written (UPSERT, waited for until INSYNC). It goes into the stack's ledger before
     the write, with the record it replaces: destroy deletes it, or puts that one back."""
     rid = record_id(zone_id, record["Name"], record["Type"])
     label = f"{record_key(record['Name'])} {record['Type']}"
     have = None if engine.is_placeholder(zone_id) else find_record(ctx, zone_id, record["Name"], record["Type"])
-    if have and _same_record(have, record):
+    if have and same_record(have, record):
         return ctx.note(STEP_ID, "dns_record", label, rid, "exists", item=have)
     changes = [{"Action": "UPSERT", "ResourceRecordSet": record}]
     if have is None and record["Type"] != "CNAME" and not engine.is_placeholder(zone_id):
@@ -228,8 +215,12 @@ def ensure_record(ctx: Context, zone_id: str, record: dict[str, Any], what: str)
             changes = [{"Action": "DELETE", "ResourceRecordSet": have}, {"Action": "UPSERT", "ResourceRecordSet": record}]
     if ctx.dry_run or engine.is_placeholder(zone_id):
         return ctx.note(STEP_ID, "dns_record", label, rid, "would update" if have else "would create")
-    if rid not in engine.ledger(ctx).get("dns_record", {}):
-        engine.remember(ctx, "dns_record", rid, STEP_ID, **({"previous": have} if have else {}))
+    entry = engine.ledger(ctx).get("dns_record", {}).get(rid)
+    if entry is None:
+        engine.remember(ctx, "dns_record", rid, STEP_ID, written=record, **({"previous": have} if have else {}))
+    elif entry.get("written") != record:   # what it writes now is what a teardown may undo
+        engine.remember(ctx, "dns_record", rid, entry.get("step", STEP_ID),
+                        **{**{k: v for k, v in entry.items() if k != "step"}, "written": record})
     change_and_wait(ctx, zone_id, changes, what)
     return ctx.note(STEP_ID, "dns_record", label, rid, "updated" if have else "created", item=record)
 
@@ -399,11 +390,12 @@ def restore_alias_record(ctx: Context) -> str:
         return f"{p.domain_name}: no record the workbook wrote (nothing to put back)"
     it = mine[0]
     previous = it.raw.get("Previous")
-    engine.delete(ctx, "dns_record", it, step=STEP_ID)
+    done = engine.delete(ctx, "dns_record", it, step=STEP_ID)
+    if done.action.startswith("kept"):
+        return f"{p.domain_name} A: {done.action.removeprefix('kept: ')}, so not rolled back"
     if previous:
-        was = previous.get("AliasTarget", {}).get("DNSName") or ", ".join(
-            r["Value"] for r in previous.get("ResourceRecords", []))
-        return f"{p.domain_name} {previous.get('Type', 'A')}: the record it had before the cutover put back ({was})"
+        return (f"{p.domain_name} {previous.get('Type', 'A')}: the record it had before the cutover put back "
+                f"({record_value(previous)})")
     return f"{p.domain_name} A: the alias the cutover added deleted (the name had no A record before)"
 
 
