@@ -403,6 +403,29 @@ def test_api_gateway_closes_the_alb_group_an_alb_entry_build_opened_to_anywhere(
     assert set(edge.apply(ctx).action) == {"exists"} and _mutating(ctx, mark) == []
 
 
+def _open_to_anywhere(ctx, alb_sg):
+    rules = ctx.client("ec2").describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [alb_sg]}])
+    return [r for r in rules["SecurityGroupRules"] if not r["IsEgress"] and r.get("CidrIpv4") == "0.0.0.0/0"]
+
+
+def test_a_live_alb_the_name_points_at_stays_open_until_the_cutover_moves_the_name_to_the_api(ctx):
+    """A stack live with entry=alb (the name aliases the internet-facing ALB) switched to entry=api_gateway:
+    05 used to close the ALB to anywhere in its first cell, before any API existed and while the name
+    still sent every client to the ALB - an outage until 08 ran."""
+    alb_ctx = make_ctx(domain_name=DOMAIN, entry="alb")
+    stack = build_stack(alb_ctx, alb_ctx.params, asg=False, rds=False)
+    alb_ctx.client("ec2").authorize_security_group_ingress(GroupId=stack["alb_sg"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]} for port in (80, 443)])
+    edge.apply(alb_ctx)
+    edge.ensure_alias_record(alb_ctx)           # live: 08's cutover with entry=alb
+    gw = make_ctx(domain_name=DOMAIN, entry="api_gateway")
+    edge.apply(gw)
+    assert len(_open_to_anywhere(gw, stack["alb_sg"])) == 2, "closed while the name still points at the ALB"
+    edge.ensure_alias_record(gw)                # 08 again: the name moves to the API's domain
+    edge.close_alb_to_anywhere(gw)
+    assert _open_to_anywhere(gw, stack["alb_sg"]) == []
+
+
 def test_api_gateway_destroy_leaves_the_alb_group_as_it_was_and_runs_twice(gateway_ctx):
     ctx, stack = gateway_ctx
     ec2 = ctx.client("ec2")

@@ -54,6 +54,8 @@ STEP = register(Step(
         "route53:ListHostedZones", "route53:ListTagsForResource", "route53:ListResourceRecordSets",
         "route53:ChangeResourceRecordSets", "route53:GetChange", "elasticloadbalancing:DescribeTags",
         "ssm:GetParameter", "ssm:PutParameter",
+        # a name moved from the ALB to the API (entry changed): the ALB's 0.0.0.0/0 ingress goes then
+        "ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress",
         # faults the probe injects (only the one chosen by the `fault` parameter is called)
         # (stop_dev: started again after; kill_app_instance: a crash, EC2 terminate of one group instance)
         "ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances", "rds:RebootDBInstance",
@@ -171,6 +173,8 @@ def cutover(ctx: Context) -> pd.DataFrame:
               "rollback and the teardown")
     if p.domain_name and not switched.action.startswith("would"):
         wait_for_old_answers(ctx, switched.id)
+        # A name moved from the ALB to the API: the ALB's opening to anywhere goes once its answers expire.
+        edge.close_alb_to_anywhere(ctx, settle_s=ALIAS_TTL_S if switched.action == "updated" else 0)
     if not (p.domain_name and switched.action.startswith("would")):
         print(f"dev database: write freeze lifted ({dbmove.unfreeze_dev(ctx)}); what is written there from now on "
               "is not production's (a rollback compares it)")

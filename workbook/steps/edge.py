@@ -30,8 +30,8 @@ from ..connect import Context, Resource
 from ..kinds.edge import change_and_wait, record_id, record_key, record_value, same_record
 from ..params import Params
 from . import Step, destroy_kinds, register
-from .edge_api import (STEP_ID, api_access_log_group, api_domain_alias_target, ensure_access_log_group,  # noqa: F401
-                       ensure_api, ensure_api_domain, ensure_api_gateway, ensure_default_route,
+from .edge_api import (STEP_ID, api_access_log_group, api_domain_alias_target, close_alb_to_anywhere,  # noqa: F401
+                       ensure_access_log_group, ensure_api, ensure_api_domain, ensure_api_gateway, ensure_default_route,
                        ensure_default_stage, ensure_integration, ensure_vpc_link, ensure_vpc_link_sg, find_alb,
                        find_api, find_certificate, find_vpc_link, not_needed, stack_certificate,
                        vpc_link_sg_name, warn_if_alb_public)

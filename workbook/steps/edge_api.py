@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from .. import engine, names, progress, tagging
 from ..connect import Context, Resource
+from ..kinds.edge import same_record
 from ..params import Params
 from .network_flowlogs import ensure_retention
 
@@ -145,20 +146,41 @@ def ensure_vpc_link_sg(ctx: Context) -> Resource:
     alb_id = alb_sg.id if alb_sg else engine.placeholder("security_group", names.alb_sg(p))
     _ensure_link_rules(ctx, rec.id, alb_id, egress=True, label=name)
     _ensure_link_rules(ctx, alb_id, rec.id, egress=False, label=names.alb_sg(p))
-    _close_alb_to_anywhere(ctx, alb_id)
     return rec
 
 
-def _close_alb_to_anywhere(ctx: Context, alb_id: str) -> None:
-    """02's 0.0.0.0/0 ingress of an entry=alb build goes once the link is in: the gateway is the only way in."""
-    if engine.is_placeholder(alb_id):
+def _names_on_the_alb(ctx: Context) -> list[str]:
+    """The stack's DNS names that still alias the ALB itself (clients reach it directly by them)."""
+    alb = find_alb(ctx)
+    if alb is None:
+        return []
+    on_alb = {"AliasTarget": {"DNSName": alb["DNSName"], "HostedZoneId": alb["CanonicalHostedZoneId"]}}
+    return [it.raw["Name"] for it in engine.find(ctx, "dns_record") if same_record(it.raw["Record"], on_alb)]
+
+
+def close_alb_to_anywhere(ctx: Context, settle_s: float = 0) -> None:
+    """An entry=alb build's 0.0.0.0/0 ingress on the ALB's group goes once the gateway is the way in: the
+    API is up, and no name of the stack still sends clients to the ALB itself (08's cutover moves it and
+    calls this again, with `settle_s`: the TTL for which resolvers may still answer with the ALB), so
+    closing it never cuts off live traffic."""
+    alb_sg = engine.find_one(ctx, "security_group", names.alb_sg(ctx.p))
+    if ctx.p.entry != "api_gateway" or alb_sg is None:
         return
+    alb_id = alb_sg.id
     rules = engine._pages(ctx, "ec2", "describe_security_group_rules", "SecurityGroupRules",
                           Filters=[{"Name": "group-id", "Values": [alb_id]}])
     wide = [r for r in rules if not r["IsEgress"] and (r.get("CidrIpv4") == "0.0.0.0/0" or r.get("CidrIpv6") == "::/0")]
     if not wide:
         return
     label = f"{names.alb_sg(ctx.p)} ingress from anywhere ({', '.join(str(r['FromPort']) for r in wide)})"
+    live = _names_on_the_alb(ctx)
+    if live or (find_api(ctx) is None and not ctx.dry_run):
+        print(f"{label} stays: " + (f"{', '.join(live)} still points at the ALB itself; 08's cutover moves it to "
+                                    f"the API and closes this then" if live else "the API is not up yet"))
+        return
+    if settle_s and not ctx.dry_run:
+        print(f"{label}: closed in {settle_s:.0f} s, once resolvers no longer answer with the ALB")
+        ctx.clock.sleep(settle_s)
     if not ctx.dry_run:
         ctx.client("ec2").revoke_security_group_ingress(GroupId=alb_id, SecurityGroupRuleIds=[
             r["SecurityGroupRuleId"] for r in wide])
@@ -420,4 +442,5 @@ def ensure_api_gateway(ctx: Context) -> list[Resource]:
     warn_if_alb_public(ctx)
     out = [ensure_vpc_link_sg(ctx), ensure_vpc_link(ctx), ensure_api(ctx), ensure_integration(ctx),
            ensure_default_route(ctx), ensure_access_log_group(ctx), ensure_default_stage(ctx), ensure_api_domain(ctx)]
+    close_alb_to_anywhere(ctx)
     return [r for r in out if r is not None]
