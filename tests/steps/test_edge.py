@@ -5,7 +5,7 @@ import pytest
 from edge_obs_fixtures import build_stack
 
 from conftest import make_ctx
-from workbook import engine, iam_actions, names, tagging
+from workbook import engine, iam_actions, names, progress, tagging
 from workbook.connect import MUTATING, Context
 from workbook.params import Params
 from workbook.sandbox.seam import ACCOUNT, SandboxTarget
@@ -251,6 +251,62 @@ def test_a_zone_created_but_not_tagged_before_a_crash_is_adopted_not_twinned(dom
     r = edge.ensure_hosted_zone(ctx)
     assert r.action == "exists" and len(_zone_ids(ctx)) == 1
     assert edge.zone_created_by_stack(ctx, r.id)
+
+
+def _acm_answers(ctx, change):
+    """ACM's answers as AWS may give them where moto never does (after-call: the parsed response)."""
+    def edit(parsed, **_):
+        cert = parsed.get("Certificate")
+        for c in ([cert] if cert else parsed.get("CertificateSummaryList", [])):
+            change(c)
+    acm = ctx.client("acm")
+    acm.meta.events.register("after-call.acm.DescribeCertificate", edit)
+    acm.meta.events.register("after-call.acm.ListCertificates", edit)
+    return lambda: (acm.meta.events.unregister("after-call.acm.DescribeCertificate", edit),
+                    acm.meta.events.unregister("after-call.acm.ListCertificates", edit))
+
+
+def test_a_failed_certificate_stops_05_with_acms_reason_and_a_rerun_after_the_fix_requests_anew(domain_ctx):
+    """ACM can fail a request (a CAA record that does not allow Amazon, for one). 05 used to wait two
+    minutes for a validation record that never comes, then blame "the DNS validation record"; a rerun got
+    the same failed certificate back (its token) and said "2-30 minutes" for ever."""
+    ctx = domain_ctx
+    build_stack(ctx, ctx.params, asg=False, rds=False)
+    edge.ensure_hosted_zone(ctx)
+
+    caa_refuses, failed = [True], set()
+
+    def fail(c):
+        if caa_refuses[0]:
+            failed.add(c["CertificateArn"])
+        if c["CertificateArn"] in failed:     # ACM's verdict on a request stays
+            c.update(Status="FAILED", FailureReason="CAA_ERROR", DomainValidationOptions=[
+                {k: v for k, v in o.items() if k != "ResourceRecord"} for o in c.get("DomainValidationOptions", [])])
+    _acm_answers(ctx, fail)
+    with pytest.raises(RuntimeError, match="CAA_ERROR") as e:
+        edge.ensure_certificate(ctx)
+    assert "CAA" in str(e.value) and "rerun" in str(e.value)
+    caa_refuses[0] = False                    # the owner fixed the CAA record
+    rec = edge.ensure_certificate(ctx)
+    assert rec.action == "created" and rec.id not in failed
+    assert edge.stack_certificate(ctx).id == rec.id
+
+
+def test_validation_passed_but_not_yet_issued_keeps_the_pipeline_waiting(domain_ctx):
+    """botocore's certificate_validated waiter ends on the validation status, not on ISSUED: the listener
+    was then skipped with a "rerun" note, and the pipeline went on without HTTPS."""
+    ctx = domain_ctx
+    build_stack(ctx, ctx.params, asg=False, rds=False)
+    edge.ensure_hosted_zone(ctx)
+    edge.ensure_certificate(ctx)
+
+    def validated_not_issued(c):
+        c["Status"] = "PENDING_VALIDATION"
+        for o in c.get("DomainValidationOptions", []):
+            o["ValidationStatus"] = "SUCCESS"
+    _acm_answers(ctx, validated_not_issued)
+    with progress.budget(ctx.clock, 5), pytest.raises(progress.StillWaiting):
+        edge.ensure_https_listener(ctx)
 
 
 def test_parent_zone_names():

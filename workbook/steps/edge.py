@@ -230,6 +230,38 @@ def _validation_records(cert: dict[str, Any]) -> list[dict[str, str]]:
     return [o["ResourceRecord"] for o in cert.get("DomainValidationOptions", []) if o.get("ResourceRecord")]
 
 
+# What ACM's FailureReason asks of the domain's owner (ACM API reference, CertificateDetail).
+_FAILURE_ADVICE = {
+    "CAA_ERROR": "a CAA record on the domain does not allow Amazon to issue for it: add one with "
+                 "0 issue \"amazon.com\" (or remove the CAA records)",
+    "DOMAIN_NOT_ALLOWED": "ACM does not issue certificates for this domain",
+    "ADDITIONAL_VERIFICATION_REQUIRED": "ACM needs more information about the domain: open a case with AWS Support",
+    "INVALID_PUBLIC_DOMAIN": "the name is not a valid public domain",
+}
+ENDED = ("FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED")
+
+
+class CertificateFailed(RuntimeError):
+    """ACM ended the request: it will never be issued; the owner has to change something first."""
+
+
+def _failed(cert: dict[str, Any]) -> CertificateFailed:
+    reason = cert.get("FailureReason") or cert["Status"]
+    return CertificateFailed(
+        f"the certificate for {cert.get('DomainName')} is {cert['Status']} ({reason}): "
+        f"{_FAILURE_ADVICE.get(reason, 'see ACM troubleshooting for this reason')}. Once that is fixed, rerun this "
+        f"step: it requests a new certificate (the failed one goes with the teardown)")
+
+
+def _ended_certificates(ctx: Context) -> int:
+    """How many of the stack's certificates for domain_name ACM has ended (failed, timed out): each one
+    moves the request's token on, so a rerun after the owner's fix asks again instead of getting the
+    failed one back (ACM answers a token with the same certificate for an hour)."""
+    acm = ctx.client("acm")
+    return sum(acm.describe_certificate(CertificateArn=it.id)["Certificate"]["Status"] in ENDED
+               for it in engine.find(ctx, "certificate", name=ctx.p.domain_name))
+
+
 def ensure_certificate(ctx: Context) -> Resource:
     """An ACM certificate for domain_name, validated by DNS through a CNAME in the zone, requested and
     not waited for (wait_certificate). The CNAME stays after validation: ACM's managed renewal checks it
@@ -238,7 +270,7 @@ def ensure_certificate(ctx: Context) -> Resource:
     if not p.domain_name:
         return not_needed(ctx, "certificate", "-", "no domain_name")
     rec = engine.ensure(ctx, "certificate", p.domain_name, step=STEP_ID, found=stack_certificate(ctx), lookup=False,
-                        token=engine.client_token(ctx, f"cert/{p.domain_name}")[:32],   # \w{1,32}
+                        token=engine.client_token(ctx, f"cert/{p.domain_name}/{_ended_certificates(ctx)}")[:32],
                         extra_tags={"Name": certificate_name(p)}, create={
                             "DomainName": p.domain_name, "ValidationMethod": "DNS",
                             "Options": {"CertificateTransparencyLoggingPreference": "ENABLED"}})
@@ -252,6 +284,8 @@ def ensure_certificate(ctx: Context) -> Resource:
         # ACM adds the validation record a few seconds after the request; no waiter exists for that.
         nonlocal cert
         cert = acm.describe_certificate(CertificateArn=rec.id)["Certificate"]
+        if cert["Status"] in ENDED:
+            raise _failed(cert)
         return bool(_validation_records(cert)) or cert["Status"] == "ISSUED"
     progress.poll(record_ready, "the DNS validation record", delay=3, max_attempts=40, sleep=ctx.clock.sleep)
     zone_id = _zone_id(ctx)
@@ -298,17 +332,28 @@ def wait_certificate(ctx: Context, arn: str | None = None, needed: bool = False)
     if found is not None and found.raw["Status"] == "ISSUED":
         return True
     acm = ctx.client("acm")
-    wait = lambda: progress.wait_for(  # noqa: E731
-        acm, "certificate_validated", f"certificate for {p.domain_name}", max_attempts=CERT_WAIT_ATTEMPTS,
-        clock=ctx.clock, CertificateArn=arn,
-        then="a rerun of 05_edge waits for it again (the pipeline runs it again by itself)")
+    then = "a rerun of 05_edge waits for it again (the pipeline runs it again by itself)"
+
+    def issued() -> bool:
+        cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+        if cert["Status"] in ENDED:
+            raise _failed(cert)
+        return cert["Status"] == "ISSUED"
+
+    def wait() -> bool:
+        progress.wait_for(acm, "certificate_validated", f"certificate for {p.domain_name}",
+                          max_attempts=CERT_WAIT_ATTEMPTS, clock=ctx.clock, CertificateArn=arn, then=then)
+        # The waiter ends when every domain's validation status is SUCCESS; ISSUED may follow a moment later.
+        progress.poll(issued, f"certificate for {p.domain_name} to be ISSUED", delay=10, max_attempts=30,
+                      clock=ctx.clock, then=then)
+        return True
     try:
         if needed and _validation_may_still_come(found):
-            wait()
-            return True
+            return wait()
         done = progress.ended_early(wait, then="the HTTPS listener and the API's custom domain wait for it again, "
                                                "or a rerun of 05_edge does")
     except WaiterError:
+        issued()   # a certificate ACM failed says so, with its reason
         # Not fatal: a zone not yet delegated keeps the certificate pending; the next run goes on.
         print(f"certificate for {p.domain_name} is still pending: ACM validates once the zone's name servers are "
               "delegated at the registrar (up to 72 h). Rerun this step afterwards.")
