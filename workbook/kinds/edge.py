@@ -34,7 +34,8 @@ declare(
          create="create_api", create_tags="dict:Tags", delete="delete_api", after=("api_domain",)),
     Kind("vpc_link", "apigatewayv2", "get_vpc_links", "Items", "VpcLinkId", title="VPC link", name_key="Name",
          tags_key="Tags", create="create_vpc_link", create_tags="dict:Tags", delete="delete_vpc_link",
-         after=("http_api",), lingers=True),
+         after=("http_api",), lingers=True,
+         live_key="VpcLinkStatus", gone_states=("DELETING",)),   # listed for minutes after its delete
 )
 
 

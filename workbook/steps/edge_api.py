@@ -11,6 +11,7 @@ exist yet is a placeholder and everything after it "would create".
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -204,20 +205,34 @@ def ensure_vpc_link(ctx: Context) -> Resource:
     if p.entry != "api_gateway":
         return not_needed(ctx, "vpc_link", name, "entry=alb")
     sg = engine.find_one(ctx, "security_group", vpc_link_sg_name(p))
+    _replace_failed_link(ctx)
+    refused: dict[str, str] = {}   # zone id -> AZ name, where AWS offers no VPC links
 
     def create() -> dict[str, Any]:
-        subnets = app_subnets(ctx)
+        subnets = [s for s in app_subnets(ctx) if s.raw.get("AvailabilityZoneId") not in refused]
         if not subnets or sg is None:
             raise RuntimeError("no app subnets or no VPC link security group in this stack: run 02_network, "
-                               "then ensure_vpc_link_sg")
+                               "then ensure_vpc_link_sg" + (f" (VPC links are not offered in {refused})" if refused else ""))
         return {"Name": name, "SubnetIds": [s.id for s in subnets], "SecurityGroupIds": [sg.id]}
-    rec = engine.ensure(ctx, "vpc_link", name, step=STEP_ID, create=create)
+    while True:
+        try:
+            rec = engine.ensure(ctx, "vpc_link", name, step=STEP_ID, create=create)
+            break
+        except ClientError as e:
+            zone = _zone_without_links(ctx, e)
+            if not zone or zone in refused:
+                raise
+            refused[zone] = next((s.raw["AvailabilityZone"] for s in app_subnets(ctx)
+                                  if s.raw.get("AvailabilityZoneId") == zone), "?")
+            print(f"VPC link {name}: API Gateway offers no VPC links in zone {zone} ({refused[zone]}) of this "
+                  "account; the link uses the other zones' app subnets (the internal ALB still serves every zone)")
     if engine.is_placeholder(rec.id) or rec.item.get("VpcLinkStatus") == "AVAILABLE":
         return rec
     gw = ctx.client("apigatewayv2")
 
     def available() -> bool:
-        status = gw.get_vpc_link(VpcLinkId=rec.id)["VpcLinkStatus"]
+        link = gw.get_vpc_link(VpcLinkId=rec.id)
+        status = link["VpcLinkStatus"]
         if status == "INACTIVE":
             # No traffic for 60 days: AWS removed its interfaces and makes them again when requests resume
             # (a few minutes). The link is still this stack's way in; nothing to create or wait for here.
@@ -225,11 +240,29 @@ def ensure_vpc_link(ctx: Context) -> Resource:
                   "interfaces again when requests resume, which takes a few minutes")
             return True
         if status in ("FAILED", "DELETING"):
-            raise RuntimeError(f"VPC link {rec.id} is {status}")
+            raise RuntimeError(f"VPC link {rec.id} is {status}: {link.get('VpcLinkStatusMessage') or 'no reason given'}; "
+                               "a rerun of this step replaces a failed link")
         return status == "AVAILABLE"
     progress.poll(available, f"VPC link {name}", delay=VPC_LINK_POLL_DELAY_S, max_attempts=VPC_LINK_POLL_ATTEMPTS,
                   sleep=ctx.clock.sleep)
     return rec
+
+
+def _replace_failed_link(ctx: Context) -> None:
+    """A link AWS failed (no free address in a subnet, for one) never recovers: the stack's own goes, with
+    AWS's reason said, and ensure_vpc_link makes a new one."""
+    for it in engine.find(ctx, "vpc_link", name=names.vpc_link(ctx.p)):
+        if it.raw.get("VpcLinkStatus") == "FAILED":
+            print(f"VPC link {it.id} FAILED ({it.raw.get('VpcLinkStatusMessage') or 'no reason given'}): "
+                  "replaced by a new one")
+            engine.delete(ctx, "vpc_link", it, step=STEP_ID, wait_gone=False)
+
+
+def _zone_without_links(ctx: Context, e: ClientError) -> str:
+    """The zone id of CreateVpcLink's refusal "Subnet is in Availability Zone '<id>' where service is not
+    available" (VPC links for HTTP APIs exist in some zone ids only; API Gateway developer guide)."""
+    m = re.search(r"Availability Zone '([^']+)' where service is not available", str(e.response.get("Error", {}).get("Message", "")))
+    return m.group(1) if engine.code(e) == "BadRequestException" and m else ""
 
 
 # ---- the HTTP API -----------------------------------------------------------------------------------
