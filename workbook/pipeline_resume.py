@@ -22,7 +22,7 @@ from . import pipeline_exec as X
 RESUMES = 3   # at least this many reruns of a notebook whose wait outlasted its cell, before the run fails
 # The longest a single thing may keep a notebook waiting on AWS: a security group, subnet or VPC that
 # VPC-link interfaces hold for 20-40 minutes after the link is gone (engine.RETRY_BUDGETS_S), an ACM
-# certificate's validation (edge.py waits up to 45 minutes).
+# certificate's validation (edge_cert.py waits up to 45 minutes).
 LONGEST_WAIT_S = 45 * 60.0
 
 

@@ -9,7 +9,7 @@ from workbook import engine, iam_actions, names, progress, tagging
 from workbook.connect import MUTATING, Context
 from workbook.params import Params
 from workbook.sandbox.seam import ACCOUNT, SandboxTarget
-from workbook.steps import edge
+from workbook.steps import edge, edge_dns
 
 DOMAIN = "api.example.com"
 
@@ -247,7 +247,7 @@ def test_hosted_zone_id_must_contain_the_domain(ctx):
 
 def test_a_zone_created_but_not_tagged_before_a_crash_is_adopted_not_twinned(domain_ctx):
     ctx = domain_ctx
-    ctx.client("route53").create_hosted_zone(Name="example.com", CallerReference=edge._zone_reference_prefix(ctx.p))
+    ctx.client("route53").create_hosted_zone(Name="example.com", CallerReference=edge_dns._zone_reference_prefix(ctx.p))
     r = edge.ensure_hosted_zone(ctx)
     assert r.action == "exists" and len(_zone_ids(ctx)) == 1
     assert edge.zone_created_by_stack(ctx, r.id)
