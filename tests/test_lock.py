@@ -81,6 +81,31 @@ def test_a_second_holder_is_refused_in_one_line_naming_who_since_when_and_how_to
     assert lock.acquire(second, "09_teardown").step == "09_teardown"
 
 
+def answer_lost_once(ctx, operation: str = "PutParameter") -> list[int]:
+    """The first `operation` of ctx's SSM client is carried out but its answer is lost (a read timeout, a
+    dropped connection): botocore's standard retry mode sends it again, as it would on AWS."""
+    resent: list[int] = []
+
+    def resend(attempts, response, **_):
+        if not resent and attempts == 1 and response is not None:
+            resent.append(attempts)
+            return 0   # retry at once
+        return None
+    ctx.client("ssm").meta.events.register(f"needs-retry.ssm.{operation}", resend)
+    return resent
+
+
+@TARGETS
+def test_a_take_whose_answer_was_lost_and_resent_holds_the_lock_it_wrote_and_gives_it_back(target):
+    ctx = ctx_of(target=target)
+    resent = answer_lost_once(ctx)
+    held = lock.acquire(ctx, "02_network", via="pipeline")   # the resend met its own first write
+    assert resent == [1]
+    assert value("lk")["id"] == held.id and value("lk")["pid"] == os.getpid()
+    assert lock.release(ctx, held) and value("lk") is None
+    assert lock.acquire(ctx_of(target=target), "09_teardown").step == "09_teardown"
+
+
 def test_the_lock_is_a_tagged_kind_counted_once_and_in_the_workbooks_policy():
     from fnmatch import fnmatch
     from workbook import policy, steps

@@ -215,6 +215,9 @@ def acquire(ctx: Context, step: str, *, run: str = "", via: str = "python") -> L
                 if engine.code(e) != "ParameterAlreadyExists":
                     raise
             other = read(ctx)
+            if other is not None and other.id == me.id:
+                # our own write: carried out, its answer lost, resent by botocore's retries
+                return me
             if other is not None:
                 raise StackLocked(other.refusal(), other)
     raise StackLocked(f"stack {stack!r}: its lock was taken and given back three times while this run tried to "
