@@ -176,6 +176,44 @@ def test_a_kernel_of_the_pipeline_uses_the_runs_lock_and_stops_if_it_was_taken_a
         network.ensure_internet_gateway(kernel)
 
 
+def right_after_the_read(ctx, then) -> None:
+    """`then()` runs once, right after ctx's next read of the lock comes back (before whatever follows it)."""
+    done: list[bool] = []
+
+    def after(**_):
+        if not done:
+            done.append(True)
+            then()
+    ctx.client("ssm").meta.events.register("after-call.ssm.GetParameter", after)
+
+
+def test_a_run_noting_its_step_as_its_lock_is_released_stops_and_leaves_no_untagged_lock():
+    ctx = ctx_of()
+    held = lock.acquire(ctx, "02_network", run="r1", via="pipeline")
+    right_after_the_read(ctx, lambda: lock.unlock(ctx_of(), held.id))   # someone releases it meanwhile
+    with pytest.raises(lock.StackLocked, match=f"this run's lock \\(id {held.id}\\) was released"):
+        lock.note(ctx, held, step="03_database")
+    assert value("lk") is None                                 # not recreated (untagged, unseen by find)
+    assert leftovers.scan(ctx_of()).empty
+    assert lock.acquire(ctx_of(), "09_teardown").step == "09_teardown"
+
+
+def test_a_run_noting_its_step_as_another_run_takes_the_lock_stops_instead_of_both_holding_it():
+    ctx = ctx_of()
+    held = lock.note(ctx, lock.acquire(ctx, "02_network", run="r1", via="pipeline"), step="02_network")
+    other: list[lock.Lock] = []
+
+    def released_and_taken():
+        lock.unlock(ctx_of(), held.id)
+        other.append(lock.acquire(ctx_of(), "09_teardown", via="pipeline"))
+    right_after_the_read(ctx, released_and_taken)
+    with pytest.raises(lock.StackLocked, match="someone else wrote"):
+        lock.note(ctx, held, step="03_database")
+    # the other run learns at its next check that it no longer holds it
+    with pytest.raises(lock.StackLocked, match=held.id):
+        lock.note(ctx_of(), other[0], step="09_teardown")
+
+
 # ---- unlock: the id, or nothing ---------------------------------------------------------------------
 def test_unlock_wants_the_locks_id_and_says_a_dead_holder_is_stale():
     ctx = ctx_of()

@@ -187,14 +187,19 @@ def _own_calls() -> Iterator[None]:
 # ---- the lock in the account ------------------------------------------------------------------------
 def read(ctx: Context, stack: str | None = None) -> Lock | None:
     """The stack's lock as the account holds it now (None: nobody holds it)."""
+    return _read(ctx, stack)[0]
+
+
+def _read(ctx: Context, stack: str | None = None) -> tuple[Lock | None, int]:
+    """The lock and its parameter's version (each write adds one; a deleted one starts again at 1)."""
     stack = stack or ctx.p.stack_name
     try:
-        value = ctx.client("ssm").get_parameter(Name=lock_name(stack))["Parameter"]["Value"]
+        param = ctx.client("ssm").get_parameter(Name=lock_name(stack))["Parameter"]
     except ClientError as e:
         if engine.missing(e):
-            return None
+            return None, 0
         raise
-    return _parse(stack, value)
+    return _parse(stack, param["Value"]), int(param.get("Version") or 0)
 
 
 def acquire(ctx: Context, step: str, *, run: str = "", via: str = "python") -> Lock:
@@ -230,12 +235,18 @@ def release(ctx: Context, held: Lock) -> bool:
         now = read(ctx)
         if now is None or now.id != held.id:
             return False
-        try:
-            ctx.client("ssm").delete_parameter(Name=held.name)
-        except ClientError as e:
-            if engine.missing(e):
-                return False
-            raise
+        # SSM deletes unconditionally: a lock released and taken by another run in the milliseconds between
+        # this read and the delete would go; that run learns it at its next check (note, _still_mine).
+        return _delete(ctx, held.name)
+
+
+def _delete(ctx: Context, name: str) -> bool:
+    try:
+        ctx.client("ssm").delete_parameter(Name=name)
+    except ClientError as e:
+        if engine.missing(e):
+            return False
+        raise
     return True
 
 
@@ -243,19 +254,35 @@ def note(ctx: Context, held: Lock, **changed: str) -> Lock:
     """Say what the holder does now (the pipeline: which run, which notebook). Raises StackLocked when the
     lock is no longer this holder's (someone released it with unlock)."""
     new = replace(held, **changed)
+    stack = ctx.p.stack_name
     with _own_calls():
-        _still_mine(ctx, held.id)
-        ctx.client("ssm").put_parameter(Name=held.name, Value=_dump(new), Type="String", Overwrite=True)
+        seen = _still_mine(ctx, held.id)
+        written = int(ctx.client("ssm").put_parameter(
+            Name=held.name, Value=_dump(new), Type="String", Overwrite=True).get("Version") or 0)
+        # SSM has no compare-and-swap; the versions show what happened in the milliseconds between the read
+        # and this write, so that it is detected rather than silent.
+        if written == 1:   # it had been deleted: this write recreated it, without the stack's tags
+            _delete(ctx, held.name)
+            raise StackLocked(f"stack {stack!r}: this run's lock (id {held.id}) was released (python -m workbook "
+                              f"unlock?) while this run noted its step. Stopping before any further change.")
+        if written != seen + 1:
+            # Still unseen: a release and another run's take in the gap when the read was version 1 (the
+            # first note after the take); that run learns it at its next check.
+            raise StackLocked(f"stack {stack!r}: someone else wrote its lock while this run (lock id {held.id}) "
+                              f"noted its step (version {written}, not {seen + 1}); another run may hold it now. "
+                              f"Stopping before any further change.")
     return new
 
 
-def _still_mine(ctx: Context, lock_id: str) -> None:
-    now = read(ctx)
+def _still_mine(ctx: Context, lock_id: str) -> int:
+    """The lock's version, when it is still lock_id's; else StackLocked."""
+    now, version = _read(ctx)
     if now is None:
         raise StackLocked(f"stack {ctx.p.stack_name!r}: this run's lock (id {lock_id}) is gone; someone released it "
                           f"(python -m workbook unlock?). Stopping before any further change.")
     if now.id != lock_id:
         raise StackLocked(now.refusal(), now)
+    return version
 
 
 def unlock(ctx: Context, lock_id: str) -> Lock:
@@ -268,11 +295,9 @@ def unlock(ctx: Context, lock_id: str) -> Lock:
                           f"{now.holder()}); nothing was released. Give the lock id printed in the message that "
                           f"stopped you.")
     with _own_calls():
-        try:
-            ctx.client("ssm").delete_parameter(Name=now.name)
-        except ClientError as e:
-            if not engine.missing(e):
-                raise
+        # the read above comes after the command asked for the id; the delete is unconditional, as in
+        # release: a lock given back and taken anew in the milliseconds since that read would go too
+        _delete(ctx, now.name)
     return now
 
 
