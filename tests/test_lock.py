@@ -71,7 +71,8 @@ def test_a_second_holder_is_refused_in_one_line_naming_who_since_when_and_how_to
     assert "\n" not in line
     assert f"{held.who} (pid {os.getpid()}, run 20260101-120000, step 02_network)" in line
     assert f"since {held.since[:10]} {held.since[11:19]} UTC" in line
-    assert f"python -m workbook unlock lk (lock id {held.id})" in line
+    where = " --set target=aws --set aws_account_id=ACCOUNT_ID" if target == "aws" else ""   # how unlock reaches it
+    assert f"python -m workbook unlock lk{where} (lock id {held.id}" in line
     assert refused.value.lock == held
     # its only write was the conditional one that AWS refused
     assert [(c.operation, c.outcome) for c in second.calls.calls[mark:] if lock.changes(c.operation)] == \
@@ -218,7 +219,7 @@ def test_a_run_noting_its_step_as_another_run_takes_the_lock_stops_instead_of_bo
 def test_unlock_wants_the_locks_id_and_says_a_dead_holder_is_stale():
     ctx = ctx_of()
     held = lock.note(ctx, lock.acquire(ctx, "02_network", run="r7", via="pipeline"), pid=dead_pid())
-    assert "is no longer running on this host: the lock is stale" in lock.read(ctx).refusal()
+    assert "is no longer running on this host: the lock is stale" in lock.read(ctx).refusal(ctx)
     with pytest.raises(lock.WrongLockId, match="nothing was released"):
         lock.unlock(ctx, "deadbeef")
     assert value("lk")["id"] == held.id
@@ -241,6 +242,36 @@ def test_unlock_command_asks_for_the_id_and_refuses_a_wrong_one(monkeypatch, cap
     assert main(["unlock", "lk", *where]) == 0 and value("lk") is None
     assert main(["unlock", "lk", *where]) == 0 and "holds no lock" in capsys.readouterr().out
     assert main(["unlock", "Not A Stack"]) == 2 and "stack_name" in capsys.readouterr().err
+
+
+def test_a_refusal_on_a_real_account_names_the_unlock_command_that_reaches_its_account_and_region(capsys):
+    import re
+    import shlex
+    from workbook.__main__ import main
+    held = lock.acquire(ctx_of(target="aws", region="eu-west-1"), "02_network")
+    with pytest.raises(lock.StackLocked) as refused:
+        lock.acquire(ctx_of(target="aws", region="eu-west-1"), "09_teardown")
+    line = str(refused.value)
+    command = re.search(r"release its lock: (python -m workbook unlock .*?) \(lock id", line).group(1)
+    assert "--set target=aws" in command and "--set region=eu-west-1" in command, line
+    assert "123456789012" not in line and "********9012" in line          # the account, masked
+    args = shlex.split(command.replace("ACCOUNT_ID", "123456789012"))[3:]   # the user fills in its id
+    assert main([*args, "--id", held.id]) == 0
+    assert f"released the lock {held.id}" in capsys.readouterr().out
+    assert lock.read(ctx_of(target="aws", region="eu-west-1")) is None
+
+
+def test_unlock_finding_no_lock_says_where_it_looked_and_fails_when_an_id_was_given(capsys):
+    from workbook.__main__ import main
+    held = lock.acquire(ctx_of(target="aws", region="eu-west-1"), "02_network")
+    elsewhere = ["--set", "target=aws", "--set", "aws_account_id=123456789012"]   # the region left out
+    assert main(["unlock", "lk", *elsewhere, "--id", held.id]) == 1
+    out, err = capsys.readouterr()
+    assert "holds no lock" in out + err and "AWS account ********9012, region us-east-1" in out + err
+    assert "123456789012" not in out + err
+    assert main(["unlock", "lk", *elsewhere]) == 0     # nothing asked for: nothing to release, said where
+    assert "AWS account ********9012, region us-east-1" in capsys.readouterr().out
+    assert lock.read(ctx_of(target="aws", region="eu-west-1")).id == held.id
 
 
 # ---- teardown and the workshop panel ----------------------------------------------------------------

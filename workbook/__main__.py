@@ -34,8 +34,14 @@ def _unlock(args: argparse.Namespace) -> int:
     ctx = connect(p)
     held = lock.read(ctx)
     if held is None:
-        print(f"stack {p.stack_name!r} holds no lock: nothing to release")
-        return 0
+        nothing = f"stack {p.stack_name!r} holds no lock in {lock.looked_in(ctx)}: nothing to release"
+        if args.lock_id is None:
+            print(nothing)
+            return 0
+        # a given lock that is not here is most likely elsewhere (another target, region, profile)
+        print(f"error: {nothing}; lock {args.lock_id.strip()} was not found here (--set target=, region= "
+              f"and aws_profile= say where to look)", file=sys.stderr)
+        return 1
     print(f"stack {p.stack_name!r} is locked by {held.holder()}")
     lock_id = args.lock_id
     if lock_id is None:

@@ -11,8 +11,8 @@ where (process id, the pipeline's run or the notebook's kernel), which step and 
 random id. Giving it back deletes it.
 
 Whoever meets a held lock stops before its first change and says in one line who holds it and since
-when, and how to release a stale one: `python -m workbook unlock <stack>`, which asks for the lock's
-id (printed in that line) and refuses any other. A run that dies leaves a lock naming its run and
+when, and how to release a stale one: `python -m workbook unlock <stack>` with the --set that reach the
+lock's account and region, which asks for the lock's id (printed in that line) and refuses any other. A run that dies leaves a lock naming its run and
 process; on the same machine the line also says that the process is gone.
 
 Where it is taken (plans and read-only steps never take it):
@@ -43,7 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import engine, kernel
 from . import kinds as K
-from .connect import MUTATING, Context
+from .connect import MUTATING, Context, mask_account
 from .kinds.storage import lock_name
 
 KIND = "stack_lock"
@@ -151,10 +151,33 @@ class Lock:
         return (f"{self.who} ({self.where()}) since {self.since_text()}"
                 + (f"; {stale}: the lock is stale" if stale else ""))
 
-    def refusal(self) -> str:
-        """The one line a refused run says."""
+    def refusal(self, ctx: Context) -> str:
+        """The one line a refused run says (ctx: where the lock was read, which the unlock command must reach)."""
         return (f"stack {self.stack!r} is locked by {self.holder()}; nothing was changed. If it is no longer running, "
-                f"release its lock: python -m workbook unlock {self.stack} (lock id {self.id})")
+                f"release its lock: {unlock_command(ctx, self.stack)} (lock id {self.id}{account_note(ctx)})")
+
+
+# What says where the unlock command looks; left out when it is Params' default (the sandbox, us-east-1).
+PLACE = ("target", "region", "aws_profile")
+
+
+def unlock_command(ctx: Context, stack: str) -> str:
+    """`python -m workbook unlock` with the --set that reach ctx's account and region: without them it would
+    look in the sandbox's us-east-1, find no lock and say there is nothing to release."""
+    defaults = {f.name: f.default for f in fields(ctx.p)}
+    sets = [f"--set {k}={getattr(ctx.p, k)}" for k in PLACE if getattr(ctx.p, k) != defaults[k]]
+    if ctx.p.aws_account_id:   # written outputs mask account ids: the user fills it in (account_note)
+        sets.append("--set aws_account_id=ACCOUNT_ID")
+    return " ".join([f"python -m workbook unlock {stack}", *sets])
+
+
+def account_note(ctx: Context) -> str:
+    return f"; ACCOUNT_ID: the id of account {mask_account(ctx.p.aws_account_id)}" if ctx.p.aws_account_id else ""
+
+
+def looked_in(ctx: Context) -> str:
+    """Where a lock was looked for (the account masked)."""
+    return f"{ctx.target.where(ctx)}, region {ctx.p.region}"
 
 
 def _dump(lock: Lock) -> str:
@@ -224,7 +247,7 @@ def acquire(ctx: Context, step: str, *, run: str = "", via: str = "python") -> L
                 # our own write: carried out, its answer lost, resent by botocore's retries
                 return me
             if other is not None:
-                raise StackLocked(other.refusal(), other)
+                raise StackLocked(other.refusal(ctx), other)
     raise StackLocked(f"stack {stack!r}: its lock was taken and given back three times while this run tried to "
                       f"take it; nothing was changed. Try again.")
 
@@ -281,7 +304,7 @@ def _still_mine(ctx: Context, lock_id: str) -> int:
         raise StackLocked(f"stack {ctx.p.stack_name!r}: this run's lock (id {lock_id}) is gone; someone released it "
                           f"(python -m workbook unlock?). Stopping before any further change.")
     if now.id != lock_id:
-        raise StackLocked(now.refusal(), now)
+        raise StackLocked(now.refusal(ctx), now)
     return version
 
 
@@ -289,7 +312,7 @@ def unlock(ctx: Context, lock_id: str) -> Lock:
     """Release a stale lock, given its id (the one the refusal printed); any other id is refused."""
     now = read(ctx)
     if now is None:
-        raise NoLock(f"stack {ctx.p.stack_name!r} holds no lock: nothing to release")
+        raise NoLock(f"stack {ctx.p.stack_name!r} holds no lock in {looked_in(ctx)}: nothing to release")
     if lock_id.strip() != now.id:
         raise WrongLockId(f"{lock_id.strip()!r} is not the id of the lock on stack {ctx.p.stack_name!r} (held by "
                           f"{now.holder()}); nothing was released. Give the lock id printed in the message that "
@@ -309,7 +332,7 @@ def census(ctx: Context, stack: str | None = None) -> tuple[str, str]:
     h = ctx.lock
     if h is not None and now.id in (h.inherited, h.held.id if h.held else ""):
         return "held by this run", now.holder()
-    return "leftover", f"held by {now.holder()}; python -m workbook unlock {now.stack}"
+    return "leftover", f"held by {now.holder()}; {unlock_command(ctx, now.stack)}{account_note(ctx)}"
 
 
 # ---- holding it around a change ---------------------------------------------------------------------
@@ -374,7 +397,8 @@ class Holder:
             return held if release(self.ctx, held) else None
         except (ClientError, BotoCoreError) as e:
             print(f"warning: could not give back the lock on stack {held.stack!r} (id {held.id}): {e}. It will look "
-                  f"held; once this run is over: python -m workbook unlock {held.stack}", file=sys.stderr)
+                  f"held; once this run is over: {unlock_command(self.ctx, held.stack)}{account_note(self.ctx)}",
+                  file=sys.stderr)
             return None
 
 

@@ -334,7 +334,8 @@ def _give_back_stack_lock(held: _Held | None) -> None:
         lock.release(held.ctx, held.lock)
     except Exception as e:  # noqa: BLE001 - the run's own outcome must not be hidden by this
         print(f"warning: could not give back the lock on stack {held.lock.stack!r} (id {held.lock.id}): {e}; "
-              f"release it with: python -m workbook unlock {held.lock.stack}", file=sys.stderr)
+              f"release it with: {lock.unlock_command(held.ctx, held.lock.stack)}{lock.account_note(held.ctx)}",
+              file=sys.stderr)
 
 
 def preflight(p: Params) -> None:
