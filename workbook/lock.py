@@ -12,8 +12,9 @@ random id. Giving it back deletes it.
 
 Whoever meets a held lock stops before its first change and says in one line who holds it and since
 when, and how to release a stale one: `python -m workbook unlock <stack>` with the --set that reach the
-lock's account and region, which asks for the lock's id (printed in that line) and refuses any other. A run that dies leaves a lock naming its run and
-process; on the same machine the line also says that the process is gone.
+lock's account and region, which asks for the lock's id (printed in that line) and refuses any other. A
+run that dies leaves a lock naming its run and process; on the same machine the line also says that the
+process is gone.
 
 Where it is taken (plans and read-only steps never take it):
 - the pipeline (`python -m workbook run`) holds it from start to end of the run and hands its id to
@@ -283,14 +284,14 @@ def note(ctx: Context, held: Lock, **changed: str) -> Lock:
         written = int(ctx.client("ssm").put_parameter(
             Name=held.name, Value=_dump(new), Type="String", Overwrite=True).get("Version") or 0)
         # SSM has no compare-and-swap; the versions show what happened in the milliseconds between the read
-        # and this write, so that it is detected rather than silent.
+        # and this write, so that it is detected rather than silent. Still unseen: a release and another
+        # run's take in that gap when the read was version 1 (the first note after the take); that run
+        # learns it at its next check.
         if written == 1:   # it had been deleted: this write recreated it, without the stack's tags
             _delete(ctx, held.name)
             raise StackLocked(f"stack {stack!r}: this run's lock (id {held.id}) was released (python -m workbook "
                               f"unlock?) while this run noted its step. Stopping before any further change.")
         if written != seen + 1:
-            # Still unseen: a release and another run's take in the gap when the read was version 1 (the
-            # first note after the take); that run learns it at its next check.
             raise StackLocked(f"stack {stack!r}: someone else wrote its lock while this run (lock id {held.id}) "
                               f"noted its step (version {written}, not {seen + 1}); another run may hold it now. "
                               f"Stopping before any further change.")
