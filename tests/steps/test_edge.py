@@ -178,6 +178,28 @@ def test_a_record_the_owner_changed_after_the_cutover_is_left_as_they_set_it(dom
     assert not [k for k in engine.ledger(ctx).get("dns_record", {}) if k.endswith(f"{DOMAIN}/A")]
 
 
+def test_the_cutover_takes_the_names_ipv6_address_off_the_dev_host_and_the_rollback_puts_it_back(domain_ctx):
+    """The cutover moved the name's A record only: an AAAA pointing at the dev host kept sending IPv6
+    clients there, to write into a database production no longer reads. The way in (an IPv4 ALB or API)
+    has no IPv6 address to point it at, so the AAAA goes, kept in the ledger like any record replaced."""
+    ctx = domain_ctx
+    build_stack(ctx, ctx.params, asg=False, rds=False)
+    aaaa = {"Name": DOMAIN + ".", "Type": "AAAA", "TTL": 60, "ResourceRecords": [{"Value": "2001:db8::10"}]}
+    zone_id = _users_zone(ctx, aaaa, {"Name": DOMAIN + ".", "Type": "A", "TTL": 60,
+                                      "ResourceRecords": [{"Value": "192.0.2.10"}]})
+    edge.apply(ctx)
+    assert edge.find_record(ctx, zone_id, DOMAIN, "AAAA") is not None      # 05 moves no name
+    edge.ensure_alias_record(ctx)                                           # 08's cutover
+    assert edge.find_record(ctx, zone_id, DOMAIN, "AAAA") is None
+    said = edge.restore_alias_record(ctx)                                   # 08's rollback
+    assert "2001:db8::10" in said, said
+    assert edge.find_record(ctx, zone_id, DOMAIN, "AAAA")["ResourceRecords"] == aaaa["ResourceRecords"]
+    edge.ensure_alias_record(ctx)                                           # again, then the teardown
+    edge.destroy(ctx)
+    assert edge.find_record(ctx, zone_id, DOMAIN, "AAAA")["ResourceRecords"] == aaaa["ResourceRecords"]
+    assert edge.find_record(ctx, zone_id, DOMAIN, "A")["ResourceRecords"] == [{"Value": "192.0.2.10"}]
+
+
 def test_a_cname_the_user_had_is_replaced_by_the_alias_and_put_back_by_the_rollback(domain_ctx):
     """A common dev setup: api.example.com is a CNAME to the dev host's public name. Route 53 refuses an A
     record beside a CNAME of the same name (InvalidChangeBatch), so the cutover failed there; it replaces

@@ -147,9 +147,9 @@ def _records(ctx: Any, kind: Kind, stack: str | None, entries: dict[str, Any] | 
                 continue
             raise
         rec = next((r for r in got if record_key(r["Name"]) == name and r["Type"] == type_), None)
-        if rec:
+        if rec or e.get("removed"):   # a record the stack took off is the stack's to put back
             out.append({"RecordId": rid, "Name": name, "Type": type_, "ZoneId": zone, "Record": rec,
-                        "Previous": e.get("previous"), "Written": e.get("written")})
+                        "Previous": e.get("previous"), "Written": e.get("written"), "Removed": e.get("removed")})
     return out
 
 
@@ -158,6 +158,13 @@ def _delete_record(ctx: Any, kind: Kind, it: Any) -> None:
     """What the stack replaced goes back; a record it added is deleted. A record someone changed since
     the workbook wrote it is theirs now: it stays as they set it, and leaves the ledger."""
     raw, previous = it.raw, it.raw.get("Previous")
+    if raw.get("Removed"):   # taken off by the stack: put back, unless someone wrote the name again since
+        if raw["Record"] is not None:
+            raise Kept(f"written again since the workbook took it off (now {record_value(raw['Record'])}); left as "
+                       f"it is", disowned=True)
+        change_and_wait(ctx, raw["ZoneId"], [{"Action": "UPSERT", "ResourceRecordSet": previous}],
+                        f"{raw['Name']} {raw['Type']} put back")
+        return
     if raw.get("Written") and not same_record(raw["Record"], raw["Written"]):
         raise Kept(f"changed since the workbook wrote it (now {record_value(raw['Record'])}); left as it is",
                    disowned=True)

@@ -34,7 +34,7 @@ from .edge_api import (STEP_ID, api_access_log_group, api_domain_alias_target, c
 from .edge_cert import (CERT_WAIT_ATTEMPTS, CertificateFailed, ensure_certificate, ensure_https_listener,  # noqa: F401
                         start_certificate, wait_certificate)
 from .edge_dns import (_zone_id, certificate_name, ensure_hosted_zone, ensure_record, find_record,  # noqa: F401
-                       find_zone, new_zone_name, zone_created_by_stack, zone_tag_name)
+                       find_zone, new_zone_name, remove_record, zone_created_by_stack, zone_tag_name)
 
 STEP = register(Step(
     STEP_ID, "Edge: DNS name, TLS certificate, API Gateway as the way in",
@@ -100,9 +100,13 @@ def ensure_alias_record(ctx: Context) -> Resource:
             print(f"alias record: the {'API custom domain' if p.entry == 'api_gateway' else 'load balancer'} "
                   "or the zone does not exist yet; rerun this step after 04_compute.")
         return ctx.note(STEP_ID, "dns_record", f"{p.domain_name} A", "(waits for the way in)", "would create")
-    return ensure_record(ctx, zone_id, {"Name": p.domain_name, "Type": "A",
-                                        "AliasTarget": {**target, "EvaluateTargetHealth": True}},
-                         f"{p.domain_name} -> {target['DNSName']}")
+    switched = ensure_record(ctx, zone_id, {"Name": p.domain_name, "Type": "A",
+                                            "AliasTarget": {**target, "EvaluateTargetHealth": True}},
+                             f"{p.domain_name} -> {target['DNSName']}")
+    # The way in (an IPv4 ALB, a regional API domain) has no IPv6 address to alias: an AAAA the name had
+    # would keep IPv6 clients on the dev host, writing where production no longer reads.
+    remove_record(ctx, zone_id, p.domain_name, "AAAA", "the way in has no IPv6 address")
+    return switched
 
 
 def restore_alias_record(ctx: Context) -> str:
@@ -111,19 +115,22 @@ def restore_alias_record(ctx: Context) -> str:
     p = ctx.p
     if not p.domain_name:
         return "no domain_name: no DNS record was changed"
-    mine = [it for it in engine.find(ctx, "dns_record")
-            if it.raw["Name"] == record_key(p.domain_name) and it.raw["Type"] == "A"]
-    if not mine:
+    mine = {it.raw["Type"]: it for it in engine.find(ctx, "dns_record") if it.raw["Name"] == record_key(p.domain_name)}
+    if "A" not in mine:
         return f"{p.domain_name}: no record the workbook wrote (nothing to put back)"
-    it = mine[0]
-    previous = it.raw.get("Previous")
+    return "; ".join(_put_back(ctx, mine[t]) for t in ("A", "AAAA") if t in mine)
+
+
+def _put_back(ctx: Context, it: engine.Item) -> str:
+    """One record of the cutover undone, in words."""
+    name, type_, previous = ctx.p.domain_name, it.raw["Type"], it.raw.get("Previous")
     done = engine.delete(ctx, "dns_record", it, step=STEP_ID)
     if done.action.startswith("kept"):
-        return f"{p.domain_name} A: {done.action.removeprefix('kept: ')}, so not rolled back"
+        return f"{name} {type_}: {done.action.removeprefix('kept: ')}, so not rolled back"
     if previous:
-        return (f"{p.domain_name} {previous.get('Type', 'A')}: the record it had before the cutover put back "
+        return (f"{name} {previous.get('Type', type_)}: the record it had before the cutover put back "
                 f"({record_value(previous)})")
-    return f"{p.domain_name} A: the alias the cutover added deleted (the name had no A record before)"
+    return f"{name} {type_}: the alias the cutover added deleted (the name had no {type_} record before)"
 
 
 # ---- the step -----------------------------------------------------------------------------------

@@ -160,3 +160,19 @@ def ensure_record(ctx: Context, zone_id: str, record: dict[str, Any], what: str)
                         **{**{k: v for k, v in entry.items() if k != "step"}, "written": record})
     change_and_wait(ctx, zone_id, changes, what)
     return ctx.note(STEP_ID, "dns_record", label, rid, "updated" if have else "created", item=record)
+
+
+def remove_record(ctx: Context, zone_id: str, name: str, type_: str, why: str) -> Resource | None:
+    """A record of the name that would keep sending clients elsewhere is taken off (a dev host's AAAA
+    when the way in has no IPv6 address): kept in the ledger first, so a rollback or the teardown puts
+    it back. None when the name has no such record (and the workbook never took one)."""
+    rid, label = record_id(zone_id, name, type_), f"{record_key(name)} {type_}"
+    have = None if engine.is_placeholder(zone_id) else find_record(ctx, zone_id, name, type_)
+    if have is None:
+        return None
+    if ctx.dry_run:
+        return ctx.note(STEP_ID, "dns_record", label, rid, "would delete")
+    if rid not in engine.ledger(ctx).get("dns_record", {}):
+        engine.remember(ctx, "dns_record", rid, STEP_ID, previous=have, removed=True)
+    change_and_wait(ctx, zone_id, [{"Action": "DELETE", "ResourceRecordSet": have}], f"{label} taken off ({why})")
+    return ctx.note(STEP_ID, "dns_record", label, rid, "deleted", item=have)
