@@ -136,3 +136,71 @@ def test_summary_rolls_up_one_row_per_check(dev_env, capsys):
     s = dev_checks.summary(f)
     assert s.id.is_unique and set(s.id) == set(f.id)
     assert "checks fail" in capsys.readouterr().out
+
+
+# ---- a real account: the dev host in the default VPC, beside other teams' things --------------------------
+@pytest.fixture
+def shared_vpc():
+    """target aws, the demo dev host in the default VPC, where on a real account other teams' load
+    balancers and databases live too."""
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(stack_name="acct", target="aws", aws_account_id="123456789012", demo_dev_host="yes")
+        dev.apply(ctx)
+        yield ctx
+
+
+def _others_alb_and_db(ctx, name: str, db_groups: list[str] | None = None) -> tuple[str, str]:
+    """An untagged ALB and an RDS instance of someone else's in the default VPC -> (ALB ARN, subnet group)."""
+    ec2 = ctx.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
+    lb = ctx.client("elbv2").create_load_balancer(Name=f"{name}-alb", Subnets=subnets, Scheme="internet-facing")["LoadBalancers"][0]
+    rds = ctx.client("rds")
+    rds.create_db_subnet_group(DBSubnetGroupName=f"{name}-subnets", DBSubnetGroupDescription="x", SubnetIds=subnets)
+    rds.create_db_instance(DBInstanceIdentifier=f"{name}-db", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           MasterUsername="u", MasterUserPassword="passw0rd!", AllocatedStorage=20,
+                           BackupRetentionPeriod=7, MultiAZ=True, DBSubnetGroupName=f"{name}-subnets",
+                           VpcSecurityGroupIds=db_groups or [])
+    return lb["LoadBalancerArn"], vpc
+
+
+def test_someone_elses_load_balancer_and_database_in_the_default_vpc_do_not_serve_the_dev_host(shared_vpc):
+    _others_alb_and_db(shared_vpc, "other-team")
+    f = run(inv_ec2.discover_dev(shared_vpc, shared_vpc.params), shared_vpc.params)
+    assert status(f, "ARTICLE.LOAD_BALANCER") == {"FAIL"}, detail(f, "ARTICLE.LOAD_BALANCER")
+    assert not any("other-team" in r for r in f.resource)
+    for check_id in ("ARTICLE.MANAGED_DB", "ARTICLE.BACKUPS", "ARTICLE.MULTI_AZ"):
+        assert status(f, check_id) == {"FAIL"}, check_id   # the database on the host is still the finding
+
+
+def test_a_load_balancer_registering_the_dev_host_and_a_database_it_may_reach_count(shared_vpc):
+    ctx = shared_vpc
+    inst = inv_ec2.discover_dev(ctx, ctx.params).instances.iloc[0]
+    ec2, elb = ctx.client("ec2"), ctx.client("elbv2")
+    vpc = inst.vpc_id
+    # the database admits the dev host's security group: the host is its client
+    db_sg = ec2.create_security_group(GroupName="dev-db-rds", Description="x", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=db_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "UserIdGroupPairs": [{"GroupId": inst.security_groups[0]}]}])
+    by_id, _ = _others_alb_and_db(ctx, "ours", [db_sg])
+    tg = elb.create_target_group(Name="dev-by-id", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    elb.create_listener(LoadBalancerArn=by_id, Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": inst.id}])
+    # a second one registers the host by its private address
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
+    by_ip = elb.create_load_balancer(Name="ours-ip-alb", Subnets=subnets, Scheme="internet-facing")["LoadBalancers"][0]["LoadBalancerArn"]
+    tg_ip = elb.create_target_group(Name="dev-by-ip", Protocol="HTTP", Port=80, VpcId=vpc,
+                                    TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elb.create_listener(LoadBalancerArn=by_ip, Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_ip}])
+    elb.register_targets(TargetGroupArn=tg_ip, Targets=[{"Id": inst.private_ip}])
+    _others_alb_and_db(ctx, "other-team")
+    f = run(inv_ec2.discover_dev(ctx, ctx.params), ctx.params)
+    lbs = f[f.id == "ARTICLE.LOAD_BALANCER"]
+    assert set(lbs.resource) == {by_id, by_ip} and set(lbs.status) == {"PASS"}   # untagged: named by ARN
+    managed = f[f.id == "ARTICLE.MANAGED_DB"].set_index("resource").status
+    assert managed.get("ours-db") == "PASS" and "other-team-db" not in managed.index

@@ -157,11 +157,18 @@ def test_other_frames_are_kept_only_where_they_touch_the_dev_environment(ctx, mo
     iid = inv.instances.id.iloc[0]
     alarms = pd.DataFrame([{"id": "cpu-dev", "name": "", "stack": "", "step": "", "tags": {}, "dimensions": [iid]},
                            {"id": "cpu-other", "name": "", "stack": "", "step": "", "tags": {}, "dimensions": ["i-0"]}])
-    rds = pd.DataFrame([{"id": "elsewhere", "vpc_id": "vpc-other"}, {"id": "beside", "vpc_id": inv.vpcs.id.iloc[0]}])
+    # in the same VPC is not serving the host: only a database whose groups admit the host's group is
+    rds = pd.DataFrame([{"id": "elsewhere", "vpc_id": "vpc-other", "security_groups": []},
+                        {"id": "beside", "vpc_id": inv.vpcs.id.iloc[0], "security_groups": []},
+                        {"id": "its-db", "vpc_id": inv.vpcs.id.iloc[0], "security_groups": ["sg-rds"]}])
     monkeypatch.setitem(inventory.FETCHERS, "alarms", lambda c, s: alarms)
     monkeypatch.setitem(inventory.FETCHERS, "db_instances", lambda c, s: rds)
+    monkeypatch.setattr(inv_ec2, "paginate", lambda *a, **k: [{
+        "GroupId": "sg-rds", "GroupName": "rds", "IpPermissions": [{
+            "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+            "UserIdGroupPairs": [{"GroupId": inv.instances.security_groups.iloc[0][0]}]}]}])
     assert list(inv.alarms.id) == ["cpu-dev"]
-    assert list(inv.db_instances.id) == ["beside"]
+    assert list(inv.db_instances.id) == ["its-db"]
 
 
 def test_production_inventory_leaves_the_dev_environment_out(ctx):

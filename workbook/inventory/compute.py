@@ -122,6 +122,13 @@ def target_groups(ctx: Context, stack: str | None) -> pd.DataFrame:
     return _frame(rows, TG_COLUMNS)
 
 
+def registered_targets(ctx: Context, tg_arn: str) -> list[str]:
+    """Ids of what a target group sends traffic to: instance ids, IP addresses (target type ip) or a
+    Lambda ARN. DescribeTargetHealth has no paginator: it answers every target at once."""
+    found = ctx.client("elbv2").describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+    return [d["Target"]["Id"] for d in found]
+
+
 def _describe_action(actions: list[dict[str, Any]]) -> tuple[str, str]:
     if not actions:
         return "", ""

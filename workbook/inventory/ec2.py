@@ -268,15 +268,22 @@ def find_dev_instances(ctx: Context, p: Params) -> list[dict[str, Any]]:
     return ours or items
 
 
+SCOPE_KEYS = ("instance_ids", "vpc_ids", "public_ips", "private_ips", "sg_ids")
+# The dev VPC's own network: the host's traffic crosses it whoever else uses the VPC.
+VPC_FABRIC = ("internet_gateways", "route_tables", "nat_gateways")
+
+
 class DevInventory(Inventory):
     """The dev environment as an Inventory: the EC2 frames hold only what the dev instance uses; any
-    other frame (RDS, load balancers, alarms ...) is fetched region-wide and kept only where it
-    touches the dev environment (same VPC, or it names a dev instance id or public IP)."""
+    other frame (RDS, load balancers, alarms ...) is fetched region-wide and kept only where it serves
+    the dev host. Sharing its VPC proves nothing: a dev host often sits in the default VPC, which on a
+    real account holds other teams' load balancers and databases too."""
 
     def __init__(self, ctx: Context, frames: dict[str, pd.DataFrame], scope: dict[str, set[str]]):
         super().__init__(ctx, None)
         self._frames.update(frames)
-        self.scope = scope
+        self.scope = {k: set(scope.get(k, ())) for k in SCOPE_KEYS}
+        self._target_groups: pd.DataFrame | None = None
 
     def frame(self, name: str) -> pd.DataFrame:
         if name in self._frames or name not in FETCHERS:
@@ -288,14 +295,52 @@ class DevInventory(Inventory):
     def _restrict(self, name: str, df: pd.DataFrame) -> pd.DataFrame:
         if df.empty:
             return df
-        if "vpc_id" in df.columns:
+        if name in VPC_FABRIC:
             return df[df.vpc_id.isin(self.scope["vpc_ids"])].reset_index(drop=True)
+        if name == "target_groups":
+            return df[df.id.isin(set(self._serving_target_groups().id))].reset_index(drop=True)
+        if name in ("load_balancers", "listeners"):
+            lbs = {arn for arns in self._serving_target_groups().lb_arns for arn in arns}
+            return df[(df.id if name == "load_balancers" else df.lb_arn).isin(lbs)].reset_index(drop=True)
+        if name == "db_instances":
+            return df[self._admit_dev_host(df)].reset_index(drop=True)
+        if name == "db_snapshots":
+            return df[df.db_instance_id.isin(set(self.frame("db_instances").id))].reset_index(drop=True)
+        if name == "db_subnet_groups":
+            return df[df.id.isin(set(self.frame("db_instances").subnet_group))].reset_index(drop=True)
         marks = self.scope["instance_ids"] | self.scope["public_ips"]
         if name == "hosted_zones" and "records" in FETCHERS:
             zones = set(self.frame("records").get("zone_id", pd.Series(dtype=str)))
             return df[df.id.isin(zones)].reset_index(drop=True)
         keep = df.apply(lambda row: any(m and m in str(row.to_dict()) for m in marks), axis=1)
         return df[keep].reset_index(drop=True)
+
+    def _serving_target_groups(self) -> pd.DataFrame:
+        """Target groups that register a dev instance, by id or by its private address (target type ip);
+        their load balancers are the ones in front of the host."""
+        if self._target_groups is None:
+            from .compute import registered_targets
+            tgs = FETCHERS["target_groups"](self.ctx, None)
+            # an instance target is in its group's VPC (an ip target outside it, over peering, is missed)
+            tgs = tgs[tgs.vpc_id.isin(self.scope["vpc_ids"])]
+            hosts = self.scope["instance_ids"] | self.scope["private_ips"]
+            serving = [bool(hosts & set(registered_targets(self.ctx, arn))) for arn in tgs.id]
+            self._target_groups = tgs[serving] if serving else tgs.iloc[0:0]
+        return self._target_groups
+
+    def _admit_dev_host(self, dbs: pd.DataFrame) -> pd.Series:
+        """RDS instances whose security groups admit the dev host: its security group as the source, or
+        its own address (/32). A VPC-wide range or 0.0.0.0/0 admits every host alike, and the stack's
+        tag is on the production RDS too, so neither ties a database to the host."""
+        groups = sorted({g for gs in dbs.security_groups for g in (gs or [])})
+        if not groups:
+            return pd.Series(False, index=dbs.index)
+        # a filter, not GroupIds: a group deleted since RDS listed it is then nothing, not an error
+        rules = sg_rules_frame(paginate(self.ctx, "describe_security_groups", "SecurityGroups",
+                                        Filters=[{"Name": "group-id", "Values": groups}]))
+        sources = self.scope["sg_ids"] | {f"{ip}/32" for ip in self.scope["private_ips"] | self.scope["public_ips"]}
+        admitting = set(rules[(rules.direction == "ingress") & rules.source.isin(sources)].group_id)
+        return dbs.security_groups.apply(lambda gs: bool(set(gs or []) & admitting))
 
 
 def discover_dev(ctx: Context, p: Params, missing_ok: bool = False) -> DevInventory:
@@ -333,7 +378,8 @@ def discover_dev(ctx: Context, p: Params, missing_ok: bool = False) -> DevInvent
         if subnet_ids else subnets_frame([]),
     }
     public_ips = {i.get("PublicIpAddress", "") for i in items} | {a["PublicIp"] for a in addresses}
-    scope = {"instance_ids": set(instance_ids), "vpc_ids": set(vpc_ids), "public_ips": public_ips - {""}}
+    scope = {"instance_ids": set(instance_ids), "vpc_ids": set(vpc_ids), "public_ips": public_ips - {""},
+             "private_ips": {i.get("PrivateIpAddress", "") for i in items} - {""}, "sg_ids": set(sg_ids)}
     return DevInventory(ctx, frames, scope)
 
 
