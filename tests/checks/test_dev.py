@@ -204,3 +204,24 @@ def test_a_load_balancer_registering_the_dev_host_and_a_database_it_may_reach_co
     assert set(lbs.resource) == {by_id, by_ip} and set(lbs.status) == {"PASS"}   # untagged: named by ARN
     managed = f[f.id == "ARTICLE.MANAGED_DB"].set_index("resource").status
     assert managed.get("ours-db") == "PASS" and "other-team-db" not in managed.index
+
+
+def test_a_record_for_an_address_that_merely_contains_the_dev_ip_is_not_the_dev_hosts(ctx):
+    """Dev host at 3.4.5.6: a record for 13.4.5.67 (someone else's address) is not its domain name."""
+    frames = {name: inv_ec2._frame(name, []) for name in inv_ec2.COLUMNS}
+    frames["instances"] = inv_ec2.instances_frame([{
+        "InstanceId": "i-0123456789abcdef0", "State": {"Name": "running"}, "PublicIpAddress": "3.4.5.6",
+        "PrivateIpAddress": "172.31.0.5", "Placement": {"AvailabilityZone": "us-east-1a"}}])
+    scope = {"instance_ids": {"i-0123456789abcdef0"}, "public_ips": {"3.4.5.6"}, "private_ips": {"172.31.0.5"}}
+    r53 = ctx.client("route53")
+    zone = r53.create_hosted_zone(Name="example.com", CallerReference="z")["HostedZone"]["Id"]
+
+    def put(name: str, *values: str) -> None:
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": name, "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": v} for v in values]}}]})
+    put("shop.example.com", "13.4.5.67")
+    f = run(inv_ec2.DevInventory(ctx, dict(frames), scope))
+    assert status(f, "ARTICLE.DNS") == {"FAIL"}, detail(f, "ARTICLE.DNS")
+    put("api.example.com", "10.9.9.9", "3.4.5.6")   # one of several values is the host's: it is its name
+    f = run(inv_ec2.DevInventory(ctx, dict(frames), scope))
+    assert status(f, "ARTICLE.DNS") == {"PASS"}

@@ -268,6 +268,16 @@ def find_dev_instances(ctx: Context, p: Params) -> list[dict[str, Any]]:
     return ours or items
 
 
+def _values(cell: Any) -> set[str]:
+    """Every whole value in a row (lists, dicts and a record's comma-joined values taken apart), so the
+    dev host's 3.4.5.6 matches a value 3.4.5.6, never 13.4.5.67."""
+    if isinstance(cell, dict):
+        return set().union(set(), *(_values(v) for v in cell.values()))
+    if isinstance(cell, (list, tuple, set)):
+        return set().union(set(), *(_values(v) for v in cell))
+    return {v.strip() for v in str(cell).split(",")} if isinstance(cell, str) else set()
+
+
 SCOPE_KEYS = ("instance_ids", "vpc_ids", "public_ips", "private_ips", "sg_ids")
 # The dev VPC's own network: the host's traffic crosses it whoever else uses the VPC.
 VPC_FABRIC = ("internet_gateways", "route_tables", "nat_gateways")
@@ -312,7 +322,7 @@ class DevInventory(Inventory):
         if name == "hosted_zones" and "records" in FETCHERS:
             zones = set(self.frame("records").get("zone_id", pd.Series(dtype=str)))
             return df[df.id.isin(zones)].reset_index(drop=True)
-        keep = df.apply(lambda row: any(m and m in str(row.to_dict()) for m in marks), axis=1)
+        keep = df.apply(lambda row: bool(marks & _values(row.to_dict())), axis=1)
         return df[keep].reset_index(drop=True)
 
     def _serving_target_groups(self) -> pd.DataFrame:
