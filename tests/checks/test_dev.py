@@ -225,3 +225,51 @@ def test_a_record_for_an_address_that_merely_contains_the_dev_ip_is_not_the_dev_
     put("api.example.com", "10.9.9.9", "3.4.5.6")   # one of several values is the host's: it is its name
     f = run(inv_ec2.DevInventory(ctx, dict(frames), scope))
     assert status(f, "ARTICLE.DNS") == {"PASS"}
+
+
+def _own_dev_server(ctx, ports=(22, 80)) -> tuple[str, str]:
+    """The user's dev server (no workbook tag), its database on localhost: its group opens only `ports`."""
+    ec2 = ctx.client("ec2")
+    sg = ec2.create_security_group(GroupName="web", Description="web")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]} for p in ports])
+    ami = ctx.client("ssm").get_parameter(Name=dev.AMI_PARAMETER)["Parameter"]["Value"]
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.small", SecurityGroupIds=[sg],
+                            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                                {"Key": "Name", "Value": "dev-backend"}]}])["Instances"][0]["InstanceId"]
+    return iid, sg
+
+
+def test_your_own_dev_server_with_its_database_on_localhost_needs_backups():
+    """The article's case: one instance runs the API and its database, which listens on localhost only.
+    dev_db_engine says it runs one, so backups are a finding, not 'no database found'."""
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(stack_name="own", target="aws", aws_account_id="123456789012", demo_dev_host="no",
+                       dev_db_engine="mysql")
+        iid, _ = _own_dev_server(ctx)
+        f = run(inv_ec2.discover_dev(ctx, ctx.params), ctx.params)
+        assert status(f, "ARTICLE.BACKUPS") == {"FAIL"}, detail(f, "ARTICLE.BACKUPS")
+        assert "no snapshot" in detail(f, "ARTICLE.BACKUPS")
+        assert status(f, "ARTICLE.MANAGED_DB") == {"FAIL"} and "mysql" in detail(f, "ARTICLE.MANAGED_DB")
+        assert "dev_db_engine" in detail(f, "ARTICLE.MANAGED_DB")   # says where it learnt that
+        multi = f[f.id == "ARTICLE.MULTI_AZ"].set_index("resource")
+        assert multi.status.get(iid) == "FAIL" and "database on one server" in multi.detail[iid]
+
+
+def test_a_dev_server_whose_database_is_rds_is_not_said_to_run_one_itself():
+    from moto import mock_aws
+    with mock_aws():
+        ctx = make_ctx(stack_name="own", target="aws", aws_account_id="123456789012", demo_dev_host="no")
+        iid, sg = _own_dev_server(ctx)
+        ec2 = ctx.client("ec2")
+        db_sg = ec2.create_security_group(GroupName="rds", Description="rds")["GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=db_sg, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": sg}]}])
+        ctx.client("rds").create_db_instance(
+            DBInstanceIdentifier="app-db", Engine="postgres", DBInstanceClass="db.t3.micro", MasterUsername="u",
+            MasterUserPassword="passw0rd!", AllocatedStorage=20, BackupRetentionPeriod=7, VpcSecurityGroupIds=[db_sg])
+        f = run(inv_ec2.discover_dev(ctx, ctx.params), ctx.params)
+        managed = f[f.id == "ARTICLE.MANAGED_DB"].set_index("resource").status
+        assert managed.to_dict() == {"app-db": "PASS"}
+        assert set(f[f.id == "ARTICLE.BACKUPS"].resource) == {"app-db"}

@@ -70,9 +70,13 @@ def nothing_deployed(inv: Any) -> list[Finding]:
 
 
 def db_hosts(inv: Any) -> dict[str, str]:
-    """Instances that run a database themselves -> evidence (engine tag or a database port in their SGs)."""
+    """Instances that run a database themselves -> evidence: the engine tag, a database port in their
+    SGs, else the engine the parameters declare (dev_db_engine: a database on localhost shows nowhere)."""
     rules = inv.frame("sg_rules")
     ingress = rules[rules.direction == "ingress"]
+    rds = _rds(inv)
+    # a host an RDS instance serves keeps its database there: the declaration is then no evidence
+    served_by_rds = rds is not None and not rds.empty
     hosts: dict[str, str] = {}
     for i in _live_instances(inv).itertuples():
         if i.dev_db:
@@ -82,6 +86,8 @@ def db_hosts(inv: Any) -> dict[str, str]:
         ports = _ports(mine, set(DB_PORTS))
         if ports:
             hosts[i.id] = "accepts " + ", ".join(f"{DB_PORTS[p]} ({p})" for p in ports)
+        elif getattr(i, "declared_db", "") and not served_by_rds:
+            hosts[i.id] = f"runs {i.declared_db} (dev_db_engine; no tag or open port shows it)"
     return hosts
 
 

@@ -3,7 +3,8 @@
 Each fetcher takes `(ctx, stack)`; with a stack it returns what bears `workbook:stack=<stack>` (volumes
 and snapshots also when they belong to the stack's instances, since a launch template may not tag
 them). `discover_dev(ctx, p)` is the other way in: the dev environment found from one instance
-(`p.dev_instance_id` or the tag `p.dev_tag`), which in aws mode carries none of the workbook's tags.
+(`p.dev_instance_id` or the tag `p.dev_tag`), which in aws mode carries none of the workbook's tags;
+its `declared_db` column is the engine `p.dev_db_engine` says it runs ("" in the stack frames).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ COLUMNS: dict[str, list[str]] = {
     "sg_rules": ["group_id", "group_name", "vpc_id", "direction", "protocol", "from_port", "to_port", "source",
                  "open_to_internet"],
     "instances": ["vpc_id", "subnet_id", "az", "state", "public_ip", "private_ip", "instance_type",
-                  "security_groups", "imds_tokens", "image_id", "asg_name", "dev_db", "launch_time", "monitoring"],
+                  "security_groups", "imds_tokens", "image_id", "asg_name", "dev_db", "declared_db", "launch_time", "monitoring"],
     "volumes": ["instance_id", "size", "encrypted", "az", "volume_type"],
     "snapshots": ["volume_id", "start_time", "state", "volume_size"],
     "addresses": ["public_ip", "instance_id", "association_id"],
@@ -135,7 +136,7 @@ def instances_frame(items: Iterable[dict[str, Any]]) -> pd.DataFrame:
                      "security_groups": instance_group_ids(i),
                      "imds_tokens": i.get("MetadataOptions", {}).get("HttpTokens", "optional"),
                      "image_id": i.get("ImageId", ""), "asg_name": tags.get("aws:autoscaling:groupName", ""),
-                     "dev_db": tags.get(DEV_DB_TAG, ""), "launch_time": i.get("LaunchTime"),
+                     "dev_db": tags.get(DEV_DB_TAG, ""), "declared_db": "", "launch_time": i.get("LaunchTime"),
                      # detailed monitoring: its metrics are billed as custom metrics
                      "monitoring": i.get("Monitoring", {}).get("State") in ("enabled", "pending")})
     return _frame("instances", rows)
@@ -377,7 +378,9 @@ def discover_dev(ctx: Context, p: Params, missing_ok: bool = False) -> DevInvent
     snapshots = _snapshots(ctx, [v["VolumeId"] for v in volumes])
     addresses = describe_addresses(ctx, [{"Name": "instance-id", "Values": instance_ids}])
     frames = {
-        "instances": instances_frame(items),
+        # The workbook's premise is a dev host that runs its own database (08 moves p.dev_db_name out of
+        # it); one listening on localhost shows in no tag or security group, so the parameter is the evidence.
+        "instances": instances_frame(items).assign(declared_db=p.dev_db_engine),
         "security_groups": security_groups_frame(groups),
         "sg_rules": sg_rules_frame(groups),
         "volumes": volumes_frame(volumes),
