@@ -273,3 +273,27 @@ def test_a_dev_server_whose_database_is_rds_is_not_said_to_run_one_itself():
         managed = f[f.id == "ARTICLE.MANAGED_DB"].set_index("resource").status
         assert managed.to_dict() == {"app-db": "PASS"}
         assert set(f[f.id == "ARTICLE.BACKUPS"].resource) == {"app-db"}
+
+
+def _db_host_with_snapshots(*snapshots: tuple[str, str]) -> FakeInventory:
+    """A dev host running postgres (tag) with one volume and snapshots of it: (started, state)."""
+    return FakeInventory(
+        instances=[{"id": "i-dev", "vpc_id": "v", "subnet_id": "s", "az": "us-east-1a", "state": "running",
+                    "public_ip": "3.4.5.6", "private_ip": "172.31.0.5", "instance_type": "t3.small",
+                    "security_groups": [], "imds_tokens": "optional", "image_id": "ami-1", "asg_name": "",
+                    "dev_db": "postgres"}],
+        volumes=[{"id": "vol-dev", "instance_id": "i-dev", "size": 8, "encrypted": False, "az": "us-east-1a"}],
+        snapshots=[{"id": f"snap-{n}", "volume_id": "vol-dev", "start_time": pd.Timestamp(t, tz="UTC"), "state": s,
+                    "volume_size": 8} for n, (t, s) in enumerate(snapshots)])
+
+
+def test_one_old_or_failed_snapshot_is_not_regular_backups():
+    now = pd.Timestamp.now(tz="UTC")
+    old = run(_db_host_with_snapshots(((now - pd.Timedelta(days=400)).isoformat(), "completed")))
+    assert status(old, "ARTICLE.BACKUPS") == {"FAIL"} and "400 days old" in detail(old, "ARTICLE.BACKUPS")
+    failed = run(_db_host_with_snapshots(((now - pd.Timedelta(hours=2)).isoformat(), "error")))
+    assert status(failed, "ARTICLE.BACKUPS") == {"FAIL"} and "error" in detail(failed, "ARTICLE.BACKUPS")
+    # a recent completed one beside them is a backup
+    fine = run(_db_host_with_snapshots(((now - pd.Timedelta(days=400)).isoformat(), "completed"),
+                                       ((now - pd.Timedelta(days=1)).isoformat(), "completed")))
+    assert status(fine, "ARTICLE.BACKUPS") == {"PASS"}

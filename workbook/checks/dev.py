@@ -18,6 +18,7 @@ AUTHORIZED_PORTS = {80, 443}   # EC2.18 default authorizedTcpPorts
 # EC2.19's high-risk ports (FSBP control text).
 HIGH_RISK_PORTS = {20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500,
                    5601, 8080, 8088, 8888, 9200, 9300}
+REGULAR_DAYS = 7   # a volume snapshot older than this is not "regular backups"
 DB_PORTS = {5432: "postgres", 3306: "mysql", 1433: "sqlserver", 1521: "oracle", 27017: "mongodb", 6379: "redis"}
 
 
@@ -212,10 +213,31 @@ def backups(inv: Any, p: Params) -> list[Finding]:
                 findings.append(Finding(iid, "FAIL", f"no snapshot of its volumes ({', '.join(sorted(vol_ids)) or 'none'}) "
                                                      "and no automated backup"))
             else:
-                latest = pd.to_datetime(mine.start_time, utc=True).max()
-                findings.append(Finding(iid, "PASS", f"{len(mine)} snapshot(s), latest {latest:%Y-%m-%d %H:%M} UTC "
-                                                     "(volume snapshots only; not application-consistent)"))
+                findings.append(_snapshot_finding(iid, mine))
     return findings or [Finding("(none)", "NOT_APPLICABLE", "no database found")]
+
+
+def _snapshot_finding(iid: str, snaps: pd.DataFrame) -> Finding:
+    """PASS when a completed volume snapshot is at most REGULAR_DAYS old: one taken by hand long ago,
+    or one that failed or is still running, restores nothing recent. Only snapshots are counted; a
+    schedule (Data Lifecycle Manager, AWS Backup) is not in the inventory."""
+    started = pd.to_datetime(snaps.start_time, utc=True)
+    age = (pd.Timestamp.now(tz="UTC") - started).dt.days
+    done = snaps.state.isin(["completed"])
+    recent = snaps[done & (age <= REGULAR_DAYS)]
+    what = " (volume snapshots only, no schedule looked at; not application-consistent)"
+    if not recent.empty:
+        latest = started[recent.index].max()
+        return Finding(iid, "PASS", f"{len(recent)} snapshot(s) completed in the last {REGULAR_DAYS} days, "
+                                    f"latest {latest:%Y-%m-%d %H:%M} UTC" + what)
+    why = []
+    if done.any():
+        newest = age[done].min()
+        why.append(f"the latest completed one is {newest} days old")
+    others = snaps[~done].state.value_counts()
+    why += [f"{n} in state {state or 'unknown'}" for state, n in others.items()]
+    return Finding(iid, "FAIL", f"no snapshot completed in the last {REGULAR_DAYS} days: {len(snaps)} snapshot(s), "
+                                + "; ".join(why) + what)
 
 
 @check(id="ARTICLE.MULTI_AZ", title="App servers and database are redundant across availability zones",
