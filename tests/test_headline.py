@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from fake_inventory import production_stack
+from fake_inventory import FakeContext, production_stack
 from workbook import headline
 from workbook.params import Params
 
@@ -32,3 +32,34 @@ def test_built_leaves_out_what_an_inventory_cannot_show():
         def has(self, name): return False
         def frame(self, name): return pd.DataFrame()
     assert headline.built(Empty(), Params()) == []
+
+
+def _built(inv, **params) -> dict[str, str]:
+    return {r["part"]: r["what"] for r in headline.built(inv, Params(stack_name="demo", **params))}
+
+
+def test_built_counts_only_confirmed_subscribers():
+    inv = production_stack()
+    inv.frames["topics"] = pd.DataFrame([{"id": "arn:sns", "name": "demo-alarms", "stack": "demo", "step": "", "tags": {},
+                                          "subscriptions": ["o***@example.com"], "protocols": ["email"],
+                                          "confirmed": [False]}])
+    monitoring = _built(inv)["Monitoring"]
+    assert "1 subscriber" not in monitoring and "0 confirmed subscribers" in monitoring
+    assert "1 awaiting confirmation" in monitoring
+
+
+def test_built_says_what_the_inventory_shows_of_database_servers_and_logs():
+    inv = production_stack()
+    inv.frames["db_instances"].loc[:, "publicly_accessible"] = True
+    inv.frames["instances"].loc[0, "public_ip"] = "3.4.5.6"
+    inv.frames["log_groups"].loc[:, "retention_days"] = 14
+    rows = _built(inv, log_retention_days=30)
+    assert "private" not in rows["Database"] and "publicly accessible" in rows["Database"]
+    assert "no public address" not in rows["App servers"] and "1 with a public address" in rows["App servers"]
+    assert "logs kept 14 days" in rows["Monitoring"]
+    fine = _built(production_stack())
+    assert fine["Database"].endswith("private") and "no public address" in fine["App servers"]
+    assert "1 confirmed subscriber" in fine["Monitoring"] and "no mail is sent" in fine["Monitoring"]   # sandbox
+    on_aws = production_stack()
+    on_aws.ctx = FakeContext("aws")
+    assert "sandbox" not in _built(on_aws)["Monitoring"]

@@ -55,6 +55,42 @@ def _way_in(inv: Any, p: Params) -> str:
     return " → ".join(hops)
 
 
+def _addresses(inv: Any, group: str) -> str:
+    """What the group's instances show of public addresses ("" when none is in the inventory)."""
+    inst = _frame(inv, "instances")
+    mine = inst[inst.asg_name == group] if not inst.empty else inst
+    if mine.empty:
+        return ""
+    public = int((mine.public_ip.fillna("") != "").sum())
+    return f", {public} with a public address" if public else ", no public address"
+
+
+def _notified(inv: Any, alarms: pd.DataFrame) -> str:
+    """How many alarms notify one of the stack's topics, and who confirmed: an unconfirmed e-mail gets nothing."""
+    topics = _frame(inv, "topics")
+    arns = set(topics.id) if not topics.empty else set()
+    notifying = sum(bool(arns & set(a or [])) for a in alarms.actions) if "actions" in alarms else 0
+    if not notifying:
+        return ", none notifying an SNS topic of the stack"
+    used = topics[topics.id.isin({a for acts in alarms.actions for a in (acts or [])})]
+    flags = [bool(c) for cs in used.get("confirmed", pd.Series(dtype=object)) for c in (cs or [])]
+    confirmed, waiting = sum(flags), len(flags) - sum(flags)
+    who = "all" if notifying == len(alarms) else f"{notifying} of them"
+    ctx = getattr(inv, "ctx", None)
+    gap = ctx.gap("sns_email_confirmation") if confirmed and ctx is not None else ""
+    return (f", {who} notifying an SNS topic with {confirmed} confirmed subscriber{'s' if confirmed != 1 else ''}"
+            + (f" ({waiting} awaiting confirmation)" if waiting else "") + (f" ({gap})" if gap else ""))
+
+
+def _logs_kept(inv: Any) -> str:
+    """The retention the stack's log groups have (0: never expire), "" when none is in the inventory."""
+    groups = _frame(inv, "log_groups")
+    if groups.empty:
+        return ""
+    kept = ["without expiry" if d == 0 else f"{d} days" for d in sorted(set(groups.retention_days.astype(int)))]
+    return ", logs kept " + (kept[0] if len(kept) == 1 else " or ".join(kept) + " (by log group)")
+
+
 def built(inv: Any, p: Params) -> list[dict[str, str]]:
     """One line per part of the production stack, read from its inventory (a part not built is left out)."""
     rows: list[dict[str, str]] = []
@@ -77,19 +113,18 @@ def built(inv: Any, p: Params) -> list[dict[str, str]]:
         itype = templates.iloc[0].instance_type if not templates.empty else p.instance_type
         imds = ", IMDSv2 only" if not templates.empty and (templates.imds_tokens == "required").all() else ""
         add("App servers", f"{g.desired} × {itype} in an Auto Scaling group ({g['min']} to {g['max']}) across "
-                           f"{len(g.azs)} zones, no public address{imds}")
+                           f"{len(g.azs)} zones{_addresses(inv, g.id)}{imds}")
     dbs = _frame(inv, "db_instances")
     if not dbs.empty:
         d = dbs.iloc[0]
         add("Database", f"RDS {ENGINES.get(d.engine, d.engine)} {d.engine_version} ({d.instance_class}), "
                         f"{'Multi-AZ' if d.multi_az else 'single-AZ'}, {'encrypted' if d.encrypted else 'not encrypted'}, "
-                        f"{d.backup_retention} days of backups, private")
-    alarms, topics, dash = _frame(inv, "alarms"), _frame(inv, "topics"), _frame(inv, "dashboards")
+                        f"{d.backup_retention} days of backups, "
+                        + ("publicly accessible" if d.publicly_accessible else "private"))
+    alarms, dash = _frame(inv, "alarms"), _frame(inv, "dashboards")
     if not alarms.empty:
-        subs = sum(len(s) for s in topics.subscriptions) if not topics.empty else 0
-        add("Monitoring", f"{len(alarms)} CloudWatch alarms notifying an SNS topic with {subs} "
-                          f"subscriber{'s' if subs != 1 else ''}" + (", a dashboard" if not dash.empty else "")
-            + f", logs kept {p.log_retention_days} days")
+        add("Monitoring", f"{len(alarms)} CloudWatch alarms{_notified(inv, alarms)}"
+            + (", a dashboard" if not dash.empty else "") + _logs_kept(inv))
     groups, roles = _frame(inv, "iam_groups"), _frame(inv, "iam_roles")
     if not groups.empty:
         add("Access", "a developers group (reads logs and metrics; denied the database secret and logins)"
