@@ -123,7 +123,8 @@ class Params:
         "yes: build it (on a real account too: it costs money and is open to the internet). no: only find "
         "yours, by dev_instance_id or dev_tag."))
     dev_db_engine: Literal["postgres", "mysql"] = field(default="postgres", metadata=_meta(
-        "Database running on the demo dev host."))
+        "Database running on the dev host: the demo host's; for yours, what 01_assess takes it to run "
+        "when no tag or open port shows one (a database on localhost)."))
     dev_db_name: str = field(default="app", metadata=_meta("The dev host's database that 08 moves into RDS."))
     dev_attach_profile: bool = field(default=False, metadata=_meta(
         "Let 08 attach an instance profile (SSM agent + upload of the dump) to a dev host the workbook did not "
