@@ -55,10 +55,10 @@ def test_split_layout_blames_the_right_group():
         dev.apply(ctx)
         f = run(inv_ec2.discover_dev(ctx, ctx.params), ctx.params)
         ssh = f[f.id == "EC2.13"].set_index("resource").status
-        assert ssh[ssh.index.str.contains("sg-web")].tolist() == ["FAIL"]
-        assert ssh[ssh.index.str.contains("sg-db")].tolist() == ["PASS"]
+        assert ssh[ssh.index.str.endswith("-sg-web)")].tolist() == ["FAIL"]
+        assert ssh[ssh.index.str.endswith("-sg-db)")].tolist() == ["PASS"]
         reach = f[f.id == "ARTICLE.DB_REACHABLE"]
-        assert list(reach.status) == ["FAIL"] and "sg-db" in reach.resource.iloc[0] and "mysql 3306" in reach.detail.iloc[0]
+        assert list(reach.status) == ["FAIL"] and reach.resource.iloc[0].endswith("-sg-db)") and "mysql 3306" in reach.detail.iloc[0]
 
 
 def test_a_snapshot_and_imdsv2_turn_their_checks_green(dev_env):
