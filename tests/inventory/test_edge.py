@@ -20,7 +20,7 @@ def test_frames_of_a_stack_with_api_gateway_and_a_domain(ctx):
     for name, cols in COLUMNS.items():
         assert list(inv.frame(name).columns) == BASE_COLUMNS + cols
     zones = inv.hosted_zones
-    assert list(zones.domain) == ["example.com"] and other.rsplit("/", 1)[-1] not in set(zones.id)
+    assert list(zones.domain) == ["api.example.com"] and other.rsplit("/", 1)[-1] not in set(zones.id)
     rec = inv.records
     alias = rec[(rec.name == "api.example.com") & (rec.type == "A")].iloc[0]
     assert alias.alias and "execute-api" in alias.target

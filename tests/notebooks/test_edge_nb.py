@@ -48,7 +48,7 @@ def test_notebook_puts_the_api_behind_a_name_with_tls(run):
     cert = edge.find_certificate(ctx)
     assert cert["Status"] == "ISSUED"
     zone = edge.find_zone(ctx)
-    assert zone["Name"] == "edgenb.example.com."
+    assert zone["Name"] == DOMAIN + "."
     # the name is not pointed yet: 08's cutover does it once the data has moved
     assert edge.find_record(ctx, zone["Id"].rsplit("/", 1)[-1], DOMAIN, "A") is None
     ledger = engine.ledger(ctx)["dns_record"]   # every record the notebook wrote, for teardown to find
@@ -68,6 +68,6 @@ def test_notebook_shows_what_changed_the_findings_and_the_diagram(run):
         assert control in findings
     assert "FAIL" not in findings
     everything = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
-    assert "Delegate it at your registrar" in everything and "[sandbox] in the sandbox nothing resolves" in everything
+    assert "Delegate it where edgenb.example.com is served" in everything and "[sandbox] in the sandbox nothing resolves" in everything
     assert (outputs.home() / "diagrams" / "05_edge.png").stat().st_size > 0
     assert names.api(run["p"]) in json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])

@@ -19,7 +19,7 @@ def domain_ctx(ctx):
     return make_ctx(domain_name=DOMAIN)
 
 
-def _zone_ids(ctx, name="example.com."):
+def _zone_ids(ctx, name=DOMAIN + "."):
     return [z["Id"].rsplit("/", 1)[-1] for z in ctx.client("route53").list_hosted_zones()["HostedZones"]
             if z["Name"] == name]
 
@@ -71,7 +71,7 @@ def test_apply_makes_zone_certificate_and_alias_to_the_alb_and_a_rerun_creates_n
         ResourceType="hostedzone", ResourceId=zone_id)["ResourceTagSet"]["Tags"])
     assert tags[tagging.STACK] == "demo" and tags[tagging.STEP] == "05_edge"
     said = capsys.readouterr().out
-    assert "Delegate it at your registrar to: ns-" in said          # said on every target
+    assert "Delegate it where example.com is served" in said and f"NS record {DOMAIN} -> ns-" in said  # every target
     assert "[sandbox] in the sandbox nothing resolves the zone" in said
     alias = [r for r in _records(ctx, zone_id) if r["Name"] == DOMAIN + "." and r["Type"] == "A"]
     assert alias[0]["AliasTarget"]["DNSName"].rstrip(".") == stack["lb_dns"]
@@ -120,7 +120,7 @@ def test_records_in_the_users_zone_are_in_the_ledger_and_destroy_removes_exactly
         "ResourceRecords": [{"Value": "_x.acm-validations.aws."}]}}]})
     out = edge.apply(ctx)
     assert out[out.type == "hosted_zone"].action.item() == "exists"
-    assert _zone_ids(ctx) == [zone_id]
+    assert _zone_ids(ctx, "example.com.") == [zone_id]
     alias = edge.ensure_alias_record(ctx)   # 08's cutover
     written = set(out[(out.type == "dns_record") & (out.action == "created")].id) | {alias.id}
     assert set(engine.ledger(ctx)["dns_record"]) == written and len(written) == 2   # the alias and the CNAME
@@ -128,7 +128,7 @@ def test_records_in_the_users_zone_are_in_the_ledger_and_destroy_removes_exactly
     gone = edge.destroy(ctx)
     assert set(gone[gone.type == "dns_record"].id) == written and "hosted_zone" not in set(gone.type)
     left = {(r["Name"], r["Type"]) for r in _records(ctx, zone_id)}
-    assert _zone_ids(ctx) == [zone_id]
+    assert _zone_ids(ctx, "example.com.") == [zone_id]
     assert {("www.example.com.", "CNAME"), (f"_0123456789abcdef.{DOMAIN}.", "CNAME")} <= left
     assert (DOMAIN + ".", "A") not in left
     assert engine.ledger(ctx)["dns_record"] == {}
@@ -269,7 +269,7 @@ def test_hosted_zone_id_must_contain_the_domain(ctx):
 
 def test_a_zone_created_but_not_tagged_before_a_crash_is_adopted_not_twinned(domain_ctx):
     ctx = domain_ctx
-    ctx.client("route53").create_hosted_zone(Name="example.com", CallerReference=edge_dns._zone_reference_prefix(ctx.p))
+    ctx.client("route53").create_hosted_zone(Name=DOMAIN, CallerReference=edge_dns._zone_reference_prefix(ctx.p))
     r = edge.ensure_hosted_zone(ctx)
     assert r.action == "exists" and len(_zone_ids(ctx)) == 1
     assert edge.zone_created_by_stack(ctx, r.id)
@@ -331,10 +331,18 @@ def test_validation_passed_but_not_yet_issued_keeps_the_pipeline_waiting(domain_
         edge.ensure_https_listener(ctx)
 
 
-def test_parent_zone_names():
-    assert edge.new_zone_name(make_ctx(domain_name="api.example.com").params) == "example.com"
-    assert edge.new_zone_name(make_ctx(domain_name="example.com").params) == "example.com"
-    assert edge.new_zone_name(make_ctx(domain_name="api.example.co.uk").params) == "example.co.uk"
+def test_a_zone_created_is_the_names_own_so_its_delegation_moves_nothing_else(domain_ctx, capsys):
+    """It used to create the parent (example.com) and ask for delegation at the registrar: with example.com
+    served elsewhere, following that moved www and mail into a near-empty zone. The name's own zone is
+    delegated by one NS record where the parent is served; only an apex name needs the registrar."""
+    assert edge.new_zone_name(make_ctx(domain_name="api.eu.example.com").params) == "api.eu.example.com"
+    edge.ensure_hosted_zone(domain_ctx)
+    said = capsys.readouterr().out
+    assert "Delegate it where example.com is served" in said and "registrar" not in said
+    apex = make_ctx(domain_name="example.co.uk")
+    edge.ensure_hosted_zone(apex)
+    said = capsys.readouterr().out
+    assert "registrar" in said and "copy its records into this zone first" in said
 
 
 def test_destroy_removes_everything_of_a_zone_it_created_and_is_safe_twice(domain_ctx):
@@ -367,13 +375,13 @@ def test_a_zone_it_created_keeps_the_records_others_added_and_is_kept_with_them(
     build_stack(ctx, ctx.params, asg=False, rds=False)
     edge.apply(ctx)
     zone_id = _zone_ids(ctx)[0]
-    www = {"Name": "www.example.com.", "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "shop.example.net"}]}
+    www = {"Name": "www.api.example.com.", "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "shop.example.net"}]}
     ctx.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
         {"Action": "CREATE", "ResourceRecordSet": www}]})
     gone = edge.destroy(ctx)
     kept = gone[gone.type == "hosted_zone"].action.item()
-    assert kept.startswith("kept") and "www.example.com" in kept
-    assert edge.find_record(ctx, zone_id, "www.example.com", "CNAME")["ResourceRecords"] == www["ResourceRecords"]
+    assert kept.startswith("kept") and "www.api.example.com" in kept
+    assert edge.find_record(ctx, zone_id, "www.api.example.com", "CNAME")["ResourceRecords"] == www["ResourceRecords"]
     ctx.client("route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
         {"Action": "DELETE", "ResourceRecordSet": www}]})
     again = edge.destroy(ctx)
@@ -563,4 +571,4 @@ def test_the_aws_path_is_the_same_path(ctx, capsys):
     out = edge.apply(aws)
     assert {"hosted_zone", "certificate", "dns_record"} <= set(out.type)
     said = capsys.readouterr().out
-    assert "Delegate it at your registrar" in said and "[sandbox]" not in said
+    assert "Delegate it where example.com is served" in said and "[sandbox]" not in said

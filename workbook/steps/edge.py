@@ -65,7 +65,7 @@ def intent(p: Params) -> str:
     parts = []
     if p.domain_name:
         parts.append(f"{p.domain_name}: its Route 53 zone "
-                     f"({'zone ' + p.hosted_zone_id if p.hosted_zone_id else 'the parent zone, found by name, else created'})"
+                     f"({'zone ' + p.hosted_zone_id if p.hosted_zone_id else 'a zone found by name, else one for the name itself'})"
                      " and an ACM certificate validated by DNS (the name itself is pointed at the way in by 08's "
                      "cutover, after the data has moved)")
     if p.entry == "api_gateway":

@@ -101,7 +101,7 @@ CERT_WAIT_ATTEMPTS = 45
 
 def _validation_may_still_come(cert: engine.Item | None) -> bool:
     """Within CERT_WAIT_ATTEMPTS minutes of the request (ACM's CreatedAt, wall time): past that, validation
-    waits on the user (the zone's delegation at the registrar), not on ACM."""
+    waits on the user (the zone's delegation), not on ACM."""
     created = (cert.raw.get("CreatedAt") if cert is not None else None)
     return created is None or time.time() - created.timestamp() < CERT_WAIT_ATTEMPTS * 60
 
@@ -145,7 +145,8 @@ def wait_certificate(ctx: Context, arn: str | None = None, needed: bool = False)
         issued()   # a certificate ACM failed says so, with its reason
         # Not fatal: a zone not yet delegated keeps the certificate pending; the next run goes on.
         print(f"certificate for {p.domain_name} is still pending: ACM validates once the zone's name servers are "
-              "delegated at the registrar (up to 72 h). Rerun this step afterwards.")
+              "delegated (see the zone's message: an NS record where the parent is served; up to 72 h). Rerun this step "
+              "afterwards.")
         return False
     return done
 

@@ -24,12 +24,18 @@ def _candidate_zone_names(domain: str) -> list[str]:
 
 
 def new_zone_name(p: Params) -> str:
-    """The zone created when none exists: the parent of domain_name (api.example.com -> example.com),
-    or domain_name itself when it is already a registrable name (example.com, example.co.uk)."""
+    """The zone created when the account has none for the name: the name's own (api.example.com), which
+    the parent's owner delegates with four NS records wherever the parent is served. A zone for the parent
+    (example.com) would have to be delegated at the registrar, moving every name of the domain (www, mail)
+    into a near-empty zone: the workbook never asks for that. An apex name (example.com) has no other way."""
+    return p.domain_name
+
+
+def is_apex(p: Params) -> bool:
+    """domain_name is a registrable name itself (example.com, example.co.uk): only a registrar delegates it."""
     labels = p.domain_name.split(".")
-    if len(labels) <= 2 or (len(labels) == 3 and len(labels[-1]) == 2 and labels[-2] in ("co", "com", "org", "net", "ac", "gov")):
-        return p.domain_name
-    return ".".join(labels[1:])
+    return len(labels) <= 2 or (len(labels) == 3 and len(labels[-1]) == 2
+                                and labels[-2] in ("co", "com", "org", "net", "ac", "gov"))
 
 
 # ---- hosted zone --------------------------------------------------------------------------------
@@ -112,8 +118,13 @@ def ensure_hosted_zone(ctx: Context) -> Resource:
         raise RuntimeError(f"could not create hosted zone {name}: every CallerReference was used")
     if rec.action == "created":
         ns = ctx.client("route53").get_hosted_zone(Id=rec.id).get("DelegationSet", {}).get("NameServers", [])
-        print(f"hosted zone {name} created. Delegate it at your registrar to: {', '.join(ns)} - until then "
-              "neither the name nor the certificate's DNS validation resolve.")
+        parent = name.partition(".")[2]
+        print(f"hosted zone {name} created. " + (
+            f"Delegate it at your registrar to: {', '.join(ns)}. If {name} is served elsewhere today, copy its "
+            f"records into this zone first: delegation moves every name under it." if is_apex(p) else
+            f"Delegate it where {parent} is served (that zone's DNS provider, or its Route 53 zone in another "
+            f"account): an NS record {name} -> {', '.join(ns)}. Nothing else of {parent} changes.")
+              + " Until then neither the name nor the certificate's DNS validation resolve.")
         gap = ctx.gap("dns_resolution")
         if gap:
             ctx.say(gap)
