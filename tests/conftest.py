@@ -152,3 +152,25 @@ def browser():
         b = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+from workbook.connect import Clock  # noqa: E402  (after moto's settings above)
+
+
+class AccountClock(Clock):
+    """The account's time, passing only when the workbook waits on it (a real account's clock, without
+    the real waits): where a TTL or a retry budget is spent, in no wall time."""
+    scale = 1.0
+
+    def __init__(self) -> None:
+        self.t, self.slept = 1.8e9, 0.0
+
+    def sleep(self, aws_seconds: float) -> None:
+        self.t += max(aws_seconds, 0.0)
+        self.slept += max(aws_seconds, 0.0)
+
+    def now(self) -> float:
+        return self.t
+
+    def stamp(self) -> float:
+        return self.t

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from conftest import make_ctx
+from conftest import AccountClock, make_ctx
 from ssm_agent import FINGERPRINTS, agent, moved_answers
 from workbook import dbmove, engine
-from workbook.connect import Clock
 from workbook.dbmove import NotReady
 from workbook.steps import cutover, edge
 
@@ -24,25 +23,6 @@ from dataplane_stack import create_stack  # noqa: E402
 DOMAIN = "api.example.com"
 OLD = {"Name": DOMAIN + ".", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.10"}]}
 LEDGER = "LEDGER|moved|2026-11-27 10:00:00+00|i-dev postgres app|dumps/x/app.dump\n"
-
-
-class AccountClock(Clock):
-    """The account's time, passing only when the workbook waits on it (a real account's clock, without
-    the real waits): where the old record's TTL is spent."""
-    scale = 1.0
-
-    def __init__(self) -> None:
-        self.t, self.slept = 1.8e9, 0.0
-
-    def sleep(self, aws_seconds: float) -> None:
-        self.t += max(aws_seconds, 0.0)
-        self.slept += max(aws_seconds, 0.0)
-
-    def now(self) -> float:
-        return self.t
-
-    def stamp(self) -> float:
-        return self.t
 
 
 @pytest.fixture

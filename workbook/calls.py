@@ -30,7 +30,10 @@ RETRY_BUDGET_S = 10 * 60.0
 # 5-10 minute delete ends). Every retry is also bounded by the cell's budget (progress.StillWaiting).
 RETRY_BUDGETS_S = {"subnet": 45 * 60.0, "security_group": 45 * 60.0, "vpc": 45 * 60.0,
                    "db_subnet_group": 15 * 60.0, "db_parameter_group": 15 * 60.0, "internet_gateway": 15 * 60.0,
-                   "elastic_ip": 10 * 60.0}
+                   "elastic_ip": 10 * 60.0,
+                   # ACM calls a certificate in use for 10-20 min after the API custom domain using it is deleted
+                   # (aws-cdk #36265, serverless-domain-manager #32)
+                   "certificate": 30 * 60.0}
 RETRY_ATTEMPTS = int(RETRY_BUDGET_S / RETRY_DELAY_S)   # kept for callers that count attempts
 # A new IAM role or instance profile can be refused for seconds to ~10 s after it was created
 # (terraform-provider-aws #29323; the EC2 and Auto Scaling "Invalid IAM Instance Profile"): these refusals of a create are retried with backoff for a minute.

@@ -230,7 +230,7 @@ def ensure(ctx: Context, kind: K.Kind | str, name: str, *, step: str,
             forget(ctx, kind.name, name)   # nothing was created: the entry must not claim a namesake
         c = code(e)
         if c.endswith(("AlreadyExists", "AlreadyExistsException", "AlreadyExistsFault")) or ".Duplicate" in c \
-                or c.startswith("Duplicate"):
+                or c.startswith("Duplicate") or c in kind.exists_codes:
             # A retried create whose first attempt AWS had carried out (its answer lost: a 5xx, a timeout)
             # meets its own resource: carrying the stack's tag, it is the one just made.
             mine = find_one(ctx, kind, name) if kind.taggable else None

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from edge_obs_fixtures import build_stack
 
-from conftest import make_ctx
+from conftest import AccountClock, make_ctx
 from workbook import engine
 from workbook.steps import edge
 
@@ -75,3 +75,40 @@ def test_a_zone_without_vpc_links_is_left_out_of_the_link_and_said(gateway_ctx, 
     said = capsys.readouterr().out
     assert re.search(rf"{refused['AvailabilityZoneId']}.*{refused['AvailabilityZone']}|"
                      rf"{refused['AvailabilityZone']}.*{refused['AvailabilityZoneId']}", said), said
+
+
+def test_someone_elses_custom_domain_of_the_name_is_refused_in_words_not_a_raw_conflict(gateway_ctx):
+    """Custom domain names are one namespace for REST and HTTP APIs: a domain another API owns answers
+    ConflictException, which went up raw instead of the workbook's "not this stack's" refusal."""
+    ctx, _ = gateway_ctx
+    edge.apply(ctx)
+    gw = ctx.client("apigatewayv2")
+    for m in gw.get_api_mappings(DomainName=DOMAIN)["Items"]:
+        gw.delete_api_mapping(ApiMappingId=m["ApiMappingId"], DomainName=DOMAIN)
+    gw.delete_domain_name(DomainName=DOMAIN)
+    gw.create_domain_name(DomainName=DOMAIN)            # another team's, untagged
+    with pytest.raises(engine.ForeignResource, match="not this stack's"):
+        edge.ensure_api_domain(ctx)
+
+
+def test_the_certificate_goes_although_acm_calls_it_in_use_for_minutes_after_its_domain(gateway_ctx):
+    """ACM goes on calling a certificate in use for 10-20 minutes after the custom domain that used it
+    is deleted (ResourceInUseException); the default ten-minute retry left it behind as a failure."""
+    ctx, stack = gateway_ctx
+    edge.apply(ctx)
+    ctx.target.clock = AccountClock()
+    elb = ctx.client("elbv2")
+    for listener in elb.describe_listeners(LoadBalancerArn=stack["lb"])["Listeners"]:
+        if listener["Protocol"] == "HTTPS":      # 04's listener, gone first as its destroy does
+            elb.delete_listener(ListenerArn=listener["ListenerArn"])
+    freed_at = []
+
+    def still_in_use(params, **_):
+        if not freed_at:
+            freed_at.append(ctx.clock.now() + 15 * 60)
+        if ctx.clock.now() < freed_at[0]:
+            raise ClientError({"Error": {"Code": "ResourceInUseException", "Message": "Certificate is in use"}},
+                              "DeleteCertificate")
+    ctx.client("acm").meta.events.register("before-parameter-build.acm.DeleteCertificate", still_in_use)
+    gone = edge.destroy(ctx)
+    assert gone[gone.type == "certificate"].action.tolist() == ["deleted"], gone

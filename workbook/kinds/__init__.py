@@ -48,6 +48,7 @@ class Kind:
     arn_type: str = ""            # the resource type in its ARN (EC2: "instance", "natgateway" ...)
     tags_key: str = ""            # tags inline in the item ("Tags", "TagList", "TagSet", "tags")
     tags_op: str = ""             # per-item tag read, see engine.TAG_READERS
+    exists_codes: tuple[str, ...] = ()   # create's answer for "that name is taken" beyond *AlreadyExists*
     live_key: str = ""            # a state field; items whose state is in `gone_states` do not exist
     gone_states: tuple[str, ...] = ()
     # Creating

@@ -29,7 +29,8 @@ declare(
          extra_permissions=("acm:ListTagsForCertificate", "acm:DescribeCertificate", "acm:AddTagsToCertificate")),
     Kind("api_domain", "apigatewayv2", "get_domain_names", "Items", "DomainName", title="API custom domain",
          name_key="DomainName", tags_key="Tags", create="create_domain_name", create_tags="dict:Tags",
-         delete="delete_domain_name", after=("dns_record",)),
+         delete="delete_domain_name", after=("dns_record",),
+         exists_codes=("ConflictException",)),   # one namespace with REST APIs' custom domains
     Kind("http_api", "apigatewayv2", "get_apis", "Items", "ApiId", title="HTTP API", name_key="Name", tags_key="Tags",
          create="create_api", create_tags="dict:Tags", delete="delete_api", after=("api_domain",)),
     Kind("vpc_link", "apigatewayv2", "get_vpc_links", "Items", "VpcLinkId", title="VPC link", name_key="Name",

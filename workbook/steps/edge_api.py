@@ -423,7 +423,7 @@ def ensure_api_domain(ctx: Context) -> Resource | None:
         return not_needed(ctx, "api_domain", "-", "no domain_name: the API's execute-api endpoint serves")
     found = engine.find_one(ctx, "api_domain", p.domain_name)
     if found is None and not ctx.dry_run:
-        from .edge import wait_certificate
+        from .edge_cert import wait_certificate
         wait_certificate(ctx, needed=True)   # where the certificate is needed: bounded by the cell
     cert = stack_certificate(ctx)
     if found is None and (cert is None or cert.raw["Status"] != "ISSUED"):
