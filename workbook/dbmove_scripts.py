@@ -149,13 +149,15 @@ def unfreeze(engine: str, database: str) -> str:
     """Lift the write freeze on the dev host (the rollback of the move's freeze)."""
     if engine == "mysql":
         return PRELUDE + 'sudo mysql -e "SET GLOBAL read_only = OFF"\necho "FREEZE|off"\n'
-    db = shlex.quote(database)
-    # The frozen database starts every session read-only, this one too: the session's own option (the
-    # connection's, which outranks the database's default) lets it run the ALTER that lifts the freeze.
-    psql = f"sudo -u postgres env PGOPTIONS='-c default_transaction_read_only=off' psql -X -q -v ON_ERROR_STOP=1 -d {db}"
-    return PRELUDE + (f"{psql} -c \"ALTER DATABASE \\\"{database}\\\" SET default_transaction_read_only = off\"\n"
-                      f"echo \"FREEZE|new sessions read-only: $(sudo -u postgres psql -X -At -d {db} "
-                      "-c 'SHOW default_transaction_read_only')\"\n")
+    # The name reaches bash as a quoted word in $DB, never as script text: a `$` in it (params allow one)
+    # would be expanded. The frozen database starts every session read-only, this one too: the session's
+    # own option (the connection's, which outranks the database's default) lets it lift the freeze.
+    return PRELUDE + "\n".join([
+        f"DB={shlex.quote(database)}",
+        "sudo -u postgres env PGOPTIONS='-c default_transaction_read_only=off' psql -X -q -v ON_ERROR_STOP=1 "
+        "-d \"$DB\" -c \"ALTER DATABASE \\\"$DB\\\" SET default_transaction_read_only = off\"",
+        'echo "FREEZE|new sessions read-only: $(sudo -u postgres psql -X -At -d "$DB" '
+        "-c 'SHOW default_transaction_read_only')\""]) + "\n"
 
 
 # ---- on an app server: the ledger, the restore, the app's own user -----------------------------------
