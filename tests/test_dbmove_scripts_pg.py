@@ -26,6 +26,11 @@ def server():
     uri = pg.start(root / "data")
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{DB}"')
+        # a dev host whose server is not on UTC (the target's fingerprints are taken in UTC)
+        conn.execute(f"ALTER DATABASE \"{DB}\" SET timezone = 'Pacific/Auckland'")
+    with psycopg.connect(pg.uri_for(uri, DB), autocommit=True) as conn:
+        conn.execute("CREATE TABLE orders (id int PRIMARY KEY, created_at timestamptz NOT NULL)")
+        conn.execute("INSERT INTO orders VALUES (1, '2026-01-02 03:04:05+00'), (2, '2026-06-30 23:59:59+00')")
     yield {"uri": pg.uri_for(uri, DB), "sock": pg.socket_dir(root / "data"), "port": pg.port(root / "data"),
            "root": root}
     pg.stop(root / "data")
@@ -62,3 +67,17 @@ def test_a_dev_database_with_a_dollar_in_its_name_is_unfrozen_again(server, tmp_
     assert lifted.returncode == 0, lifted.stderr
     assert "FREEZE|new sessions read-only: off" in lifted.stdout
     assert _writable(server["uri"])
+
+
+def _fingerprints_in_utc(uri: str) -> list[str]:
+    """What the restore's side computes on RDS (its sessions in UTC): `table|rows|md5` per table."""
+    with psycopg.connect(uri, options="-c TimeZone=UTC") as conn:
+        queries = [r[0] for r in conn.execute(s.PG_FINGERPRINT_SQL).fetchall()]
+        return ["|".join(str(v) for v in conn.execute(q).fetchone()) for q in queries]
+
+
+def test_the_dev_fingerprints_are_taken_in_utc_whatever_the_dev_servers_time_zone(server, tmp_path):
+    run = _run(s.dev_pg(DB, "b", "k", "us-east-1", dump=False, freeze=False), tmp_path, server)
+    assert run.returncode == 0, run.stderr
+    dev = [line[3:] for line in run.stdout.splitlines() if line.startswith("FP|")]
+    assert dev == _fingerprints_in_utc(server["uri"]) and dev[0].startswith("orders|2|")

@@ -100,21 +100,23 @@ def _aws(region: str) -> str:
 # ---- on the dev host: freeze, fingerprint, dump, upload ---------------------------------------------
 def dev_pg(database: str, bucket: str, key: str, region: str, *, dump: bool, freeze: bool) -> str:
     """PostgreSQL on the dev host, reached as the OS user postgres over its local socket (peer auth)."""
-    db = shlex.quote(database)
-    lines = [PRELUDE, f"DB={db}", 'PSQL="sudo -u postgres psql -X -q -v ON_ERROR_STOP=1 -d $DB"',
+    # sudo resets the environment (env_reset): the session's options go through `env` on its far side.
+    # Every session is in UTC, as the restore's on RDS are, so a timestamptz reads the same on both.
+    lines = [PRELUDE, f"DB={shlex.quote(database)}",
+             "dev_psql() { sudo -u postgres env PGOPTIONS=\"-c TimeZone=UTC ${PG_EXTRA:-}\" psql -X -q "
+             "-v ON_ERROR_STOP=1 -d \"$DB\" \"$@\"; }",
              "command -v psql >/dev/null 2>&1 || fail 'no psql on this host: is PostgreSQL installed here?'",
              f"FP_SQL={shlex.quote(PG_FINGERPRINT_SQL)}"]
     if freeze:
         lines += [
             # New sessions start read-only; the app's open sessions are ended so it reconnects read-only.
             # This session is not read-only itself, so a rerun finds an earlier attempt's freeze and sets it again.
-            "sudo -u postgres env PGOPTIONS='-c default_transaction_read_only=off' psql -X -q -v ON_ERROR_STOP=1 "
-            "-d \"$DB\" -c \"ALTER DATABASE \\\"$DB\\\" SET default_transaction_read_only = on\"",
-            "$PSQL -At -c \"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+            "PG_EXTRA='-c default_transaction_read_only=off' dev_psql "
+            "-c \"ALTER DATABASE \\\"$DB\\\" SET default_transaction_read_only = on\"",
+            "dev_psql -At -c \"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
             "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'\" >/dev/null"]
-    lines += ['echo "FREEZE|new sessions read-only: $($PSQL -At -c \'SHOW default_transaction_read_only\')"']
-    lines += ["export PGOPTIONS='-c TimeZone=UTC'",
-              '$PSQL -At -c "$FP_SQL" | while IFS= read -r q; do $PSQL -At -F "|" -c "$q"; done | sed "s/^/FP|/"']
+    lines += ['echo "FREEZE|new sessions read-only: $(dev_psql -At -c \'SHOW default_transaction_read_only\')"']
+    lines += ['dev_psql -At -c "$FP_SQL" | while IFS= read -r q; do dev_psql -At -F "|" -c "$q"; done | sed "s/^/FP|/"']
     if dump:
         lines += _upload("sudo -u postgres pg_dump -Fc --no-owner --no-acl -d \"$DB\"", bucket, key, region)
     return "\n".join(lines) + "\n"
