@@ -58,3 +58,42 @@ def test_the_sandbox_dnf_installs_only_what_amazon_linux_has(monkeypatch, tmp_pa
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert hostbin.dnf(["install", "-y", "postgresql99"]) == 1
     assert "No match for argument: postgresql99" in capsys.readouterr().err
+
+
+PASSWORDS = {"arn:master": "MasterPw0123456789", "arn:app": "AppPw0123456789abcdef"}
+
+
+def _recording_host(tmp_path, versions: dict[str, str]):
+    """A host whose tools record their argument vectors (what `ps` and /proc/*/cmdline show to every user)
+    and what they read on stdin; the aws CLI answers get-secret-value with PASSWORDS."""
+    d = tmp_path / "bin"
+    d.mkdir(exist_ok=True)
+    secrets = "".join(f"*{arn}*) echo '{{\"password\": \"{pw}\"}}';; " for arn, pw in PASSWORDS.items())
+    for tool in ("sudo", "psql", "pg_dump", "pg_restore", "mysql", "mysqldump", "aws", "dnf", "apt-get"):
+        version = versions.get(tool, "")
+        body = (f'printf "%s " "$(basename "$0")" "$@" >> {tmp_path}/argv; echo >> {tmp_path}/argv\n'
+                + (f'case "$*" in *--version*) echo "{version}"; exit 0;; esac\n' if version else "")
+                + (f'case "$*" in {secrets} esac\n' if tool == "aws" else "")
+                + (f'[ -t 0 ] || cat >> {tmp_path}/stdin\n' if tool in ("psql", "mysql") else ""))
+        (d / tool).write_text("#!/bin/sh\n" + body)
+        (d / tool).chmod(0o755)
+    return d
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql"])
+def test_no_password_is_on_a_command_line_of_the_restore(engine, tmp_path):
+    """A process's arguments are world-readable (ps, /proc/*/cmdline): the master and the app user's
+    passwords reach the database clients through their environment, a file of mode 600 or stdin."""
+    target = s.Target(**{**TARGET.__dict__, "engine": engine, "major": "16" if engine == "postgres" else "8"})
+    stubs = _recording_host(tmp_path, {"pg_restore": "pg_restore (PostgreSQL) 16.4", "psql": "psql (PostgreSQL) 16.4",
+                                       "mysql": "mysql  Ver 15.1 Distrib 10.11.6-MariaDB"})
+    script = s.target_restore(target, bucket="demo-dbmove-123456789012", key="dumps/k/app.dump", source="i-1",
+                              dev_fingerprints="items|3|abc")
+    run = subprocess.run(["/bin/sh", "-c", "\n".join(s.wrap(script))], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)}, stdin=subprocess.DEVNULL,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    argv = (tmp_path / "argv").read_text()
+    assert "get-secret-value" in argv and {"postgres": "\npsql ", "mysql": "\nmysql "}[engine] in argv
+    assert not [pw for pw in PASSWORDS.values() if pw in argv], argv
+    assert PASSWORDS["arn:app"] in (tmp_path / "stdin").read_text()   # the app user still gets it

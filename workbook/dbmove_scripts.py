@@ -242,7 +242,9 @@ def target_restore(t: Target, *, bucket: str, key: str, source: str, dev_fingerp
             # creates them); the ledger entry is part of the restore's one transaction.
             "{ pg_restore --clean --if-exists --no-owner --no-acl -f - \"$tmp\"; "
             f"printf '%s\\n' {shlex.quote(ledger)}; }} | $PSQL --single-transaction >/dev/null",
-            f"$PSQL -v app_user={app} -v app_pw=\"$APP_PW\" -v db=\"$DB\" >/dev/null <<'SQL'",
+            # The password goes in on stdin from printf, a bash builtin: a process's arguments are
+            # world-readable (ps). psql's \getenv would need psql 15, and an RDS 14 gets psql 14.
+            "{ printf '\\\\set app_pw %s\\n' \"$APP_PW\"; cat <<'SQL'",
             "SELECT format('CREATE ROLE %I LOGIN', :'app_user') WHERE NOT EXISTS "
             "(SELECT 1 FROM pg_roles WHERE rolname = :'app_user') \\gexec",
             "ALTER ROLE :\"app_user\" WITH LOGIN PASSWORD :'app_pw';",
@@ -250,7 +252,8 @@ def target_restore(t: Target, *, bucket: str, key: str, source: str, dev_fingerp
             "GRANT USAGE ON SCHEMA public TO :\"app_user\";",
             "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :\"app_user\";",
             "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :\"app_user\";",
-            "SQL"]
+            "SQL",
+            f"}} | $PSQL -v app_user={app} -v db=\"$DB\" >/dev/null"]
     else:
         started = (f"{MYSQL_LEDGER_DDL}; INSERT INTO {LEDGER_TABLE} (state, source, dump_key, fingerprints) "
                    f"VALUES ('started', {src}, {dump_key}, '')")

@@ -4,6 +4,10 @@ real restores, row counts and checksums; PostgreSQL and MySQL (MariaDB) dev host
 database is never overwritten: a rerun after a production write keeps the write (the move ledger)."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import sys
 from pathlib import Path
 
@@ -105,6 +109,18 @@ def test_the_app_user_is_created_with_its_own_secret(pg_plane):
     with backend.connect(dp.database_uri("rds")) as conn:
         assert conn.execute("SELECT has_table_privilege('app_user', 'items', 'INSERT'), "
                             "has_table_privilege('app_user', 'items', 'TRUNCATE')").fetchone() == (True, False)
+        stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'app_user'").fetchone()[0]
+    password = json.loads(ctx.client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])["password"]
+    assert _scram_matches(stored, password)   # the app logs in with the password its secret holds
+
+
+def _scram_matches(stored: str, password: str) -> bool:
+    """Whether PostgreSQL's SCRAM-SHA-256 verifier (pg_authid) is that of `password` (RFC 5802)."""
+    method, rest = stored.split("$", 1)
+    (iterations, salt), (stored_key, _) = (part.split(":") for part in rest.split("$"))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    return method == "SCRAM-SHA-256" and base64.b64encode(hashlib.sha256(client_key).digest()).decode() == stored_key
 
 
 def test_a_mysql_dev_host_moves_real_mysql_rows_with_matching_checksums(mysql_plane):
