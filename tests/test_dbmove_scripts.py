@@ -97,3 +97,23 @@ def test_no_password_is_on_a_command_line_of_the_restore(engine, tmp_path):
     assert "get-secret-value" in argv and {"postgres": "\npsql ", "mysql": "\nmysql "}[engine] in argv
     assert not [pw for pw in PASSWORDS.values() if pw in argv], argv
     assert PASSWORDS["arn:app"] in (tmp_path / "stdin").read_text()   # the app user still gets it
+
+
+@pytest.mark.parametrize("installed", ["16", "17"])
+def test_the_restore_uses_pg_restore_of_the_rds_major_not_a_newer_one(installed, tmp_path):
+    """pg_restore 17 writes `SET transaction_timeout = 0`, which PostgreSQL 16 refuses (the restore stops
+    at its first line): an app server with pg_restore 17 installs 16 for an RDS 16 target, and refuses
+    when the install leaves it without one."""
+    stubs = _recording_host(tmp_path, {"pg_restore": "pg_restore (PostgreSQL) 17.2", "psql": "psql (PostgreSQL) 17.2"})
+    # dnf "installs" postgresql16 by putting pg_restore 16 first on the PATH, or leaves 17 in place
+    (stubs / "dnf").write_text(f'#!/bin/sh\necho "dnf $*" >> {tmp_path}/argv\n'
+                               f'sed -i "s/17\\.2/{installed}.4/" {stubs}/pg_restore {stubs}/psql\n')
+    target = s.Target(**{**TARGET.__dict__, "engine": "postgres", "major": "16"})
+    run = subprocess.run(["/bin/sh", "-c", "\n".join(s.wrap(s.target_probe(target)))], capture_output=True, text=True,
+                         cwd=tmp_path, env={"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)},
+                         stdin=subprocess.DEVNULL, timeout=60)
+    assert "dnf install -y -q postgresql16" in (tmp_path / "argv").read_text()
+    if installed == "16":
+        assert run.returncode == 0, run.stderr
+    else:
+        assert run.returncode != 0 and "pg_restore 16 is needed for RDS PostgreSQL 16 (found: 17)" in run.stderr

@@ -251,3 +251,28 @@ def test_a_database_of_many_tables_is_verified_whole_past_run_commands_24000_cha
     _agent(ctx, sent, answers)
     result = dbmove.move(ctx)
     assert len(result.verification) == 600 and result.verification.match.all()
+
+
+def test_a_dev_server_newer_than_the_rds_major_is_refused_before_the_freeze(pg_stack, tmp_path):
+    """A dump of PostgreSQL 17 cannot be restored into RDS 16.4: the move says so, naming the parameter
+    that fixes it, before the dev database is frozen (nothing to lift afterwards)."""
+    from ssm_agent import moved_answers
+    ctx, stack = pg_stack
+    stubs = _stub_bin(tmp_path)
+    said = tmp_path / "said"
+    (stubs / "psql").write_text(f'#!/bin/sh\necho "$*" >> {said}\n'
+                                'case "$*" in *server_version_num*) echo 170004;; esac\n')
+
+    def dev_host_runs_it(cmd):   # the dev host's command runs under /bin/sh on the stubs; the rest as a move
+        if cmd["InstanceIds"] != [stack["dev"]]:
+            return moved_answers(cmd)
+        run = subprocess.run(["/bin/sh", "-c", "\n".join(cmd["Parameters"]["commands"])], capture_output=True,
+                             text=True, cwd=tmp_path, env={"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)},
+                             stdin=subprocess.DEVNULL, timeout=60)
+        return ("Success" if run.returncode == 0 else "Failed"), run.stdout, run.stderr
+    sent: list[dict] = []
+    _agent(ctx, sent, dev_host_runs_it)
+    with pytest.raises(dbmove.CommandFailed, match=r"PostgreSQL 17.*RDS instance's 16.*db_engine_version=17"):
+        dbmove.move(ctx)
+    assert "ALTER DATABASE" not in said.read_text()
+    assert not [c for c in sent if "restore into RDS" in c["Comment"]]

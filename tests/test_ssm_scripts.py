@@ -37,6 +37,9 @@ if name == "sudo":   # sudo -u postgres CMD ...: run CMD as it is
     os.execvp(args[0], args)
 if name == "aws" and "get-secret-value" in sys.argv:
     print(json.dumps({{"username": "u", "password": "pw"}}))
+if name == "psql" and "SHOW server_version_num" in sys.argv:
+    print("160004")
+    sys.exit(0)
 if "--version" in sys.argv:
     print(f"{{name}} (PostgreSQL) 16.4")
     sys.exit(0)

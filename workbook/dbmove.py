@@ -230,9 +230,10 @@ def _target(ctx: Context, db: dict[str, Any], engine_name: str, app_secret: str)
                           app_secret=app_secret, app_user=hosts.APP_USER, region=ctx.p.region)
 
 
-def _dev_script(engine_name: str, ctx: Context, bucket: str, key: str, *, dump: bool) -> str:
-    fn = scripts.dev_pg if engine_name == "postgres" else scripts.dev_mysql
-    return fn(ctx.p.dev_db_name, bucket, key, ctx.p.region, dump=dump, freeze=dump)
+def _dev_script(engine_name: str, ctx: Context, bucket: str, key: str, *, dump: bool, rds_major: str = "") -> str:
+    if engine_name == "postgres":   # a dev server newer than RDS is refused before the freeze
+        return scripts.dev_pg(ctx.p.dev_db_name, bucket, key, ctx.p.region, dump=dump, freeze=dump, rds_major=rds_major)
+    return scripts.dev_mysql(ctx.p.dev_db_name, bucket, key, ctx.p.region, dump=dump, freeze=dump)
 
 
 def moved(ctx: Context) -> dict[str, str]:
@@ -270,7 +271,8 @@ def move_with_ssm(ctx: Context) -> MoveResult:
             return _verify_moved(ctx, db, engine_name, dev, bucket, probe, tagged)
         t_freeze = time.time()
         t0 = time.perf_counter()
-        out = scripts.parse(run_command(ctx, dev, _dev_script(engine_name, ctx, bucket, key, dump=True),
+        out = scripts.parse(run_command(ctx, dev, _dev_script(engine_name, ctx, bucket, key, dump=True,
+                                                              rds_major=target.major),
                                         "workbook: freeze, fingerprint and dump the dev database",
                                         output_bucket=bucket))
         t["freeze_dump_and_stage_s"] = time.perf_counter() - t0
@@ -287,8 +289,9 @@ def move_with_ssm(ctx: Context) -> MoveResult:
     table = compare_fingerprints(dev_fp, fingerprint_frame(done.get("FP", [])))
     freeze = (out.get("FREEZE") or [["not reported"]])[0][0]
     size = int((out.get("DUMP") or [["0"]])[0][0] or 0)
+    server = [f"dev server: {e} {m} (RDS: {db.get('EngineVersion', '?')})" for e, m in out.get("SERVER", [])]
     return MoveResult(table, {k: round(v, 3) for k, v in t.items()}, bucket, key, size, freeze, engine_name,
-                      notes=[f"dev engine: {evidence}", f"the app's own database user {hosts.APP_USER}: secret "
+                      notes=[f"dev engine: {evidence}", *server, f"the app's own database user {hosts.APP_USER}: secret "
                              f"{names.app_db_secret(ctx.p)}"])
 
 

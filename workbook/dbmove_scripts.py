@@ -53,7 +53,7 @@ MYSQL_LEDGER_DDL = (f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} (id INT AUTO_INC
 class Target:
     """Where the restore goes: the RDS endpoint, the master user and the secrets to read there."""
     engine: str           # postgres | mysql
-    major: str            # the RDS engine's major version (client tools must be at least this)
+    major: str            # the RDS engine's major version (PostgreSQL: the client tools' major too)
     host: str
     port: int
     database: str
@@ -98,8 +98,10 @@ def _aws(region: str) -> str:
 
 
 # ---- on the dev host: freeze, fingerprint, dump, upload ---------------------------------------------
-def dev_pg(database: str, bucket: str, key: str, region: str, *, dump: bool, freeze: bool) -> str:
-    """PostgreSQL on the dev host, reached as the OS user postgres over its local socket (peer auth)."""
+def dev_pg(database: str, bucket: str, key: str, region: str, *, dump: bool, freeze: bool, rds_major: str = "") -> str:
+    """PostgreSQL on the dev host, reached as the OS user postgres over its local socket (peer auth).
+    With rds_major: refuses, before anything is frozen, a dev server of a newer major (its dump cannot be
+    restored there); reports the dev server's major as `SERVER|postgres|N`."""
     # sudo resets the environment (env_reset): the session's options go through `env` on its far side.
     # Every session is in UTC, as the restore's on RDS are, so a timestamptz reads the same on both.
     lines = [PRELUDE, f"DB={shlex.quote(database)}",
@@ -107,6 +109,14 @@ def dev_pg(database: str, bucket: str, key: str, region: str, *, dump: bool, fre
              "-v ON_ERROR_STOP=1 -d \"$DB\" \"$@\"; }",
              "command -v psql >/dev/null 2>&1 || fail 'no psql on this host: is PostgreSQL installed here?'",
              f"FP_SQL={shlex.quote(PG_FINGERPRINT_SQL)}"]
+    if rds_major:
+        lines += [
+            "v=$(dev_psql -At -c 'SHOW server_version_num')",
+            'case "$v" in ""|*[!0-9]*) fail "could not read the dev server\'s version (got: $v)";; esac',
+            'dev_major=$((v / 10000)); echo "SERVER|postgres|$dev_major"',
+            f'[ "$dev_major" -le {int(rds_major)} ] || fail "the dev database runs PostgreSQL $dev_major, newer than the '
+            f"RDS instance's {int(rds_major)}: its dump cannot be restored there, so nothing was frozen or moved. "
+            'Recreate the RDS instance with db_engine_version=$dev_major (03_database)"']
     if freeze:
         lines += [
             # New sessions start read-only; the app's open sessions are ended so it reconnects read-only.
@@ -164,7 +174,7 @@ def unfreeze(engine: str, database: str) -> str:
 
 # ---- on an app server: the ledger, the restore, the app's own user -----------------------------------
 def _target_setup(t: Target) -> list[str]:
-    """Client tools of at least the RDS major, the connection settings, the master password."""
+    """Client tools (PostgreSQL: of the RDS major), the connection settings, the master password."""
     # The role's read permission was just granted (dbmove_hosts.app_access): IAM may take seconds to apply it.
     secret = (f"secret_field() {{ for i in 1 2 3 4 5 6; do v=$({_aws(t.region)} secretsmanager get-secret-value "
               "--secret-id \"$1\" --query SecretString --output text) && break; [ $i = 6 ] && fail \"could not read "
@@ -175,8 +185,16 @@ def _target_setup(t: Target) -> list[str]:
         major = t.major
         lines += [
             "pg_major() { { pg_restore --version 2>/dev/null || true; } | grep -oE '[0-9]+' | head -n1; }",
-            f'[ "$(pg_major)" -ge {major} ] 2>/dev/null || pkg_install postgresql{major} postgresql-client-{major}',
-            f'[ "$(pg_major)" -ge {major} ] 2>/dev/null || fail "pg_restore {major} or newer is needed (found: $(pg_major))"',
+            # The client of the RDS major exactly: a newer pg_restore writes settings an older server refuses
+            # (17's SET transaction_timeout stops a restore into 16). Debian and PGDG keep each major's
+            # tools in a folder of their own, in front of which /usr/bin may hold another major's.
+            f"major_first() {{ for d in /usr/lib/postgresql/{major}/bin /usr/pgsql-{major}/bin; do "
+            'if [ -x "$d/pg_restore" ]; then PATH="$d:$PATH"; fi; done; }',
+            "major_first",
+            f'[ "$(pg_major)" = {major} ] || pkg_install postgresql{major} postgresql-client-{major} || true',
+            "major_first",
+            f'[ "$(pg_major)" = {major} ] || fail "pg_restore {major} is needed for RDS PostgreSQL {major} (found: '
+            f'$(pg_major)): install postgresql{major} (postgresql-client-{major} on Debian/Ubuntu) on the app server"',
             f"export PGHOST={shlex.quote(t.host)} PGPORT={t.port} PGUSER={shlex.quote(t.user)} PGDATABASE=\"$DB\" "
             "PGSSLMODE=require PGOPTIONS='-c TimeZone=UTC' PGCONNECT_TIMEOUT=10",
             f"export PGPASSWORD=\"$(secret_field {shlex.quote(t.master_secret)} password)\"",

@@ -92,6 +92,7 @@ def test_postgres_move_then_a_rerun_keeps_a_production_write(pg_plane):
     first = dbmove.move(ctx)
     assert first.ok and not first.already_moved and first.engine == "postgres"
     assert first.verification["rows_rds"].sum() == 300 and first.freeze_held
+    assert "dev server: postgres 16 (RDS: 16." in " ".join(first.notes)   # the versions the move checked
     _insert(dp.database_uri("rds"), "written in production")
     again = dbmove.move(ctx)
     assert _count(dp.database_uri("rds"), "name = 'written in production'") == 1
