@@ -74,7 +74,8 @@ def _recording_host(tmp_path, versions: dict[str, str]):
         body = (f'printf "%s " "$(basename "$0")" "$@" >> {tmp_path}/argv; echo >> {tmp_path}/argv\n'
                 + (f'case "$*" in *--version*) echo "{version}"; exit 0;; esac\n' if version else "")
                 + (f'case "$*" in {secrets} esac\n' if tool == "aws" else "")
-                + (f'[ -t 0 ] || cat >> {tmp_path}/stdin\n' if tool in ("psql", "mysql") else ""))
+                + (f'[ -t 0 ] || cat >> {tmp_path}/stdin\n' if tool in ("psql", "mysql") else "")
+                + ('while [ "$1" = -u ]; do shift 2; done\nexec "$@"\n' if tool == "sudo" else ""))
         (d / tool).write_text("#!/bin/sh\n" + body)
         (d / tool).chmod(0o755)
     return d
@@ -117,3 +118,21 @@ def test_the_restore_uses_pg_restore_of_the_rds_major_not_a_newer_one(installed,
         assert run.returncode == 0, run.stderr
     else:
         assert run.returncode != 0 and "pg_restore 16 is needed for RDS PostgreSQL 16 (found: 17)" in run.stderr
+
+
+@pytest.mark.parametrize("server", ["mysql", "mariadb"])
+def test_a_gtid_source_is_dumped_without_its_gtid_purged_where_mysqldump_knows_the_option(server, tmp_path):
+    """MySQL's mysqldump of a GTID-enabled server writes SET @@GLOBAL.GTID_PURGED, which RDS refuses to a
+    master without SUPER: --set-gtid-purged=OFF. MariaDB's mysqldump has no such option (it would stop)."""
+    stubs = _recording_host(tmp_path, {})
+    help_text = "  --set-gtid-purged[=name]\n" if server == "mysql" else "  --gtid  Used together with --master-data\n"
+    (stubs / "mysqldump").write_text(f'#!/bin/sh\ncase "$*" in *--help*) printf "%s" "{help_text}"; exit 0;; esac\n'
+                                     f'echo "mysqldump $*" >> {tmp_path}/argv\n')
+    script = s.dev_mysql("app", "demo-dbmove-123456789012", "dumps/k/app.sql", "eu-west-1", dump=True, freeze=False)
+    run = subprocess.run(["/bin/sh", "-c", "\n".join(s.wrap(script))], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)}, stdin=subprocess.DEVNULL,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    dump = next(line for line in (tmp_path / "argv").read_text().splitlines() if line.startswith("mysqldump"))
+    assert ("--set-gtid-purged=OFF" in dump) == (server == "mysql")
+    assert "--routines" in dump and "--events" in dump

@@ -41,6 +41,13 @@ MYSQL_FINGERPRINT_SQL = (
     "AND t.table_name = c.table_name WHERE c.table_schema = DATABASE() AND t.table_type = 'BASE TABLE' "
     f"AND c.table_name <> '{LEDGER_TABLE}' GROUP BY c.table_name ORDER BY c.table_name")
 
+# DEFINER=`user`@`host` of triggers, views, routines and events: RDS's master may not name another user
+# (ERROR 1227, no SUPER), so the objects are created as the master instead, as AWS advises for imports.
+# Only where mysqldump writes it, a versioned comment (/*!50017 DEFINER=...*/) or a line's CREATE: a row's
+# value starts no line (newlines in values are escaped) and is left alone.
+_DEFINER = "DEFINER=`([^`]|``)*`(@`([^`]|``)*`)?"
+STRIP_DEFINER = rf"s#(/\*![0-9]{{5}} ){_DEFINER}#\1#g; s#^CREATE {_DEFINER} #CREATE #"
+
 PG_LEDGER_DDL = (f"CREATE TABLE IF NOT EXISTS public.{LEDGER_TABLE} (id serial PRIMARY KEY, state text NOT NULL, "
                  "moved_at timestamptz NOT NULL DEFAULT now(), source text NOT NULL, dump_key text NOT NULL, "
                  "fingerprints text NOT NULL DEFAULT '')")
@@ -145,8 +152,13 @@ def dev_mysql(database: str, bucket: str, key: str, region: str, *, dump: bool, 
     lines += ['echo "FREEZE|read_only: $($MYSQL -e "SELECT IF(@@global.read_only, \'on\', \'off\')")"']
     lines += ['$MYSQL "$DB" -e "$FP_SQL" | $MYSQL "$DB" | tr "\\t" "|" | sed "s/^/FP|/"']
     if dump:
-        lines += _upload("sudo mysqldump --single-transaction --triggers --hex-blob --no-tablespaces "
-                         "--default-character-set=utf8mb4 \"$DB\"", bucket, key, region)
+        # MySQL's mysqldump of a GTID source writes SET @@GLOBAL.GTID_PURGED, which RDS refuses; MariaDB's
+        # has no such option and would stop at it.
+        lines += ['case "$(mysqldump --help 2>/dev/null || true)" in *--set-gtid-purged*) GTID=--set-gtid-purged=OFF;; '
+                  "*) GTID=;; esac"]
+        lines += _upload("sudo mysqldump --single-transaction --routines --events --triggers --hex-blob --no-tablespaces "
+                         f"--default-character-set=utf8mb4 $GTID \"$DB\" | sed -E {shlex.quote(STRIP_DEFINER)}",
+                         bucket, key, region)
     return "\n".join(lines) + "\n"
 
 
