@@ -32,7 +32,7 @@ def test_no_password_is_ever_in_a_script_and_the_tools_are_installed_by_it():
     assert "already holds $rows rows" in restore          # refuses a database no ledger accounts for
     pg = s.target_restore(s.Target(**{**TARGET.__dict__, "engine": "postgres", "major": "16"}), bucket="demo-dbmove-123456789012",
                           key="k", source="x", dev_fingerprints="")
-    assert "pkg_install postgresql16 postgresql-client-16" in pg and "--single-transaction" in pg
+    assert "pkg_install postgresql16 postgresql-client-16" in pg and "'COMMIT;'" in pg   # one transaction (see _pg.py)
     assert "INSERT INTO public.workbook_move_ledger" in pg      # the ledger commits with the restore
     dump = s.dev_mysql("app", "demo-dbmove-123456789012", "dumps/k/app.sql", "eu-west-1", dump=True, freeze=True)
     assert "SET GLOBAL read_only = ON" in dump and "mysqldump --single-transaction" in dump and "pg_dump" not in dump

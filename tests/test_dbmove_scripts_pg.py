@@ -81,3 +81,35 @@ def test_the_dev_fingerprints_are_taken_in_utc_whatever_the_dev_servers_time_zon
     assert run.returncode == 0, run.stderr
     dev = [line[3:] for line in run.stdout.splitlines() if line.startswith("FP|")]
     assert dev == _fingerprints_in_utc(server["uri"]) and dev[0].startswith("orders|2|")
+
+
+def test_a_restore_whose_dump_stream_breaks_leaves_the_database_as_it_was(server, tmp_path):
+    """The dump streams from S3 into pg_restore and psql: a stream cut short (the connection to S3 lost)
+    must not commit the part that arrived, or the database holds rows no ledger accounts for."""
+    with psycopg.connect(pg.uri_for(server["uri"], "postgres"), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE source")
+        conn.execute("CREATE DATABASE target")
+    with psycopg.connect(pg.uri_for(server["uri"], "source"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 50000) g")
+    dump = subprocess.run([pg.bin_path("pg_dump"), "-Fc", "-Z0", "-d", pg.uri_for(server["uri"], "source")],
+                          capture_output=True, check=True).stdout
+    (tmp_path / "cut.dump").write_bytes(dump[: len(dump) * 2 // 3])
+    d = tmp_path / "bin"
+    d.mkdir()
+    (d / "aws").write_text('#!/bin/sh\ncase "$*" in *get-secret-value*) echo \'{"password": "Pw1"}\';; '
+                           f'*head-object*) echo {len(dump)};; *" cp s3://"*) cat {tmp_path}/cut.dump;; esac\n')
+    (d / "aws").chmod(0o755)
+    for tool in ("psql", "pg_restore"):   # this server has no TLS (the sandbox's app servers say the same)
+        (d / tool).write_text(f'#!/bin/sh\nPGSSLMODE=disable exec {pg.bin_path(tool)} "$@"\n')
+        (d / tool).chmod(0o755)
+    target = s.Target(engine="postgres", major="16", host=server["sock"], port=int(server["port"]), database="target",
+                      user="postgres", master_secret="arn:m", app_secret="arn:a", app_user="app_user", region="r")
+    script = s.target_restore(target, bucket="demo-dbmove-123456789012", key="dumps/k/app.dump", source="i-1",
+                              dev_fingerprints="items|50000|x")
+    run = subprocess.run(["/bin/sh", "-c", "\n".join(s.wrap(script))], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PATH": f"{d}:{Path(pg.bin_path('psql')).parent}:/usr/bin:/bin", "HOME": str(tmp_path)},
+                         stdin=subprocess.DEVNULL, timeout=60)
+    assert run.returncode != 0 and "pg_restore: error" in run.stderr, run.stderr
+    with psycopg.connect(pg.uri_for(server["uri"], "target")) as conn:
+        tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'").fetchall()
+    assert tables == [], run.stderr

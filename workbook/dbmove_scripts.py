@@ -124,6 +124,8 @@ def dev_pg(database: str, bucket: str, key: str, region: str, *, dump: bool, fre
             f'[ "$dev_major" -le {int(rds_major)} ] || fail "the dev database runs PostgreSQL $dev_major, newer than the '
             f"RDS instance's {int(rds_major)}: its dump cannot be restored there, so nothing was frozen or moved. "
             'Recreate the RDS instance with db_engine_version=$dev_major (03_database)"']
+    if dump:
+        lines += ["need_aws"]   # before the freeze: what can fail first leaves the dev database as it was
     if freeze:
         lines += [
             # New sessions start read-only; the app's open sessions are ended so it reconnects read-only.
@@ -135,7 +137,8 @@ def dev_pg(database: str, bucket: str, key: str, region: str, *, dump: bool, fre
     lines += ['echo "FREEZE|new sessions read-only: $(dev_psql -At -c \'SHOW default_transaction_read_only\')"']
     lines += ['dev_psql -At -c "$FP_SQL" | while IFS= read -r q; do dev_psql -At -F "|" -c "$q"; done | sed "s/^/FP|/"']
     if dump:
-        lines += _upload("sudo -u postgres pg_dump -Fc --no-owner --no-acl -d \"$DB\"", bucket, key, region)
+        lines += _upload("sudo -u postgres pg_dump -Fc --no-owner --no-acl -d \"$DB\"",
+                         "dev_psql -At -c 'SELECT pg_database_size(current_database())'", bucket, key, region)
     return "\n".join(lines) + "\n"
 
 
@@ -144,6 +147,8 @@ def dev_mysql(database: str, bucket: str, key: str, region: str, *, dump: bool, 
     lines = [PRELUDE, f"DB={shlex.quote(database)}", 'MYSQL="sudo mysql --batch --skip-column-names"',
              "command -v mysql >/dev/null 2>&1 || fail 'no mysql client on this host: is MySQL/MariaDB installed here?'",
              f"FP_SQL={shlex.quote(MYSQL_FINGERPRINT_SQL)}"]
+    if dump:
+        lines += ["need_aws"]   # before the freeze: what can fail first leaves the dev database as it was
     if freeze:
         # read_only does not bind admin logins, and a one-box dev app often logs in as root: MySQL's
         # super_read_only binds them too (and implies read_only). MariaDB has none: its read_only binds
@@ -158,15 +163,21 @@ def dev_mysql(database: str, bucket: str, key: str, region: str, *, dump: bool, 
                   "*) GTID=;; esac"]
         lines += _upload("sudo mysqldump --single-transaction --routines --events --triggers --hex-blob --no-tablespaces "
                          f"--default-character-set=utf8mb4 $GTID \"$DB\" | sed -E {shlex.quote(STRIP_DEFINER)}",
-                         bucket, key, region)
+                         '$MYSQL "$DB" -e "SELECT COALESCE(SUM(data_length + index_length), 0) FROM '
+                         'information_schema.tables WHERE table_schema = DATABASE()"', bucket, key, region)
     return "\n".join(lines) + "\n"
 
 
-def _upload(dump_cmd: str, bucket: str, key: str, region: str) -> list[str]:
-    return ["need_aws", "tmp=$(mktemp /tmp/workbook-dump-XXXXXX)", "trap 'rm -f \"$tmp\"' EXIT",
-            f"{dump_cmd} > \"$tmp\"",
-            f"{_aws(region)} s3 cp \"$tmp\" {shlex.quote(quoting.s3_uri(bucket, key))} --sse AES256 --only-show-errors",
-            'echo "DUMP|$(wc -c < "$tmp" | tr -d " ")"']
+def _upload(dump_cmd: str, size_cmd: str, bucket: str, key: str, region: str) -> list[str]:
+    """The dump streamed to S3, never kept on the host: /tmp is a tmpfs of half the RAM on Amazon Linux
+    2023, and a dump there failed past its size after the freeze. dd counts the bytes on the way. The CLI
+    cuts a stream into at most 10,000 parts, of 8 MiB unless --expected-size says more is coming: four
+    times the database's size on disk (a dump's text seldom exceeds that) and 1 GiB."""
+    return [f"db_bytes=$({size_cmd}); case \"$db_bytes\" in \"\"|*[!0-9]*) db_bytes=0;; esac",
+            "n=$(mktemp /tmp/workbook-count-XXXXXX); trap 'rm -f \"$n\"' EXIT",
+            f"{dump_cmd} | dd bs=65536 2>\"$n\" | {_aws(region)} s3 cp - {shlex.quote(quoting.s3_uri(bucket, key))} "
+            "--expected-size $((4 * db_bytes + 1073741824)) --sse AES256 --only-show-errors",
+            'echo "DUMP|$(sed -n "s/^\\([0-9][0-9]*\\) bytes.*/\\1/p" "$n")"']
 
 
 def unfreeze(engine: str, database: str) -> str:
@@ -257,10 +268,13 @@ def target_restore(t: Target, *, bucket: str, key: str, source: str, dev_fingerp
         'rows=$(fingerprint | awk -F"|" \'{s += $2} END {print s + 0}\')',
         'if [ "$rows" -gt 0 ] && [ "$state" != started ]; then fail "the RDS database $DB already holds $rows rows '
         'and no move ledger ($FP_LEDGER) says a move put them there: it is not overwritten"; fi',
-        "tmp=$(mktemp /tmp/workbook-dump-XXXXXX); trap 'rm -f \"$tmp\" \"${cnf:-}\"' EXIT",
-        # the instance role's permission to read the dump may take seconds to reach S3 (IAM propagation)
-        f"for i in 1 2 3 4 5 6; do {_aws(t.region)} s3 cp {shlex.quote(quoting.s3_uri(bucket, key))} \"$tmp\" "
-        "--only-show-errors && break; [ $i = 6 ] && fail 'could not read the dump from S3'; sleep 5; done",
+        # The instance role's permission to read the dump may take seconds to reach S3 (IAM propagation): it
+        # is waited for before the dump streams from S3 into the restore (never kept on the host: /tmp is
+        # a tmpfs of half the RAM on Amazon Linux 2023).
+        f"for i in 1 2 3 4 5 6; do size=$({_aws(t.region)} s3api head-object --bucket {shlex.quote(bucket)} --key "
+        f"{shlex.quote(key)} --query ContentLength --output text) && break; [ $i = 6 ] && fail 'could not read the "
+        "dump from S3'; sleep 5; done",
+        f"dump_stream() {{ {_aws(t.region)} s3 cp {shlex.quote(quoting.s3_uri(bucket, key))} - --only-show-errors; }}",
         f"APP_PW=\"$(secret_field {shlex.quote(t.app_secret)} password)\"",
         'case "$APP_PW" in *[!A-Za-z0-9]*|"") fail "the app user secret must hold an alphanumeric password";; esac']
     app = shlex.quote(t.app_user)
@@ -269,9 +283,12 @@ def target_restore(t: Target, *, bucket: str, key: str, source: str, dev_fingerp
                   f"VALUES ('moved', {src}, {dump_key}, {fp});")
         lines += [
             # pg_restore --clean only drops tables the check above found empty (an app server's first start
-            # creates them); the ledger entry is part of the restore's one transaction.
-            "{ pg_restore --clean --if-exists --no-owner --no-acl -f - \"$tmp\"; "
-            f"printf '%s\\n' {shlex.quote(ledger)}; }} | $PSQL --single-transaction >/dev/null",
+            # creates them); the ledger entry is part of the restore's one transaction. COMMIT is written
+            # only after the whole dump (not --single-transaction, which commits at the end of the input): a
+            # stream cut short ends without it, and the server rolls the restore back. pg_restore reads
+            # the custom format from a pipe in order (no --jobs).
+            "{ echo 'BEGIN;'; dump_stream | pg_restore --clean --if-exists --no-owner --no-acl -f -; "
+            f"printf '%s\\n' {shlex.quote(ledger)} 'COMMIT;'; }} | $PSQL >/dev/null",
             # The password goes in on stdin from printf, a bash builtin: a process's arguments are
             # world-readable (ps). psql's \getenv would need psql 15, and an RDS 14 gets psql 14.
             "{ printf '\\\\set app_pw %s\\n' \"$APP_PW\"; cat <<'SQL'",
@@ -290,14 +307,14 @@ def target_restore(t: Target, *, bucket: str, key: str, source: str, dev_fingerp
         moved = f"UPDATE {LEDGER_TABLE} SET state = 'moved', fingerprints = {fp} WHERE dump_key = {dump_key}"
         lines += [
             f"$MYSQL \"$DB\" -e {shlex.quote(started)}",
-            '$MYSQL "$DB" < "$tmp"',
+            'dump_stream | $MYSQL "$DB"',
             f"$MYSQL \"$DB\" -e {shlex.quote(moved)}",
             f"$MYSQL \"$DB\" <<SQL",
             f"CREATE USER IF NOT EXISTS '{t.app_user}'@'%' IDENTIFIED BY '$APP_PW';",
             f"ALTER USER '{t.app_user}'@'%' IDENTIFIED BY '$APP_PW';",
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON \\`{t.database}\\`.* TO '{t.app_user}'@'%';",
             "SQL"]
-    lines += ['echo "LEDGER|$(ledger)"', 'fingerprint | sed "s/^/FP|/"', 'echo "RESTORED|$(wc -c < "$tmp" | tr -d " ")"']
+    lines += ['echo "LEDGER|$(ledger)"', 'fingerprint | sed "s/^/FP|/"', 'echo "RESTORED|$size"']
     return "\n".join(lines) + "\n"
 
 

@@ -93,6 +93,8 @@ def test_postgres_move_then_a_rerun_keeps_a_production_write(pg_plane):
     assert first.ok and not first.already_moved and first.engine == "postgres"
     assert first.verification["rows_rds"].sum() == 300 and first.freeze_held
     assert "dev server: postgres 16 (RDS: 16." in " ".join(first.notes)   # the versions the move checked
+    staged = ctx.client("s3").head_object(Bucket=first.bucket, Key=first.key)["ContentLength"]
+    assert first.dump_bytes == staged > 0      # streamed to S3 whole, its size counted on the way
     _insert(dp.database_uri("rds"), "written in production")
     again = dbmove.move(ctx)
     assert _count(dp.database_uri("rds"), "name = 'written in production'") == 1
@@ -132,6 +134,7 @@ def test_a_mysql_dev_host_moves_real_mysql_rows_with_matching_checksums(mysql_pl
     assert by_table["rows_rds"].to_dict() == {"customers": 75, "items": 150, "orders": 75}
     assert (by_table["md5_dev"] == by_table["md5_rds"]).all() and by_table["md5_rds"].str.len().eq(32).all()
     assert result.write_during_freeze == "read_only: on" and result.freeze_held
+    assert result.dump_bytes == ctx.client("s3").head_object(Bucket=result.bucket, Key=result.key)["ContentLength"] > 0
     assert dp.database_uri("rds").startswith("mysql://")
     _insert(dp.database_uri("rds"), "written in production")
     again = dbmove.move(ctx)

@@ -1,6 +1,7 @@
 """Programs of a sandbox stand-in host (runcommand.py puts them on its PATH):
 
-- `aws`: the few AWS CLI commands the move's scripts use (`s3 cp`, `secretsmanager get-secret-value`),
+- `aws`: the few AWS CLI commands the move's scripts use (`s3 cp`, a stream `-` too, `s3api head-object`,
+  `secretsmanager get-secret-value`),
   acting as the instance: with no instance profile there are no credentials (the CLI's own message),
   and each call is allowed only when the instance role's policies allow it (instance_role.py);
 - `dnf install`: installs what Amazon Linux's packages would (postgresql16, mariadb105, awscli-2) as
@@ -32,7 +33,8 @@ def _client(service: str, region: str) -> object:
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-VALUED = ("--region", "--sse", "--secret-id", "--query", "--output", "--profile", "--endpoint-url")
+VALUED = ("--region", "--sse", "--secret-id", "--query", "--output", "--profile", "--endpoint-url", "--expected-size",
+          "--bucket", "--key")
 
 
 def _option(args: list[str], name: str, default: str = "") -> str:
@@ -80,12 +82,32 @@ def aws(args: list[str]) -> int:
             if denied("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", "PutObject"):
                 return 1
             extra = {"ServerSideEncryption": _option(args, "--sse")} if "--sse" in args else {}
-            s3.upload_file(src, bucket, key, ExtraArgs=extra or None)
+            if src == "-":   # a stream from stdin, as the CLI takes it
+                s3.upload_fileobj(sys.stdin.buffer, bucket, key, ExtraArgs=extra or None)
+            else:
+                s3.upload_file(src, bucket, key, ExtraArgs=extra or None)
         else:
             bucket, _, key = src[5:].partition("/")
             if denied("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", "GetObject"):
                 return 1
-            s3.download_file(bucket, key, dst)
+            if dst == "-":
+                s3.download_fileobj(bucket, key, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            else:
+                s3.download_file(bucket, key, dst)
+        return 0
+    if words[:2] == ["s3api", "head-object"]:
+        bucket, key = _option(args, "--bucket"), _option(args, "--key")
+        if denied("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", "HeadObject"):
+            return 254
+        s3 = _client("s3", region)
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except s3.exceptions.ClientError:
+            print("An error occurred (404) when calling the HeadObject operation: Not Found", file=sys.stderr)
+            return 254
+        print(head["ContentLength"] if _option(args, "--query") == "ContentLength" else json.dumps(
+            {"ContentLength": head["ContentLength"]}))
         return 0
     if words[:2] == ["secretsmanager", "get-secret-value"]:
         sm = _client("secretsmanager", region)
