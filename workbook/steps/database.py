@@ -52,6 +52,9 @@ DB_PARAMETERS: dict[str, dict[str, tuple[str, str, str]]] = {
         "slow_query_log": ("1", "immediate", "feed the slowquery log export"),
         "long_query_time": ("0.5", "immediate", "slow means over 500 ms"),
         "log_output": ("FILE", "immediate", "CloudWatch log exports read the log files"),
+        # RDS for MySQL user guide: with binary logging on (backups), creating triggers and stored functions
+        # without SUPER needs this; the app's own triggers and functions arrive with the move.
+        "log_bin_trust_function_creators": ("1", "immediate", "the app's triggers and functions can be created"),
     },
 }
 
