@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from conftest import make_ctx
+from conftest import AccountClock, make_ctx
 from ssm_agent import FINGERPRINTS as FINGERPRINTS_OF_THE_HELPER
 from ssm_agent import agent as _agent  # noqa: E402
 from workbook import dbmove
@@ -276,3 +276,51 @@ def test_a_dev_server_newer_than_the_rds_major_is_refused_before_the_freeze(pg_s
         dbmove.move(ctx)
     assert "ALTER DATABASE" not in said.read_text()
     assert not [c for c in sent if "restore into RDS" in c["Comment"]]
+
+
+def test_a_restore_still_running_when_the_wait_ends_keeps_its_permissions_and_is_no_failure(pg_stack, monkeypatch):
+    """The waiter gave up while AWS still ran the restore (InProgress): that was read as a failure, so the
+    role policy that lets it read the dump and the dev host's profile were taken away under it. It is a
+    wait that ended (StillWaiting): both stay and a rerun waits for the command."""
+    from botocore.exceptions import WaiterError
+    from ssm_agent import moved_answers
+
+    from workbook import dbmove_hosts as hosts
+    from workbook import names, progress
+    ctx, stack = pg_stack
+    sent: list[dict] = []
+
+    def answers(cmd):
+        return ("InProgress", "", "") if "restore into RDS" in cmd["Comment"] else moved_answers(cmd)
+    _agent(ctx, sent, answers)
+    wait_for = progress.wait_for
+
+    def waiter_gives_up(client, waiter, what, **kw):
+        if "restore into RDS" in what:
+            raise WaiterError("CommandExecuted", "Max attempts exceeded", {"Status": "InProgress"})
+        return wait_for(client, waiter, what, **kw)
+    monkeypatch.setattr(hosts.progress, "wait_for", waiter_gives_up)
+    with pytest.raises(progress.StillWaiting, match="restore into RDS"):
+        dbmove.move(ctx)
+    assert hosts.MOVE_POLICY in ctx.client("iam").list_role_policies(RoleName=names.app_role(ctx.params))["PolicyNames"]
+    assert hosts.profile_of(ctx, stack["dev"]) is not None
+
+
+def test_a_restore_delivered_late_and_running_most_of_its_hour_is_waited_for_to_its_end(pg_stack):
+    """SendCommand gives the agent 600 s to pick a command up and the script 3600 s to run: a restore that
+    starts 5 minutes late and runs 58 minutes succeeds on AWS. The wait stopped at 3600 s in all."""
+    from ssm_agent import moved_answers
+    ctx, _ = pg_stack
+    clock = ctx.target.clock = AccountClock()
+    sent: list[dict] = []
+    started: dict[str, float] = {}
+
+    def answers(cmd):
+        if "restore into RDS" in cmd["Comment"]:
+            t0 = started.setdefault(cmd["CommandId"], clock.now())
+            if clock.now() - t0 < 300 + 58 * 60:
+                return ("Pending" if clock.now() - t0 < 300 else "InProgress"), "", ""
+        return moved_answers(cmd)
+    _agent(ctx, sent, answers)
+    result = dbmove.move(ctx)
+    assert result.ok

@@ -1,8 +1,9 @@
 """The instances the database move runs on, and what each needs first (SSM Run Command).
 
 - `run_command`: AWS-RunShellScript with the script under bash (dbmove_scripts.wrap), the documented
-  `command_executed` waiter, and the invocation read even when the waiter gives up, so a failure shows
-  what the instance printed on stderr.
+  `command_executed` waiter for as long as AWS may take (delivery + execution timeout), and the
+  invocation read even when the waiter gives up, so a failure shows what the instance printed on
+  stderr; a command still running when the wait ends is no failure (progress.StillWaiting).
 - `registered`: the instance's SSM agent is Online (DescribeInstanceInformation) before anything is sent.
 - `dev_access`: the dev host needs an instance profile whose role has AmazonSSMManagedInstanceCore (the
   agent) and s3:PutObject on the dump objects. A host with no profile gets the stack's own move profile
@@ -47,6 +48,10 @@ class NotReady(RuntimeError):
 
 OUTPUT_PREFIX = "dumps/ssm-output"   # under dumps/: the dev host's move role may already write there
 OUTPUT_SHOWN = 24_000                # characters of stdout GetCommandInvocation returns at most
+DELIVERY_TIMEOUT_S = 600             # SendCommand TimeoutSeconds: the agent must have picked the command up by then
+EXECUTION_TIMEOUT_S = 3600           # the script's executionTimeout: the agent ends it after that
+RUNNING = ("Pending", "InProgress", "Delayed")   # a command AWS has not ended: it goes on
+WAIT_DELAY_S = 5
 
 
 def dump_objects(bucket: str) -> str:
@@ -66,14 +71,22 @@ def run_command(ctx: Context, instance_id: str, script: str | list[str], comment
     # a second dump or restore would run over the first.
     cmd = in_flight(ctx, instance_id, comment) or ssm.send_command(
         InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Comment=comment[:100],
-        Parameters={"commands": commands, "executionTimeout": ["3600"]}, TimeoutSeconds=600,
+        Parameters={"commands": commands, "executionTimeout": [str(EXECUTION_TIMEOUT_S)]},
+        TimeoutSeconds=DELIVERY_TIMEOUT_S,
         **({"OutputS3BucketName": output_bucket, "OutputS3KeyPrefix": OUTPUT_PREFIX} if output_bucket else {}))["Command"]
+    t0 = ctx.clock.now()
     try:
-        progress.wait_for(ssm, "command_executed", comment, delay=5, max_attempts=720, sleep=ctx.clock.sleep,
+        # as long as AWS may let it run: picked up within the delivery timeout, then the execution timeout
+        progress.wait_for(ssm, "command_executed", comment, delay=WAIT_DELAY_S, sleep=ctx.clock.sleep,
+                          max_attempts=-(-(DELIVERY_TIMEOUT_S + EXECUTION_TIMEOUT_S) // WAIT_DELAY_S) + 2,
                           CommandId=cmd["CommandId"], InstanceId=instance_id)
     except WaiterError:
         pass   # a failed command ends the waiter before its output is read: it is read below
     inv = _invocation(ctx, cmd["CommandId"], instance_id)
+    if inv.get("Status") in RUNNING:
+        # Not a failure: what it needs (a profile, a role policy, the freeze) must stay while it runs.
+        raise progress.StillWaiting(comment, ctx.clock.now() - t0, then="the command goes on on the instance; a rerun "
+                                    "of the move waits for it rather than sending it again")
     if inv.get("Status") != "Success":
         err = (inv.get("StandardErrorContent") or "").strip() or (inv.get("StandardOutputContent") or "").strip()
         raise CommandFailed(f"{comment}: {inv.get('Status', 'no status')} on {instance_id} "
@@ -104,7 +117,7 @@ def in_flight(ctx: Context, instance_id: str, comment: str) -> dict[str, Any] | 
     """The workbook's command of this comment still running on the instance, if any (ListCommands)."""
     for page in ctx.client("ssm").get_paginator("list_commands").paginate(InstanceId=instance_id):
         for c in page["Commands"]:
-            if c.get("Comment") == comment[:100] and c.get("Status") in ("Pending", "InProgress", "Delayed"):
+            if c.get("Comment") == comment[:100] and c.get("Status") in RUNNING:
                 print(f"{comment}: the command sent earlier ({c['CommandId']}) still runs: waiting for it")
                 return c
     return None
