@@ -20,6 +20,11 @@ def moved_answers(cmd: dict) -> tuple[str, str, str]:
     return "Success", "", ""
 
 
+def _cut(text: str, most: int) -> str:
+    """The first `most` bytes of the text's UTF-8, as the agent cuts it (a character cut in two is dropped)."""
+    return text.encode()[:most].decode(errors="ignore")
+
+
 def agent(ctx, sent, answers=moved_answers):
     """What the SSM agents answer: every instance is registered and Online; each command is recorded and
     its invocation answered by `answers(command) -> (status, stdout, stderr)`."""
@@ -36,9 +41,9 @@ def agent(ctx, sent, answers=moved_answers):
         cmd = next((c for c in sent if c["CommandId"] == parsed.get("CommandId")), None)
         if cmd is not None:
             status, out, err = answers(cmd)
-            # As AWS: at most 24,000 characters of stdout (8,000 of stderr) in the answer; the whole of both in
-            # S3 when the command named a bucket (written with the instance's role, taken as allowed here)
-            parsed.update(Status=status, StandardOutputContent=out[:24_000], StandardErrorContent=err[:8_000],
+            # As AWS: the agent keeps at most 24,000 bytes of stdout (8,000 of stderr) for the answer; the whole
+            # of both in S3 when the command named a bucket (written with the instance's role, taken as allowed here)
+            parsed.update(Status=status, StandardOutputContent=_cut(out, 24_000), StandardErrorContent=_cut(err, 8_000),
                           ResponseCode=0 if status == "Success" else 1)
             if cmd.get("OutputS3BucketName"):
                 iid = parsed.get("InstanceId") or cmd["InstanceIds"][0]

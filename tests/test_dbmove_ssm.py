@@ -232,7 +232,7 @@ def test_a_restore_that_outlasts_its_cell_keeps_its_permissions_and_the_rerun_wa
 
 
 def test_a_database_of_many_tables_is_verified_whole_past_run_commands_24000_characters(pg_stack, monkeypatch):
-    """GetCommandInvocation returns the first 24,000 characters of a command's output: the fingerprints of
+    """GetCommandInvocation returns the first 24,000 bytes of a command's output: the fingerprints of
     600 tables do not fit, and the verification read a cut list. The whole output is read from S3."""
     from ssm_agent import moved_answers
     ctx, _ = pg_stack
@@ -324,3 +324,23 @@ def test_a_restore_delivered_late_and_running_most_of_its_hour_is_waited_for_to_
     _agent(ctx, sent, answers)
     result = dbmove.move(ctx)
     assert result.ok
+
+
+def test_fingerprints_of_tables_with_non_ascii_names_are_read_whole_past_24000_bytes(pg_stack, monkeypatch):
+    """The agent keeps 24,000 BYTES of stdout for GetCommandInvocation: 400 tables named in German are
+    23,890 characters but 25,090 bytes, and the cut list was taken as the whole (the last tables missing
+    from the verification). The whole output is read from S3 then."""
+    from ssm_agent import moved_answers
+    ctx, _ = pg_stack
+    monkeypatch.setattr(dbmove, "tls_only_policy", lambda name: {"Version": "2012-10-17", "Statement": [
+        {"Sid": "NoDeletesHere", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket",
+         "Resource": f"arn:aws:s3:::{name}"}]})   # moto applies a conditional Deny unconditionally (above)
+    many = "".join(f"FP|größe_übersicht_{i:03d}|{i}|{i:032x}\n" for i in range(400))
+    assert len(many) < 24_000 < len(many.encode())
+
+    def answers(cmd):
+        status, out, err = moved_answers(cmd)
+        return status, out.replace(FINGERPRINTS_OF_THE_HELPER, many), err
+    _agent(ctx, [], answers)
+    result = dbmove.move(ctx)
+    assert len(result.verification) == 400 and result.verification.match.all()

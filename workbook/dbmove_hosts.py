@@ -47,7 +47,7 @@ class NotReady(RuntimeError):
 
 
 OUTPUT_PREFIX = "dumps/ssm-output"   # under dumps/: the dev host's move role may already write there
-OUTPUT_SHOWN = 24_000                # characters of stdout GetCommandInvocation returns at most
+OUTPUT_SHOWN = 24_000                # bytes of stdout the agent keeps for GetCommandInvocation
 DELIVERY_TIMEOUT_S = 600             # SendCommand TimeoutSeconds: the agent must have picked the command up by then
 EXECUTION_TIMEOUT_S = 3600           # the script's executionTimeout: the agent ends it after that
 RUNNING = ("Pending", "InProgress", "Delayed")   # a command AWS has not ended: it goes on
@@ -63,7 +63,7 @@ def run_command(ctx: Context, instance_id: str, script: str | list[str], comment
                 output_bucket: str = "") -> str:
     """Run a bash script (or ready AWS-RunShellScript commands) on the instance; returns its stdout.
     Raises CommandFailed with the instance's stderr when it did not succeed. GetCommandInvocation gives
-    the first 24,000 characters of stdout only: with `output_bucket` the instance also writes the whole
+    the first 24,000 bytes of stdout only: with `output_bucket` the instance also writes the whole
     of it to S3 (OUTPUT_PREFIX, with its role), and a longer output is read from there."""
     commands = wrap(script) if isinstance(script, str) else list(script)
     ssm = ctx.client("ssm")
@@ -92,23 +92,24 @@ def run_command(ctx: Context, instance_id: str, script: str | list[str], comment
         raise CommandFailed(f"{comment}: {inv.get('Status', 'no status')} on {instance_id} "
                             f"(exit {inv.get('ResponseCode', '?')}): {err[-2000:] or '(nothing on stderr)'}")
     out = inv.get("StandardOutputContent", "")
-    return out if len(out) < OUTPUT_SHOWN else _whole_output(ctx, inv, output_bucket, comment)
+    # Cut at 24,000 bytes of UTF-8, not characters; a character cut in two is dropped or replaced (<= 3 bytes).
+    return out if len(out.encode()) < OUTPUT_SHOWN - 3 else _whole_output(ctx, inv, output_bucket, comment)
 
 
 def _whole_output(ctx: Context, inv: dict[str, Any], bucket: str, comment: str) -> str:
-    """The whole stdout of a command whose answer was cut at 24,000 characters, from the S3 object the
+    """The whole stdout of a command whose answer may be cut at 24,000 bytes, from the S3 object the
     instance wrote (its URL in the invocation)."""
     url = urlparse(inv.get("StandardOutputUrl") or "")
     where = (f"s3://{bucket}/{OUTPUT_PREFIX}/" if bucket else "no S3 bucket was named for it")
     if not (bucket and url.path):
-        raise CommandFailed(f"{comment}: its output is longer than the 24,000 characters Run Command returns and "
+        raise CommandFailed(f"{comment}: its output may be longer than the 24,000 bytes Run Command returns and "
                             f"the whole of it is not in S3 ({where}): the instance role needs s3:PutObject there")
     key = url.path.lstrip("/")
     key = key[len(bucket) + 1:] if key.startswith(bucket + "/") else key   # path-style or virtual-hosted URL
     try:
         return ctx.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     except ClientError as e:
-        raise CommandFailed(f"{comment}: its output is longer than the 24,000 characters Run Command returns and "
+        raise CommandFailed(f"{comment}: its output may be longer than the 24,000 bytes Run Command returns and "
                             f"s3://{bucket}/{key} could not be read ({engine.code(e)}): the instance role needs "
                             f"s3:PutObject on {where}") from None
 

@@ -8,7 +8,7 @@ keeps a real instance's contract instead:
   instance is refused with InvalidInstanceId, as AWS refuses it;
 - AWS-RunShellScript's commands run as one script under /bin/sh (dash here, as on Debian and Ubuntu),
   in the background: the invocation is InProgress until the script ends, then Success or Failed with
-  its exit code, stdout and stderr (cut to AWS's 24,000 and 8,000 characters);
+  its exit code, stdout and stderr (cut to the agent's 24,000 and 8,000 bytes);
 - the script sees the host a real instance would be: a PATH with dnf (which "installs" the client
   tools), sudo, and the aws CLI acting with the instance role's permissions (hostbin.py); on the dev
   host its database server's tools and local socket; on an app server the RDS endpoint reaches the RDS
@@ -35,7 +35,12 @@ from .corrections import Refuse, correct, plain
 NOTE = ("SSM Run Command: the sandbox runs the command with /bin/sh on the stand-in of the instance (the dev host or an "
         "app server), with that host's tools, sudo and an aws CLI acting with the instance role's permissions "
         "(workbook.sandbox.runcommand)")
-OUT_MAX, ERR_MAX = 24_000, 8_000   # what GetCommandInvocation returns at most
+OUT_MAX, ERR_MAX = 24_000, 8_000   # bytes GetCommandInvocation returns at most
+
+
+def _cut(text: str, most: int) -> str:
+    """The agent's cut: the first `most` bytes of the UTF-8 (a character cut in two is dropped)."""
+    return text.encode()[:most].decode(errors="ignore")
 
 
 @dataclass
@@ -143,8 +148,8 @@ def invocation_result(ctx: Context, params: dict[str, Any]) -> dict[str, Any] | 
         return None
     return {"CommandId": params["CommandId"], "InstanceId": params["InstanceId"], "PluginName": "aws:runShellScript",
             "DocumentName": "AWS-RunShellScript", "Status": inv.status, "StatusDetails": inv.status,
-            "ResponseCode": inv.code, "StandardOutputContent": inv.stdout[:OUT_MAX],
-            "StandardErrorContent": inv.stderr[:ERR_MAX], "StandardOutputUrl": inv.stdout_url,
+            "ResponseCode": inv.code, "StandardOutputContent": _cut(inv.stdout, OUT_MAX),
+            "StandardErrorContent": _cut(inv.stderr, ERR_MAX), "StandardOutputUrl": inv.stdout_url,
             "StandardErrorUrl": inv.stderr_url}
 
 
