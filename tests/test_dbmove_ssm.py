@@ -344,3 +344,41 @@ def test_fingerprints_of_tables_with_non_ascii_names_are_read_whole_past_24000_b
     _agent(ctx, [], answers)
     result = dbmove.move(ctx)
     assert len(result.verification) == 400 and result.verification.match.all()
+
+
+def test_a_dump_that_outlasts_its_cell_is_restored_from_where_it_was_uploaded(pg_stack, monkeypatch):
+    """A large dump: the cell's time ends while it runs, and the rerun rightly waits for that command. The
+    restore then fetched a key named at the rerun's own time, which nothing was uploaded to."""
+    from ssm_agent import moved_answers
+
+    from workbook import dbmove_hosts as hosts
+    from workbook import progress
+    ctx, _ = pg_stack
+    sent: list[dict] = []
+    _agent(ctx, sent, moved_answers)
+    keys = iter(f"dumps/2026112{i}T000000Z/app.dump" for i in range(9))   # time passes between the runs
+    monkeypatch.setattr(dbmove, "_key", lambda engine_name: next(keys))
+    wait_for = progress.wait_for
+
+    def cell_ends_during_the_dump(client, waiter, what, **kw):
+        if "freeze, fingerprint and dump" in what:
+            raise progress.StillWaiting(what, 540.0)
+        return wait_for(client, waiter, what, **kw)
+    monkeypatch.setattr(hosts.progress, "wait_for", cell_ends_during_the_dump)
+    with pytest.raises(progress.StillWaiting):
+        dbmove.move(ctx)
+    dump = next(c for c in sent if "freeze, fingerprint and dump" in c["Comment"])
+
+    def still_running(parsed, **_):   # AWS still runs it when the rerun looks
+        for c in parsed.get("Commands", []):
+            if c["CommandId"] == dump["CommandId"]:
+                c["Status"] = "InProgress"
+    ctx.client("ssm").meta.events.register("after-call.ssm.ListCommands", still_running)
+    monkeypatch.setattr(hosts.progress, "wait_for", wait_for)
+    result = dbmove.move(ctx)
+    assert [c for c in sent if "freeze, fingerprint and dump" in c["Comment"]] == [dump]   # waited for, not sent again
+    uploaded = "s3://demo-dbmove-123456789012/dumps/20261120T000000Z/app.dump"
+    assert uploaded in "\n".join(dump["Parameters"]["commands"])
+    restore = next(c for c in sent if "restore into RDS" in c["Comment"])
+    assert uploaded in "\n".join(restore["Parameters"]["commands"])
+    assert result.key == "dumps/20261120T000000Z/app.dump" and dbmove.moved(ctx)["workbook:moved-dump"] == result.key

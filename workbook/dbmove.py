@@ -12,7 +12,9 @@ database's default_transaction_read_only, its sessions reset so the app reconnec
 the server's read_only, which binds every user without admin rights). The freeze stays on from the
 dump until the cutover (steps/cutover.py), so no write lands in the old database between the two;
 the cutover lifts it with `unfreeze_dev` once clients go to RDS (dev is a development database again,
-and a rollback compares what was written on either side since).
+and a rollback compares what was written on either side since). The freeze is written in the stack's
+ledger (FROZEN) before it is set, with the key its dump goes to: a rerun that finds the dump command
+still running waits for it and restores that key, not one named at its own time.
 
 The move ledger: a moved database is recorded on the RDS instance's tags (`workbook:moved-*`) and in
 the database (table workbook_move_ledger, written in the restore's own transaction on PostgreSQL). A
@@ -46,6 +48,7 @@ from .dbmove_hosts import CommandFailed, NotReady, run_command  # noqa: F401  (t
 STEP = "08_cutover_compare"   # the step that owns the staging bucket (steps/cutover.py declares its kind)
 DB_NAME = "app"
 MOVED_TAGS = ("workbook:moved-at", "workbook:moved-from", "workbook:moved-dump")   # the ledger on the RDS instance
+FROZEN = "dev_freeze"   # the stack's ledger: the dev host whose database the move froze, and the key of its dump
 RDS_ENGINES = {"postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 
 # One row per table: row count and an md5 over the md5 of every row in primary-key order. A changed
@@ -251,12 +254,23 @@ def _tag_moved(ctx: Context, db: dict[str, Any], at: str, dev: str, key: str) ->
         {"Key": k, "Value": v} for k, v in zip(MOVED_TAGS, (at, dev, key))])
 
 
+def _frozen_key(ctx: Context, dev: str, engine_name: str) -> str:
+    """The dump's key, written down with the freeze before either happens. While the freeze stands the
+    same key is used: a dump command still running from an earlier cell uploads there (a dump sent again
+    of the frozen database writes the same data over it)."""
+    frozen = engine.ledger(ctx).get(FROZEN, {}).get(dev) or {}
+    if frozen.get("key"):
+        return frozen["key"]
+    key = _key(engine_name)
+    engine.remember(ctx, FROZEN, dev, STEP, key=key, engine=engine_name, database=ctx.p.dev_db_name)
+    return key
+
+
 def move_with_ssm(ctx: Context) -> MoveResult:
     """The move through SSM Run Command on the dev host and one app server (module docstring)."""
     db = _rds(ctx)
     engine_name, dev, evidence = _engines(ctx, db)
     bucket = ensure_dump_bucket(ctx).id
-    key = _key(engine_name)
     app_secret = hosts.ensure_app_secret(ctx, db, engine_name)
     target = _target(ctx, db, engine_name, app_secret)
     app = hosts.restore_instance(ctx)
@@ -269,6 +283,7 @@ def move_with_ssm(ctx: Context) -> MoveResult:
         ledger = (probe.get("LEDGER") or [[""]])[0]
         if tagged or ledger[0] == "moved":
             return _verify_moved(ctx, db, engine_name, dev, bucket, probe, tagged)
+        key = _frozen_key(ctx, dev, engine_name)
         t_freeze = time.time()
         t0 = time.perf_counter()
         out = scripts.parse(run_command(ctx, dev, _dev_script(engine_name, ctx, bucket, key, dump=True,
