@@ -302,6 +302,7 @@ def test_a_restore_still_running_when_the_wait_ends_keeps_its_permissions_and_is
     monkeypatch.setattr(hosts.progress, "wait_for", waiter_gives_up)
     with pytest.raises(progress.StillWaiting, match="restore into RDS"):
         dbmove.move(ctx)
+    assert not any("lift the dev database's write freeze" in c["Comment"] for c in sent)   # the freeze stays too
     assert hosts.MOVE_POLICY in ctx.client("iam").list_role_policies(RoleName=names.app_role(ctx.params))["PolicyNames"]
     assert hosts.profile_of(ctx, stack["dev"]) is not None
 
@@ -382,3 +383,58 @@ def test_a_dump_that_outlasts_its_cell_is_restored_from_where_it_was_uploaded(pg
     restore = next(c for c in sent if "restore into RDS" in c["Comment"])
     assert uploaded in "\n".join(restore["Parameters"]["commands"])
     assert result.key == "dumps/20261120T000000Z/app.dump" and dbmove.moved(ctx)["workbook:moved-dump"] == result.key
+
+
+LIFT = "lift the dev database's write freeze"
+
+
+def _lifted(sent: list[dict]) -> bool:
+    return any(LIFT in c["Comment"] for c in sent)
+
+
+@pytest.mark.parametrize("failing, error", [
+    ("restore into RDS", "pg_restore: error: could not execute query: ERROR: out of shared memory"),
+    ("freeze, fingerprint and dump", "upload failed: An error occurred (AccessDenied) when calling the PutObject operation"),
+])
+def test_a_move_that_fails_after_the_freeze_lifts_it_and_says_so(pg_stack, failing, error, capsys):
+    """The 08 notebook says a failed move leaves the dev database unchanged. After the freeze nothing lifted
+    it when the dump's upload or the restore failed: the dev app stayed read-only until someone noticed.
+    Nothing was restored, so the freeze is lifted (and the error says so) and the profile goes as before."""
+    from ssm_agent import moved_answers
+
+    from workbook import dbmove_hosts as hosts
+    ctx, stack = pg_stack
+    sent: list[dict] = []
+    _agent(ctx, sent, lambda cmd: ("Failed", "", error) if failing in cmd["Comment"] else moved_answers(cmd))
+    with pytest.raises(dbmove.CommandFailed, match="Failed on i-") as err:
+        dbmove.move(ctx)
+    assert _lifted(sent), [c["Comment"] for c in sent]
+    assert [c["InstanceIds"] for c in sent if LIFT in c["Comment"]] == [[stack["dev"]]]
+    assert "write freeze was lifted" in "\n".join(getattr(err.value, "__notes__", []))
+    assert "write freeze was lifted" in capsys.readouterr().out
+    assert hosts.profile_of(ctx, stack["dev"]) is None
+    if "dump" in failing:
+        assert not any("restore into RDS" in c["Comment"] for c in sent)
+
+
+def test_a_restore_that_committed_before_its_command_failed_keeps_the_freeze(pg_stack):
+    """The restore and its ledger entry committed, then a later part of the command failed (the app user's
+    grant): the data is in RDS, so lifting the freeze would let dev take writes production never gets."""
+    from ssm_agent import moved_answers
+    ctx, _ = pg_stack
+    sent: list[dict] = []
+    probes = []
+
+    def answers(cmd):
+        if "read the move ledger" in cmd["Comment"]:
+            probes.append(cmd["CommandId"])
+            if len(set(probes)) > 1:   # asked again after the failure: the restore had committed
+                return "Success", "LEDGER|moved|2026-11-27 10:00:00+00|i-dev postgres app|dumps/x/app.dump\n", ""
+        if "restore into RDS" in cmd["Comment"]:
+            return "Failed", "", "ERROR: permission denied to grant privileges"
+        return moved_answers(cmd)
+    _agent(ctx, sent, answers)
+    with pytest.raises(dbmove.CommandFailed) as err:
+        dbmove.move(ctx)
+    assert not _lifted(sent)
+    assert "stays read-only" in "\n".join(getattr(err.value, "__notes__", []))

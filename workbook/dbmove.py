@@ -285,18 +285,26 @@ def move_with_ssm(ctx: Context) -> MoveResult:
             return _verify_moved(ctx, db, engine_name, dev, bucket, probe, tagged)
         key = _frozen_key(ctx, dev, engine_name)
         t_freeze = time.time()
-        t0 = time.perf_counter()
-        out = scripts.parse(run_command(ctx, dev, _dev_script(engine_name, ctx, bucket, key, dump=True,
-                                                              rds_major=target.major),
-                                        "workbook: freeze, fingerprint and dump the dev database",
-                                        output_bucket=bucket))
-        t["freeze_dump_and_stage_s"] = time.perf_counter() - t0
-        dev_fp = fingerprint_frame(out.get("FP", []))
-        text = "\n".join("|".join(r) for r in out.get("FP", []))
-        t0 = time.perf_counter()
-        done = scripts.parse(run_command(ctx, app, scripts.target_restore(
-            target, bucket=bucket, key=key, source=f"{dev} {engine_name} {ctx.p.dev_db_name}", dev_fingerprints=text),
-            "workbook: restore into RDS", output_bucket=bucket))
+        restore_sent = False
+        try:
+            t0 = time.perf_counter()
+            out = scripts.parse(run_command(ctx, dev, _dev_script(engine_name, ctx, bucket, key, dump=True,
+                                                                  rds_major=target.major),
+                                            "workbook: freeze, fingerprint and dump the dev database",
+                                            output_bucket=bucket))
+            t["freeze_dump_and_stage_s"] = time.perf_counter() - t0
+            dev_fp = fingerprint_frame(out.get("FP", []))
+            text = "\n".join("|".join(r) for r in out.get("FP", []))
+            t0 = time.perf_counter()
+            restore_sent = True
+            done = scripts.parse(run_command(ctx, app, scripts.target_restore(
+                target, bucket=bucket, key=key, source=f"{dev} {engine_name} {ctx.p.dev_db_name}", dev_fingerprints=text),
+                "workbook: restore into RDS", output_bucket=bucket))
+        except progress.StillWaiting:
+            raise   # the command goes on in AWS: the freeze stays with it, and the rerun resumes it
+        except Exception as e:
+            _after_failure(ctx, e, dev, engine_name, app, target, bucket, restore_sent)
+            raise
         t["restore_and_verify_s"] = time.perf_counter() - t0
         t["write_freeze_s"] = time.time() - t_freeze
     at = ((done.get("LEDGER") or [["", ""]])[0] + ["", ""])[1] or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -308,6 +316,31 @@ def move_with_ssm(ctx: Context) -> MoveResult:
     return MoveResult(table, {k: round(v, 3) for k, v in t.items()}, bucket, key, size, freeze, engine_name,
                       notes=[f"dev engine: {evidence}", *server, f"the app's own database user {hosts.APP_USER}: secret "
                              f"{names.app_db_secret(ctx.p)}"])
+
+
+def _after_failure(ctx: Context, error: Exception, dev: str, engine_name: str, app: str, target: scripts.Target,
+                   bucket: str, restore_sent: bool) -> None:
+    """A move that failed after the freeze: unless its restore committed (the move ledger in RDS says
+    moved), nothing of dev went anywhere, so its write freeze is lifted, best effort. Said on the error."""
+    def say(note: str) -> None:
+        print(note)
+        error.add_note(note)
+    if restore_sent:
+        try:
+            probe = scripts.parse(run_command(ctx, app, scripts.target_probe(target), "workbook: read the move ledger "
+                                              "in RDS", output_bucket=bucket))
+        except Exception as e:  # noqa: BLE001 - the move's own error is the one raised
+            return say(f"the dev database stays read-only: whether the restore committed could not be read ({e}). "
+                       "Run the move again (it verifies a committed restore), or lift it: dbmove.unfreeze_dev(ctx)")
+        if (probe.get("LEDGER") or [[""]])[0][0] == "moved":
+            return say("the restore committed before the command failed (the move ledger in RDS says moved): the dev "
+                       "database stays read-only. Run the move again: it verifies and records the move")
+    try:
+        say(f"the move did not complete, so the dev database's write freeze was lifted "
+            f"({_lift(ctx, dev, engine_name)}): dev takes writes as before the move")
+    except Exception as e:  # noqa: BLE001
+        say(f"the move did not complete, and lifting the dev database's write freeze failed too ({e}): it is still "
+            "read-only. Lift it with dbmove.unfreeze_dev(ctx)")
 
 
 def _verify_moved(ctx: Context, db: dict[str, Any], engine_name: str, dev: str, bucket: str,
@@ -342,6 +375,12 @@ def unfreeze_dev(ctx: Context) -> str:
     engine_name = engine_name or ctx.p.rds_engine
     bucket = ensure_dump_bucket(ctx).id
     with hosts.dev_access(ctx, dev, bucket):
-        out = scripts.parse(run_command(ctx, dev, scripts.unfreeze(engine_name, ctx.p.dev_db_name),
-                                        "workbook: lift the dev database's write freeze"))
+        return _lift(ctx, dev, engine_name)
+
+
+def _lift(ctx: Context, dev: str, engine_name: str) -> str:
+    """The freeze lifted on the dev host (its access already given); the stack's ledger forgets it."""
+    out = scripts.parse(run_command(ctx, dev, scripts.unfreeze(engine_name, ctx.p.dev_db_name),
+                                    "workbook: lift the dev database's write freeze"))
+    engine.forget(ctx, FROZEN, dev)
     return (out.get("FREEZE") or [["?"]])[0][0]

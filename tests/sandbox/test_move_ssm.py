@@ -92,6 +92,29 @@ def test_a_failed_command_shows_what_the_instance_printed(pg_plane):
     assert dbmove_hosts.profile_of(ctx, dev) is None
 
 
+def _dev_read_only(uri: str) -> str:
+    with backend.connect(uri) as conn:   # a new session: it starts as the database's default says
+        return conn.execute("SHOW default_transaction_read_only").fetchone()[0]
+
+
+def test_a_move_whose_restore_is_refused_leaves_the_dev_database_writable(pg_plane):
+    """The restore refuses an RDS database holding rows no move ledger accounts for, after the dev database
+    was frozen and dumped: nothing moved, so the dev app must take writes again (the notebook's promise:
+    a failed move leaves dev unchanged)."""
+    ctx, dp = pg_plane["ctx"], pg_plane["dp"]
+    _insert(dp.database_uri("rds"), "someone else's row")
+    try:
+        with pytest.raises(dbmove.CommandFailed, match="not overwritten"):
+            dbmove.move(ctx)
+        assert _dev_read_only(dp.database_uri("dev")) == "off"
+        _insert(dp.database_uri("dev"), "written after the failed move")
+    finally:
+        with backend.connect(dp.database_uri("rds")) as conn:
+            conn.execute("DELETE FROM items")
+        with backend.connect(dp.database_uri("dev")) as conn:
+            conn.execute("DELETE FROM items WHERE name = 'written after the failed move'")
+
+
 def test_postgres_move_then_a_rerun_keeps_a_production_write(pg_plane):
     ctx, dp = pg_plane["ctx"], pg_plane["dp"]
     # An earlier attempt froze the dev database and stopped before its restore (the freeze stays: it is
