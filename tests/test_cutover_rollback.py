@@ -216,3 +216,69 @@ def test_declared_permissions_cover_the_cutover_and_the_rollback(stack):
     used = actions_for_calls(ctx.calls.calls[mark:])
     declared = set(steps.get("08_cutover_compare").all_permissions())
     assert used <= declared, used - declared
+
+
+LIFT = "lift the dev database's write freeze"
+
+
+def _dump_outlasts_the_cell(ctx, monkeypatch):
+    """A move whose dump command ran past its cell (StillWaiting): the freeze stays, as it must while the
+    command runs; then the user gives the move up."""
+    from workbook import dbmove_hosts, progress
+    wait_for = progress.wait_for
+
+    def cell_ends_during_the_dump(client, waiter, what, **kw):
+        if "freeze, fingerprint and dump" in what:
+            raise progress.StillWaiting(what, 540.0)
+        return wait_for(client, waiter, what, **kw)
+    monkeypatch.setattr(dbmove_hosts.progress, "wait_for", cell_ends_during_the_dump)
+    with pytest.raises(progress.StillWaiting):
+        dbmove.move(ctx)
+    monkeypatch.setattr(dbmove_hosts.progress, "wait_for", wait_for)
+
+
+@pytest.mark.parametrize("destroy", ["08_cutover_compare", "09_teardown"])
+def test_a_move_given_up_before_any_cutover_leaves_the_dev_database_writable_after_destroy(stack, monkeypatch, destroy):
+    """Nothing lifted a freeze the move set when the move never finished and nothing was cut over: 08's
+    destroy and the teardown removed the stack and left the dev app read-only. They lift it (a dry run
+    says it would), before the dev host's move profile goes."""
+    from workbook import steps
+    ctx, _, made, state = stack
+    _dump_outlasts_the_cell(ctx, monkeypatch)
+    assert not any(LIFT in c["Comment"] for c in state["sent"])
+    fn = steps.get(destroy).fn("destroy")
+    planned = fn(ctx.replace(dry_run=True))
+    assert "would lift the write freeze" in set(planned.action)
+    assert not any(LIFT in c["Comment"] for c in state["sent"])
+    done = fn(ctx)
+    lifts = [c for c in state["sent"] if LIFT in c["Comment"]]
+    assert [c["InstanceIds"] for c in lifts] == [[made["dev"]]]
+    assert any(a.startswith("lifted the write freeze") for a in done.action), done
+    assert not [a for a in done.action if a.startswith("failed")], done
+    again = fn(ctx)                                        # lifted once: a second destroy has nothing to lift
+    assert len([c for c in state["sent"] if LIFT in c["Comment"]]) == 1
+    assert not any("write freeze" in a for a in again.action)
+
+
+def test_a_teardown_after_the_cutover_switched_the_name_keeps_the_freeze_and_says_why(stack):
+    """Clients were cut over (the name switched) and the cutover stopped before lifting the freeze: what
+    production wrote since is in RDS only, so the teardown does not make the old dev database writable
+    on its own; it says so and how to lift it."""
+    from workbook.steps import teardown
+    ctx, _, _, state = stack
+    edge.apply(ctx)
+    _move(ctx, state)
+
+    class Stopped(Exception):
+        pass
+
+    def stop(aws_seconds):   # the kernel dies during the TTL wait, after the switch
+        raise Stopped
+    ctx.target.clock.sleep = stop
+    with pytest.raises(Stopped):
+        cutover.cutover(ctx)
+    del ctx.target.clock.sleep
+    done = teardown.destroy(ctx)
+    assert not any(LIFT in c["Comment"] for c in state["sent"])
+    kept = [a for a in done.action if "write freeze" in a]
+    assert kept and "cut over" in kept[0] and "unfreeze_dev" in kept[0]

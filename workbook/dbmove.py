@@ -14,7 +14,9 @@ dump until the cutover (steps/cutover.py), so no write lands in the old database
 the cutover lifts it with `unfreeze_dev` once clients go to RDS (dev is a development database again,
 and a rollback compares what was written on either side since). The freeze is written in the stack's
 ledger (FROZEN) before it is set, with the key its dump goes to: a rerun that finds the dump command
-still running waits for it and restores that key, not one named at its own time.
+still running waits for it and restores that key, not one named at its own time. A move that fails
+after the freeze lifts it unless its restore committed; 08's destroy and the teardown lift one left
+behind (`lift_left_freeze`) unless clients were cut over.
 
 The move ledger: a moved database is recorded on the RDS instance's tags (`workbook:moved-*`) and in
 the database (table workbook_move_ledger, written in the restore's own transaction on PostgreSQL). A
@@ -378,9 +380,39 @@ def unfreeze_dev(ctx: Context) -> str:
         return _lift(ctx, dev, engine_name)
 
 
-def _lift(ctx: Context, dev: str, engine_name: str) -> str:
+def _lift(ctx: Context, dev: str, engine_name: str, database: str = "") -> str:
     """The freeze lifted on the dev host (its access already given); the stack's ledger forgets it."""
-    out = scripts.parse(run_command(ctx, dev, scripts.unfreeze(engine_name, ctx.p.dev_db_name),
+    out = scripts.parse(run_command(ctx, dev, scripts.unfreeze(engine_name, database or ctx.p.dev_db_name),
                                     "workbook: lift the dev database's write freeze"))
     engine.forget(ctx, FROZEN, dev)
     return (out.get("FREEZE") or [["?"]])[0][0]
+
+
+def mark_cut_over(ctx: Context) -> None:
+    """Clients were switched to the stack: a freeze still on is no longer a destroy's to lift."""
+    for dev, frozen in engine.ledger(ctx).get(FROZEN, {}).items():
+        if frozen.get("cut_over"):
+            continue   # a rerun of the cutover: marked when the name was switched
+        engine.remember(ctx, FROZEN, dev, frozen.get("step", STEP),
+                        **{k: v for k, v in frozen.items() if k != "step"}, cut_over=ctx.clock.stamp())
+
+
+def lift_left_freeze(ctx: Context, step: str) -> None:
+    """Before a destroy takes the dev host's move profile: a freeze the move set and nothing lifted (a move
+    given up while its command ran, or never cut over) is lifted; after a cutover it stays (what production
+    wrote since is in RDS only: the user decides). Each said in ctx.resources."""
+    for dev, frozen in engine.ledger(ctx).get(FROZEN, {}).items():
+        def note(action: str) -> None:
+            ctx.note(step, "dev database", frozen.get("database") or ctx.p.dev_db_name, dev, action)
+        if frozen.get("cut_over"):
+            note("kept the write freeze: clients were cut over to the stack, and what production wrote since is in "
+                 "RDS only; lift it once that is safe: dbmove.unfreeze_dev(ctx)")
+        elif ctx.dry_run:
+            note("would lift the write freeze")
+        else:
+            try:
+                with hosts.dev_access(ctx, dev, names.dump_bucket(ctx.p, ctx.account_id)):
+                    note(f"lifted the write freeze ({_lift(ctx, dev, frozen.get('engine', ''), frozen.get('database', ''))})")
+            except Exception as e:  # noqa: BLE001 - a destroy goes on, and says what stayed
+                note(f"failed to lift the write freeze ({e}): the dev database is still read-only; "
+                     "dbmove.unfreeze_dev(ctx) lifts it")

@@ -172,6 +172,7 @@ def cutover(ctx: Context) -> pd.DataFrame:
         print(f"DNS: {p.domain_name} -> the way in ({switched.action}); the record it replaced is kept for a "
               "rollback and the teardown")
     if p.domain_name and not switched.action.startswith("would"):
+        dbmove.mark_cut_over(ctx)   # from here a freeze still on is the cutover's or a rollback's to lift
         wait_for_old_answers(ctx, switched.id)
         # A name moved from the ALB to the API: the ALB's opening to anywhere goes once its answers expire.
         edge.close_alb_to_anywhere(ctx, settle_s=ALIAS_TTL_S if switched.action == "updated" else 0)
@@ -297,5 +298,9 @@ def verify(move: Any, before: Any, after: Any) -> pd.DataFrame:
 
 
 def destroy(ctx: Context) -> pd.DataFrame:
-    """The staging bucket (with the dumps in it), by the stack's and the step's tags."""
-    return destroy_kinds(ctx, STEP)
+    """The staging bucket (with the dumps in it), by the stack's and the step's tags; first, a write freeze
+    the move left on the dev database is lifted unless clients were cut over (dbmove.lift_left_freeze)."""
+    mark = len(ctx.resources)
+    dbmove.lift_left_freeze(ctx, STEP_ID)
+    destroy_kinds(ctx, STEP)
+    return ctx.resources_frame(mark)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import engine, lock
+from .. import dbmove, engine, lock
 from .. import kinds as K
 from ..connect import Context
 from ..inventory import leftovers as scan_module
@@ -49,6 +49,7 @@ def destroy(ctx: Context) -> pd.DataFrame:
     Safe to run twice; with dry_run it lists what it would delete."""
     mark = len(ctx.resources)
     with lock.holding(ctx, STEP, eager=True) as held:
+        dbmove.lift_left_freeze(ctx, STEP)   # while the dev host's move profile still exists
         engine.destroy(ctx, [k.name for k in K.deletion_order() if k.name != lock.KIND], step=STEP, keep=keep(ctx))
         gone = held.give_back()   # last of all (the pipeline's own lock is given back when its run ends)
     if gone is not None:
