@@ -204,15 +204,16 @@ def test_writes_that_reach_rds_while_resolvers_still_hold_the_alias_are_listed_b
     assert "items: +1 rows" in late and "stay in RDS" in late
 
 
-def test_declared_permissions_cover_the_cutover_and_the_rollback(stack):
+def test_declared_permissions_cover_the_move_the_cutover_the_rollback_and_the_destroy(stack):
     from workbook import steps
     from workbook.iam_actions import actions_for_calls
     ctx, _, _, state = stack
     edge.apply(ctx)
-    _move(ctx, state)
     mark = ctx.calls.mark()
+    _move(ctx, state)
     cutover.cutover(ctx)
     cutover.rollback(ctx)
+    cutover.destroy(ctx)
     used = actions_for_calls(ctx.calls.calls[mark:])
     declared = set(steps.get("08_cutover_compare").all_permissions())
     assert used <= declared, used - declared

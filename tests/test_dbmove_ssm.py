@@ -438,3 +438,26 @@ def test_a_restore_that_committed_before_its_command_failed_keeps_the_freeze(pg_
         dbmove.move(ctx)
     assert not _lifted(sent)
     assert "stays read-only" in "\n".join(getattr(err.value, "__notes__", []))
+
+
+def test_a_dev_host_that_cannot_upload_the_dump_stops_the_move_before_the_freeze(pg_stack):
+    """A dev host whose role may not write the dump bucket (or has no AWS CLI, or no room for the dump):
+    the move froze the dev database first and failed at the upload, so the dev app was read-only for the
+    whole dump. What can fail is tried before the freeze: the move stops and the dev database was never
+    frozen."""
+    from ssm_agent import moved_answers
+    ctx, stack = pg_stack
+    sent: list[dict] = []
+    denied = ("", "upload failed: An error occurred (AccessDenied) when calling the PutObject operation: User: "
+                  "arn:aws:sts::123456789012:assumed-role/their-role/i-dev is not authorized to perform: s3:PutObject")
+
+    def answers(cmd):   # the dev host: any upload to S3 is refused
+        script = "\n".join(cmd["Parameters"]["commands"])
+        if cmd["InstanceIds"] == [stack["dev"]] and " s3 cp " in script and "--sse" in script:
+            return ("Failed", *denied)
+        return moved_answers(cmd)
+    _agent(ctx, sent, answers)
+    with pytest.raises(dbmove.NotReady, match="nothing was frozen.*s3:PutObject"):
+        dbmove.move(ctx)
+    on_dev = "\n".join(line for c in sent if c["InstanceIds"] == [stack["dev"]] for line in c["Parameters"]["commands"])
+    assert "default_transaction_read_only = on" not in on_dev and not _lifted(sent)

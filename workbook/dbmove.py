@@ -1,8 +1,9 @@
 """Move the dev database into RDS, prove nothing changed on the way, and never move it twice.
 
-On the dev host (SSM Run Command): freeze writes, fingerprint every table, dump with the engine's own
-tool (pg_dump for PostgreSQL, mysqldump for MySQL/MariaDB: the engine the dev host runs, which RDS must
-run too), upload to a private, encrypted, tagged S3 bucket. On one app server (in the VPC, allowed to
+On the dev host (SSM Run Command): a preflight first (the AWS CLI, the upload, room for the dump:
+dbmove_preflight.py), so what can fail does before anything is frozen; then freeze writes, fingerprint
+every table, dump with the engine's own tool (pg_dump for PostgreSQL, mysqldump for MySQL/MariaDB: the
+engine the dev host runs, which RDS must run too), upload to a private, encrypted, tagged S3 bucket. On one app server (in the VPC, allowed to
 the database): read the dump with its own role, restore into RDS, write the move ledger, create the
 app's own least-privilege database user, fingerprint. Row counts and checksums per table on both sides.
 The scripts are in dbmove_scripts.py, the instances' prerequisites in dbmove_hosts.py.
@@ -42,6 +43,7 @@ from psycopg import sql
 
 from . import dbengine, engine, names, progress, tagging
 from . import dbmove_hosts as hosts
+from . import dbmove_preflight as preflight
 from . import dbmove_scripts as scripts
 from .backend.app import TABLES
 from .connect import Context, Resource
@@ -278,6 +280,7 @@ def move_with_ssm(ctx: Context) -> MoveResult:
     app = hosts.restore_instance(ctx)
     tagged = _moved_tags(ctx, db)
     t: dict[str, float] = {}
+    checked: dict[str, str] = {}
     with hosts.dev_access(ctx, dev, bucket), hosts.app_access(ctx, bucket, [target.master_secret, app_secret]):
         hosts.registered(ctx, app, "app server")
         probe = scripts.parse(run_command(ctx, app, scripts.target_probe(target), "workbook: read the move ledger in RDS",
@@ -285,6 +288,12 @@ def move_with_ssm(ctx: Context) -> MoveResult:
         ledger = (probe.get("LEDGER") or [[""]])[0]
         if tagged or ledger[0] == "moved":
             return _verify_moved(ctx, db, engine_name, dev, bucket, probe, tagged)
+        if not engine.ledger(ctx).get(FROZEN, {}).get(dev):   # resuming a frozen move: it passed before the freeze
+            t0 = time.perf_counter()
+            # the dump's script, for where it stages the dump (its key does not change that)
+            checked = preflight.run(ctx, dev, engine_name, bucket, _dev_script(engine_name, ctx, bucket, "dumps/-",
+                                                                              dump=True))
+            t["preflight_s"] = time.perf_counter() - t0
         key = _frozen_key(ctx, dev, engine_name)
         t_freeze = time.time()
         restore_sent = False
@@ -317,7 +326,7 @@ def move_with_ssm(ctx: Context) -> MoveResult:
     server = [f"dev server: {e} {m} (RDS: {db.get('EngineVersion', '?')})" for e, m in out.get("SERVER", [])]
     return MoveResult(table, {k: round(v, 3) for k, v in t.items()}, bucket, key, size, freeze, engine_name,
                       notes=[f"dev engine: {evidence}", *server, f"the app's own database user {hosts.APP_USER}: secret "
-                             f"{names.app_db_secret(ctx.p)}"])
+                             f"{names.app_db_secret(ctx.p)}", *(f"preflight, {k}: {v}" for k, v in checked.items())])
 
 
 def _after_failure(ctx: Context, error: Exception, dev: str, engine_name: str, app: str, target: scripts.Target,

@@ -131,6 +131,8 @@ def test_postgres_move_then_a_rerun_keeps_a_production_write(pg_plane):
     assert "dev server: postgres 16 (RDS: 16." in " ".join(first.notes)   # the versions the move checked
     staged = ctx.client("s3").head_object(Bucket=first.bucket, Key=first.key)["ContentLength"]
     assert first.dump_bytes == staged > 0      # streamed to S3 whole, its size counted on the way
+    # before the freeze, on the host itself: the CLI, an upload where the dump goes, room where it is staged
+    assert {n.split(":")[0] for n in first.notes} >= {"preflight, aws", "preflight, upload", "preflight, space"}
     _insert(dp.database_uri("rds"), "written in production")
     again = dbmove.move(ctx)
     assert _count(dp.database_uri("rds"), "name = 'written in production'") == 1

@@ -211,7 +211,7 @@ exec "$@"
 BASE_TOOLS = ("sh", "bash", "cat", "cp", "mv", "rm", "mkdir", "mktemp", "chmod", "ls", "echo", "printf", "env",
               "grep", "sed", "awk", "tr", "cut", "head", "tail", "wc", "sort", "sleep", "date", "hostname", "id",
               "python3", "gzip", "base64", "true", "false", "test", "[", "xargs", "tee", "stat", "basename", "dirname",
-              "dd")
+              "dd", "df")
 
 
 def _base_system(d: Path, extra: tuple[str, ...] = ()) -> Path:
