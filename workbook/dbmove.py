@@ -3,9 +3,9 @@
 On the dev host (SSM Run Command): a preflight first (the AWS CLI, the upload, room for the dump:
 dbmove_preflight.py), so what can fail does before anything is frozen; then freeze writes, fingerprint
 every table, dump with the engine's own tool (pg_dump for PostgreSQL, mysqldump for MySQL/MariaDB: the
-engine the dev host runs, which RDS must run too), upload to a private, encrypted, tagged S3 bucket. On one app server (in the VPC, allowed to
-the database): read the dump with its own role, restore into RDS, write the move ledger, create the
-app's own least-privilege database user, fingerprint. Row counts and checksums per table on both sides.
+engine the dev host runs, which RDS must run too), upload to a private, encrypted, tagged S3 bucket.
+On one app server (in the VPC, allowed to the database): read the dump with its own role, restore
+into RDS, write the move ledger, create the app's own least-privilege database user, fingerprint. Row counts and checksums per table on both sides.
 The scripts are in dbmove_scripts.py, the instances' prerequisites in dbmove_hosts.py.
 
 Write freeze (stated, measured): before the dump the dev database is made read-only (PostgreSQL: the
@@ -288,7 +288,7 @@ def move_with_ssm(ctx: Context) -> MoveResult:
         ledger = (probe.get("LEDGER") or [[""]])[0]
         if tagged or ledger[0] == "moved":
             return _verify_moved(ctx, db, engine_name, dev, bucket, probe, tagged)
-        if not engine.ledger(ctx).get(FROZEN, {}).get(dev):   # resuming a frozen move: it passed before the freeze
+        if not engine.ledger(ctx).get(FROZEN, {}).get(dev):   # a move resumed under its freeze had its preflight
             t0 = time.perf_counter()
             # the dump's script, for where it stages the dump (its key does not change that)
             checked = preflight.run(ctx, dev, engine_name, bucket, _dev_script(engine_name, ctx, bucket, "dumps/-",
