@@ -165,7 +165,7 @@ def test_report_first_screen_in_a_real_browser(first_run, browser):
     assert "make teardown" in on_first_screen("#first-remove")
     built = on_first_screen("#first-built")
     for part in ("Route 53 alias", "ACM certificate issued", "API Gateway", "HTTPS, HTTP redirected",
-                 "1 subscriber"):
+                 "1 confirmed subscriber"):
         assert part in built, part
     assert "0 of" in on_first_screen("#first-safe")
     # the notebooks follow, collapsed
