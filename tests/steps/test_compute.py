@@ -476,3 +476,47 @@ def test_hostile_values_stay_inert_in_the_boot_script(case, tmp_path):
     assert {c[0] for c in commands} <= {"dnf", "id", "useradd", "install", "curl", "aws", "python3", "pip",
                                         "systemctl", "amazon-cloudwatch-agent-ctl"}
     assert ["systemctl", "enable", "--now", "app.service"] in commands
+
+
+def test_the_apply_button_routes_the_app_subnets_through_the_nat_02_left_pending(env):
+    """On AWS a NAT gateway is pending for 1.5-2 minutes, so 02 leaves the app route tables without their
+    0.0.0.0/0 route and 04 adds it. Only 04's notebook did: the step panel's Apply (compute.apply) built
+    servers that could reach neither dnf, SSM nor S3, and the group replaced them in a loop."""
+    from workbook.steps import network
+    ctx = _ctx()
+    ec2, pending = ctx.client("ec2"), [True]
+
+    def as_pending(parsed, **_):
+        for n in parsed.get("NatGateways", []) if pending[0] else []:
+            n["State"] = "pending"
+    ec2.meta.events.register("after-call.ec2.DescribeNatGateways", as_pending)
+    azs = network.pick_azs(ctx)
+    network.ensure_vpc(ctx)
+    network.ensure_subnets(ctx, azs)
+    network.ensure_internet_gateway(ctx)
+    network.start_nat_gateways(ctx, azs)
+    network.ensure_route_tables(ctx, azs)
+    network.ensure_security_groups(ctx)
+    network.ensure_nat_routes(ctx, azs, wait=False)     # as 02's notebook runs it
+    pending[0] = False                                  # minutes later, the NAT is available
+    create_database(ctx, ctx.params)
+    compute.apply(ctx)
+    for az in azs:
+        (table,) = ec2.describe_route_tables(Filters=[{"Name": "tag:Name",
+                                                       "Values": [names.route_table(ctx.params, "app", az)]}])["RouteTables"]
+        assert any(r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("NatGatewayId") for r in table["Routes"]), az
+
+
+def test_a_rerun_keeps_the_servers_target_tracking_added(env):
+    """A rerun set DesiredCapacity back to the parameter: under load, a group scaled out to 4 was scaled
+    in to 2 by the rerun (its termination policy picks which). The parameter is the size a new group
+    starts with; a running group keeps its size, moved only into [min, max]."""
+    ctx, p, _ = _ready()
+    compute.apply(ctx)
+    asg = ctx.client("autoscaling")
+    asg.set_desired_capacity(AutoScalingGroupName=names.asg(p), DesiredCapacity=4)   # scaled out
+    compute.ensure_auto_scaling_group(ctx)
+    assert compute.find_auto_scaling_group(ctx).raw["DesiredCapacity"] == 4
+    smaller = ctx.replace(max_capacity=3, desired_capacity=2)
+    compute.ensure_auto_scaling_group(smaller)
+    assert compute.find_auto_scaling_group(ctx).raw["DesiredCapacity"] == 3   # within the new bounds

@@ -112,6 +112,11 @@ STEP = register(Step(
                  # the template and the parameter changed, the refresh
                  "ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions", "autoscaling:StartInstanceRefresh",
                  "autoscaling:DescribeInstanceRefreshes",
+                 # the app subnets' route to 02's NAT, pending when 02 ran (ensure_outbound_routes), and a NAT
+                 # no route uses any more retired with its address
+                 "ec2:DescribeAvailabilityZones", "ec2:DescribeNatGateways", "ec2:DescribeRouteTables", "ec2:CreateRoute",
+                 "ec2:ReplaceRoute",
+                 "ec2:DeleteNatGateway", "ec2:DescribeAddresses", "ec2:ReleaseAddress",
                  # 06's log groups, made before the servers' agents would make them untagged
                  "logs:CreateLogGroup", "logs:TagResource", "logs:DescribeLogGroups", "logs:ListTagsForResource",
                  "logs:PutRetentionPolicy"),
@@ -230,8 +235,11 @@ def ensure_auto_scaling_group(ctx: Context) -> Resource:
         return engine.ensure(ctx, "auto_scaling_group", name, step=STEP_ID, lookup=False, create=create)
     # A rerun with other sizes, subnets or a new target group updates the group in place.
     g = group.raw
+    # desired_capacity is the size a new group starts with; a running one keeps what scaling gave it
+    # (setting it back would scale in servers that target tracking added under load), moved into [min, max].
+    desired = min(max(g.get("DesiredCapacity", p.desired_capacity), p.min_capacity), p.max_capacity)
     changes = {key: value for key, value in (
-        ("MinSize", p.min_capacity), ("DesiredCapacity", p.desired_capacity), ("MaxSize", p.max_capacity),
+        ("MinSize", p.min_capacity), ("DesiredCapacity", desired), ("MaxSize", p.max_capacity),
         ("HealthCheckType", "ELB"), ("HealthCheckGracePeriod", GRACE_PERIOD_S)) if g.get(key) != value}
     if net.app_subnets and sorted(g.get("VPCZoneIdentifier", "").split(",")) != sorted(net.app_subnets):
         changes["VPCZoneIdentifier"] = ",".join(sorted(net.app_subnets))
@@ -431,6 +439,19 @@ def start_certificate_while_db_is_created(ctx: Context) -> list[Resource]:
     return edge.start_certificate(ctx)
 
 
+def ensure_outbound_routes(ctx: Context) -> list[Resource]:
+    """The app subnets' route to their NAT gateway: on AWS a NAT is pending for minutes, so 02 leaves the
+    route to here, where the servers about to boot need it (packages, SSM, S3); a NAT no route uses any
+    more goes."""
+    from . import network
+    if not engine.find(ctx, "nat_gateway"):   # a network not laid out by 02 (no NAT to route through)
+        return []
+    network.wait_nat_gateways(ctx)
+    out = network.ensure_nat_routes(ctx)
+    network.retire_unused_nats(ctx)
+    return out
+
+
 def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.DataFrame:
     """Everything in dependency order; the ALB is started first and waited for late, the targets'
     health last. `artifact_url`: a release of your own (s3:// or https://) instead of the built one."""
@@ -444,6 +465,7 @@ def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.Dat
     ensure_target_group(ctx)
     ensure_listeners(ctx)
     ensure_agent_log_groups(ctx)                    # before the servers' agents look for them
+    ensure_outbound_routes(ctx)                     # 02's NAT was pending: the servers' way out, now
     ensure_auto_scaling_group(ctx)
     ensure_scaling_policies(ctx)
     if not ctx.dry_run:
