@@ -88,7 +88,9 @@ class Params:
     app_port: int = field(default=8080, metadata=_meta("Port the backend listens on.", min=1024, max=65535))
     health_check_path: str = field(default="/health", metadata=_meta("Path the load balancer health-checks."))
     min_capacity: int = field(default=2, metadata=_meta("Auto Scaling group minimum size.", min=1, max=20))
-    desired_capacity: int = field(default=2, metadata=_meta("Auto Scaling group desired size.", min=1, max=20))
+    desired_capacity: int = field(default=2, metadata=_meta(
+        "Auto Scaling group size it starts with (a rerun keeps the size scaling gave it, within min and max).",
+        min=1, max=20))
     max_capacity: int = field(default=4, metadata=_meta("Auto Scaling group maximum size.", min=1, max=20))
     # database
     db_engine: Literal["auto", "postgres", "mysql"] = field(default="auto", metadata=_meta(
