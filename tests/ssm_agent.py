@@ -74,3 +74,17 @@ def agent(ctx, sent, answers=moved_answers):
     return ssm
 
 
+
+
+def cell_ends_during(monkeypatch, phrase: str):
+    """The cell's time runs out while the command whose wait names `phrase` runs (StillWaiting, the
+    command goes on in AWS); the returned function gives the waits their time back."""
+    from workbook import dbmove_hosts, progress
+    wait_for = progress.wait_for
+
+    def ends(client, waiter, what, **kw):
+        if phrase in what:
+            raise progress.StillWaiting(what, 540.0)
+        return wait_for(client, waiter, what, **kw)
+    monkeypatch.setattr(dbmove_hosts.progress, "wait_for", ends)
+    return lambda: monkeypatch.setattr(dbmove_hosts.progress, "wait_for", wait_for)

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from conftest import AccountClock, make_ctx
-from ssm_agent import FINGERPRINTS, agent, moved_answers
+from ssm_agent import FINGERPRINTS, agent, cell_ends_during, moved_answers
 from workbook import dbmove, engine
 from workbook.dbmove import NotReady
 from workbook.steps import cutover, edge
@@ -225,17 +225,11 @@ LIFT = "lift the dev database's write freeze"
 def _dump_outlasts_the_cell(ctx, monkeypatch):
     """A move whose dump command ran past its cell (StillWaiting): the freeze stays, as it must while the
     command runs; then the user gives the move up."""
-    from workbook import dbmove_hosts, progress
-    wait_for = progress.wait_for
-
-    def cell_ends_during_the_dump(client, waiter, what, **kw):
-        if "freeze, fingerprint and dump" in what:
-            raise progress.StillWaiting(what, 540.0)
-        return wait_for(client, waiter, what, **kw)
-    monkeypatch.setattr(dbmove_hosts.progress, "wait_for", cell_ends_during_the_dump)
+    from workbook import progress
+    give_time_back = cell_ends_during(monkeypatch, "freeze, fingerprint and dump")
     with pytest.raises(progress.StillWaiting):
         dbmove.move(ctx)
-    monkeypatch.setattr(dbmove_hosts.progress, "wait_for", wait_for)
+    give_time_back()
 
 
 @pytest.mark.parametrize("destroy", ["08_cutover_compare", "09_teardown"])

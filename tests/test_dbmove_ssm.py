@@ -14,6 +14,7 @@ from moto import mock_aws
 from conftest import AccountClock, make_ctx
 from ssm_agent import FINGERPRINTS as FINGERPRINTS_OF_THE_HELPER
 from ssm_agent import agent as _agent  # noqa: E402
+from ssm_agent import cell_ends_during, moved_answers
 from workbook import dbmove
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sandbox"))
@@ -196,20 +197,14 @@ def test_a_restore_that_outlasts_its_cell_keeps_its_permissions_and_the_rerun_wa
     """A large database: the restore goes on on the app server after the cell's time is up. The role policy
     that lets it read the dump and the profile that lets the dev host upload must stay while it runs, and
     the rerun must wait for that command rather than start a second restore over it; then both go."""
-    from ssm_agent import moved_answers
+
 
     from workbook import dbmove_hosts as hosts
     from workbook import names, progress
     ctx, stack = pg_stack
     sent: list[dict] = []
     _agent(ctx, sent, moved_answers)
-    wait_for = progress.wait_for
-
-    def cell_ends_during_the_restore(client, waiter, what, **kw):
-        if "restore into RDS" in what:
-            raise progress.StillWaiting(what, 540.0)
-        return wait_for(client, waiter, what, **kw)
-    monkeypatch.setattr(hosts.progress, "wait_for", cell_ends_during_the_restore)
+    give_time_back = cell_ends_during(monkeypatch, "restore into RDS")
     with pytest.raises(progress.StillWaiting):
         dbmove.move(ctx)
     iam, p = ctx.client("iam"), ctx.params
@@ -223,7 +218,7 @@ def test_a_restore_that_outlasts_its_cell_keeps_its_permissions_and_the_rerun_wa
             if c["CommandId"] == restore:
                 c["Status"] = "InProgress"
     ctx.client("ssm").meta.events.register("after-call.ssm.ListCommands", still_running)
-    monkeypatch.setattr(hosts.progress, "wait_for", wait_for)
+    give_time_back()
     n = len(sent)
     dbmove.move(ctx)
     assert not [c for c in sent[n:] if "restore into RDS" in c["Comment"]]   # waited for, not sent again
@@ -234,7 +229,6 @@ def test_a_restore_that_outlasts_its_cell_keeps_its_permissions_and_the_rerun_wa
 def test_a_database_of_many_tables_is_verified_whole_past_run_commands_24000_characters(pg_stack, monkeypatch):
     """GetCommandInvocation returns the first 24,000 bytes of a command's output: the fingerprints of
     600 tables do not fit, and the verification read a cut list. The whole output is read from S3."""
-    from ssm_agent import moved_answers
     ctx, _ = pg_stack
     # moto applies a Deny that has a Condition whatever the condition says (it evaluates none): the bucket's
     # TLS-only policy would refuse every request here, where AWS admits the HTTPS ones
@@ -256,7 +250,6 @@ def test_a_database_of_many_tables_is_verified_whole_past_run_commands_24000_cha
 def test_a_dev_server_newer_than_the_rds_major_is_refused_before_the_freeze(pg_stack, tmp_path):
     """A dump of PostgreSQL 17 cannot be restored into RDS 16.4: the move says so, naming the parameter
     that fixes it, before the dev database is frozen (nothing to lift afterwards)."""
-    from ssm_agent import moved_answers
     ctx, stack = pg_stack
     stubs = _stub_bin(tmp_path)
     said = tmp_path / "said"
@@ -283,7 +276,7 @@ def test_a_restore_still_running_when_the_wait_ends_keeps_its_permissions_and_is
     role policy that lets it read the dump and the dev host's profile were taken away under it. It is a
     wait that ended (StillWaiting): both stay and a rerun waits for the command."""
     from botocore.exceptions import WaiterError
-    from ssm_agent import moved_answers
+
 
     from workbook import dbmove_hosts as hosts
     from workbook import names, progress
@@ -310,7 +303,6 @@ def test_a_restore_still_running_when_the_wait_ends_keeps_its_permissions_and_is
 def test_a_restore_delivered_late_and_running_most_of_its_hour_is_waited_for_to_its_end(pg_stack):
     """SendCommand gives the agent 600 s to pick a command up and the script 3600 s to run: a restore that
     starts 5 minutes late and runs 58 minutes succeeds on AWS. The wait stopped at 3600 s in all."""
-    from ssm_agent import moved_answers
     ctx, _ = pg_stack
     clock = ctx.target.clock = AccountClock()
     sent: list[dict] = []
@@ -331,7 +323,6 @@ def test_fingerprints_of_tables_with_non_ascii_names_are_read_whole_past_24000_b
     """The agent keeps 24,000 BYTES of stdout for GetCommandInvocation: 400 tables named in German are
     23,890 characters but 25,090 bytes, and the cut list was taken as the whole (the last tables missing
     from the verification). The whole output is read from S3 then."""
-    from ssm_agent import moved_answers
     ctx, _ = pg_stack
     monkeypatch.setattr(dbmove, "tls_only_policy", lambda name: {"Version": "2012-10-17", "Statement": [
         {"Sid": "NoDeletesHere", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket",
@@ -350,7 +341,7 @@ def test_fingerprints_of_tables_with_non_ascii_names_are_read_whole_past_24000_b
 def test_a_dump_that_outlasts_its_cell_is_restored_from_where_it_was_uploaded(pg_stack, monkeypatch):
     """A large dump: the cell's time ends while it runs, and the rerun rightly waits for that command. The
     restore then fetched a key named at the rerun's own time, which nothing was uploaded to."""
-    from ssm_agent import moved_answers
+
 
     from workbook import dbmove_hosts as hosts
     from workbook import progress
@@ -359,13 +350,7 @@ def test_a_dump_that_outlasts_its_cell_is_restored_from_where_it_was_uploaded(pg
     _agent(ctx, sent, moved_answers)
     keys = iter(f"dumps/2026112{i}T000000Z/app.dump" for i in range(9))   # time passes between the runs
     monkeypatch.setattr(dbmove, "_key", lambda engine_name: next(keys))
-    wait_for = progress.wait_for
-
-    def cell_ends_during_the_dump(client, waiter, what, **kw):
-        if "freeze, fingerprint and dump" in what:
-            raise progress.StillWaiting(what, 540.0)
-        return wait_for(client, waiter, what, **kw)
-    monkeypatch.setattr(hosts.progress, "wait_for", cell_ends_during_the_dump)
+    give_time_back = cell_ends_during(monkeypatch, "freeze, fingerprint and dump")
     with pytest.raises(progress.StillWaiting):
         dbmove.move(ctx)
     dump = next(c for c in sent if "freeze, fingerprint and dump" in c["Comment"])
@@ -375,7 +360,7 @@ def test_a_dump_that_outlasts_its_cell_is_restored_from_where_it_was_uploaded(pg
             if c["CommandId"] == dump["CommandId"]:
                 c["Status"] = "InProgress"
     ctx.client("ssm").meta.events.register("after-call.ssm.ListCommands", still_running)
-    monkeypatch.setattr(hosts.progress, "wait_for", wait_for)
+    give_time_back()
     result = dbmove.move(ctx)
     assert [c for c in sent if "freeze, fingerprint and dump" in c["Comment"]] == [dump]   # waited for, not sent again
     uploaded = "s3://demo-dbmove-123456789012/dumps/20261120T000000Z/app.dump"
@@ -400,7 +385,7 @@ def test_a_move_that_fails_after_the_freeze_lifts_it_and_says_so(pg_stack, faili
     """The 08 notebook says a failed move leaves the dev database unchanged. After the freeze nothing lifted
     it when the dump's upload or the restore failed: the dev app stayed read-only until someone noticed.
     Nothing was restored, so the freeze is lifted (and the error says so) and the profile goes as before."""
-    from ssm_agent import moved_answers
+
 
     from workbook import dbmove_hosts as hosts
     ctx, stack = pg_stack
@@ -420,7 +405,6 @@ def test_a_move_that_fails_after_the_freeze_lifts_it_and_says_so(pg_stack, faili
 def test_a_restore_that_committed_before_its_command_failed_keeps_the_freeze(pg_stack):
     """The restore and its ledger entry committed, then a later part of the command failed (the app user's
     grant): the data is in RDS, so lifting the freeze would let dev take writes production never gets."""
-    from ssm_agent import moved_answers
     ctx, _ = pg_stack
     sent: list[dict] = []
     probes = []
@@ -445,7 +429,6 @@ def test_a_dev_host_that_cannot_upload_the_dump_stops_the_move_before_the_freeze
     the move froze the dev database first and failed at the upload, so the dev app was read-only for the
     whole dump. What can fail is tried before the freeze: the move stops and the dev database was never
     frozen."""
-    from ssm_agent import moved_answers
     ctx, stack = pg_stack
     sent: list[dict] = []
     denied = ("", "upload failed: An error occurred (AccessDenied) when calling the PutObject operation: User: "
