@@ -47,9 +47,10 @@ _only_the_managed_policies_the_workbook_attaches()
 def _only_the_amis_the_workbook_reads() -> None:
     """moto fills each region's EC2 backend with about 1,300 AMIs, each built with random ids (0.14 s per
     backend; a session makes hundreds of backends, in-process and in the sandbox servers it starts). The
-    workbook reads one AMI: the Amazon Linux 2023 image that SSM's public parameter names. MOTO_AMIS_PATH
-    (moto's own setting, read when moto.ec2 is imported, inherited by servers) gives moto its base list
-    plus that image of every region, taken from moto's own files so an upgrade stays consistent."""
+    workbook reads the Amazon Linux 2023 images that SSM's public parameters name (x86_64, and arm64 for
+    Graviton instance types). MOTO_AMIS_PATH (moto's own setting, read when moto.ec2 is imported, inherited
+    by servers) gives moto its base list plus those images of every region, taken from moto's own files so
+    an upgrade stays consistent."""
     import atexit
     import tempfile
     import moto
@@ -59,7 +60,7 @@ def _only_the_amis_the_workbook_reads() -> None:
     for path in sorted((Path(moto.__file__).parent / "ssm/resources/ami-amazon-linux-latest").glob("*.json*")):
         region = path.name.split(".json")[0]
         named = {p["Value"] for p in load_resource(f"ssm/resources/ami-amazon-linux-latest/{region}.json")
-                 if p["Name"].endswith("/al2023-ami-kernel-default-x86_64")}
+                 if p["Name"].endswith(("/al2023-ami-kernel-default-x86_64", "/al2023-ami-kernel-default-arm64"))}
         amis += [a for a in load_resource(f"ec2/resources/latest_amis/{region}.json") if a["ami_id"] in named]
     fd, name = tempfile.mkstemp(prefix="workbook-test-amis-", suffix=".json")
     with os.fdopen(fd, "w") as f:

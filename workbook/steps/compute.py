@@ -50,7 +50,7 @@ from .compute_release import (bucket_name, build, ensure_artifact_bucket, ensure
                               ensure_release, ensure_release_artifact, release, release_location, release_version)
 from .compute_rollout import RolloutFailed, roll_out, secrets_to_read  # noqa: F401
 from .compute_rollout import in_service as in_service_ids
-from .compute_template import (AL2023_PARAMETER, artifact_parameter, ensure_image_from_dev,  # noqa: F401
+from .compute_template import (AL2023_PARAMETER, artifact_parameter, check_image, ensure_image_from_dev,  # noqa: F401
                                ensure_launch_template, find_launch_template, user_data, user_data_files)
 
 MANAGED_POLICIES = (
@@ -91,7 +91,7 @@ STEP = register(Step(
     # (and tag) what the template describes: RunInstances and CreateTags, never called directly.
     # The release: the bucket's settings read and put back, the wheel written, the parameter updated;
     # then the targets' health and, when one stays unhealthy, its console output (the boot log).
-    permissions=("ssm:GetParameter", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+    permissions=("ssm:GetParameter", "ec2:DescribeInstanceTypes", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
                  "rds:DescribeDBInstances", "acm:ListCertificates", "ec2:RunInstances", "ec2:CreateTags",
                  "s3:GetEncryptionConfiguration", "s3:GetBucketVersioning", "s3:GetBucketPublicAccessBlock",
                  "s3:PutEncryptionConfiguration", "s3:PutBucketVersioning", "s3:PutBucketPublicAccessBlock",
@@ -456,6 +456,7 @@ def apply(ctx: Context, *, image_id: str = "", artifact_url: str = "") -> pd.Dat
     """Everything in dependency order; the ALB is started first and waited for late, the targets'
     health last. `artifact_url`: a release of your own (s3:// or https://) instead of the built one."""
     mark = len(ctx.resources)
+    check_image(ctx, image_id)                     # one instance_type cannot boot: refused before anything is made
     ensure_load_balancer(ctx)                      # takes minutes on AWS: start it now
     ensure_release(ctx, artifact_url=artifact_url)  # what the boot script installs, before the role that reads it
     ensure_instance_role(ctx)

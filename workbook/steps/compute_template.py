@@ -19,14 +19,19 @@ import re
 import shlex
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .. import engine, names, tagging
 from ..connect import Context, Resource
 from ..inventory import ec2 as ec2_inventory
-from ..params import Params
+from ..params import ParameterError, Params
 from .compute_prereq import STEP_ID, Network, PrerequisiteMissing, db_endpoint, db_secret_arn, find_network
 
-# The public SSM parameter AWS keeps pointing at the latest Amazon Linux 2023 AMI.
-AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+# The public SSM parameters AWS keeps pointing at the latest Amazon Linux 2023 AMI, one per processor
+# architecture: a Graviton type (t4g, m7g ...) boots only the arm64 image, the others only x86_64.
+AL2023_PARAMETERS = {arch: f"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
+                     for arch in ("x86_64", "arm64")}
+AL2023_PARAMETER = AL2023_PARAMETERS["x86_64"]   # the default instance type's (t3.micro)
 ROOT_VOLUME_GIB = 16
 # A hop limit of 1 keeps the IMDSv2 token on the host (no containers forward it).
 IMDS_HOP_LIMIT = 1
@@ -163,8 +168,56 @@ def user_data_files(script: str) -> dict[str, str]:
     return {path: base64.b64decode(blob).decode() for blob, path in _FILE_LINE.findall(script)}
 
 
+def instance_architectures(ctx: Context) -> list[str]:
+    """What instance_type's processors run (DescribeInstanceTypes: ProcessorInfo.SupportedArchitectures)."""
+    p = ctx.p
+    try:
+        types = ctx.client("ec2").describe_instance_types(InstanceTypes=[p.instance_type])["InstanceTypes"]
+    except ClientError as e:
+        if engine.code(e) != "InvalidInstanceType":
+            raise
+        types = []
+    if not types:
+        raise ParameterError({"instance_type": f"{p.instance_type} is not offered in {p.region}"})
+    return list(types[0]["ProcessorInfo"]["SupportedArchitectures"])
+
+
+def al2023_parameter(ctx: Context) -> str:
+    """The AL2023 parameter of the architecture instance_type runs."""
+    archs = instance_architectures(ctx)
+    for arch in AL2023_PARAMETERS:
+        if arch in archs:
+            return AL2023_PARAMETERS[arch]
+    raise ParameterError({"instance_type": f"{ctx.p.instance_type} runs {' or '.join(archs)}; Amazon Linux 2023 "
+                                           f"has images for {' and '.join(AL2023_PARAMETERS)} only"})
+
+
 def latest_al2023_ami(ctx: Context) -> str:
-    return ctx.client("ssm").get_parameter(Name=AL2023_PARAMETER)["Parameter"]["Value"]
+    return ctx.client("ssm").get_parameter(Name=al2023_parameter(ctx))["Parameter"]["Value"]
+
+
+def check_image(ctx: Context, image_id: str = "") -> dict[str, Any]:
+    """Refuse, before anything is made, an image instance_type cannot boot (AWS would refuse every launch
+    only once the group exists): `image_id` must exist and be built for an architecture the instance type
+    runs; without one, AL2023 must have an image for it. Returns the given image's description."""
+    if not image_id:
+        al2023_parameter(ctx)
+        return {}
+    p = ctx.p
+    try:
+        images = ctx.client("ec2").describe_images(ImageIds=[image_id])["Images"]
+    except ClientError as e:
+        if not engine.missing(e):
+            raise
+        images = []
+    if not images:
+        raise ParameterError({"image_id": f"{image_id} is no AMI this account can launch in {p.region}"})
+    arch, archs = images[0].get("Architecture", ""), instance_architectures(ctx)
+    if arch not in archs:
+        raise ParameterError({"image_id": (
+            f"{image_id} is an {arch} image, but instance_type {p.instance_type} runs {' or '.join(archs)}: give "
+            f"an image built for {archs[0]}, or an instance_type that runs {arch}")})
+    return images[0]
 
 
 def image_name(p: Params) -> str:
@@ -193,9 +246,12 @@ def launch_template_data(ctx: Context, net: Network, *, image_id: str = "") -> d
     release is not in it: the boot script reads its location from the SSM parameter at boot, so a new
     release (compute_release) reaches the next instances without a new template version."""
     p, ec2 = ctx.p, ctx.client("ec2")
-    image_id = image_id or latest_al2023_ami(ctx)
-    images = ec2.describe_images(ImageIds=[image_id])["Images"]
-    root = images[0].get("RootDeviceName", "/dev/xvda") if images else "/dev/xvda"
+    if image_id:
+        image = check_image(ctx, image_id)
+    else:
+        image_id = latest_al2023_ami(ctx)
+        image = next(iter(ec2.describe_images(ImageIds=[image_id])["Images"]), {})
+    root = image.get("RootDeviceName", "/dev/xvda")
     host, port, db_name = db_endpoint(ctx)
     secret, exact = db_secret_arn(ctx)
     script = user_data(p, db_host=host, db_port=port, db_name=db_name, db_secret_arn=secret if exact else "")
