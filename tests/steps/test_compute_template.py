@@ -73,3 +73,39 @@ def test_a_template_of_another_architecture_is_refused_by_itself_too(moto):
         compute.ensure_launch_template(ctx, image_id=_al2023(ctx, "x86_64"))
     assert compute.find_launch_template(ctx) is None
     assert compute.ensure_launch_template(ctx, image_id=_al2023(ctx, "arm64")).action == "created"
+
+
+def _ec2_client_tokens(ec2) -> None:
+    """EC2's documented ClientToken contract, which moto leaves out: a token seen before (EC2 keeps them for
+    at least 24 hours) is answered with what it made the first time, and nothing is created."""
+    seen: dict[str, dict] = {}
+
+    def token(params, context, **_):
+        context["token"] = params.get("ClientToken")
+
+    def answered(context, **_):
+        if context.get("token") in seen:
+            return type("Ok", (), {"status_code": 200, "headers": {}})(), seen[context["token"]]
+
+    def remember(parsed, context, **_):
+        seen.setdefault(context.get("token"), parsed)
+    ec2.meta.events.register("provide-client-params.ec2.CreateLaunchTemplateVersion", token)
+    ec2.meta.events.register("before-call.ec2.CreateLaunchTemplateVersion", answered)
+    ec2.meta.events.register("after-call.ec2.CreateLaunchTemplateVersion", remember)
+
+
+def test_a_template_changed_back_and_forth_always_launches_what_was_asked_last(moto):
+    """A -> B -> A -> B within a day: the fourth version is B again, yet a new version, not EC2's answer to
+    the second's request."""
+    ctx, p = _ready()
+    compute.apply(ctx)
+    ec2 = ctx.client("ec2")
+    _ec2_client_tokens(ec2)
+    a = _latest(ctx)["LaunchTemplateData"]["ImageId"]
+    b = next(i["ImageId"] for i in ec2.describe_images(
+        Owners=["amazon"], Filters=[{"Name": "architecture", "Values": ["x86_64"]}])["Images"] if i["ImageId"] != a)
+    compute.ensure_launch_template(ctx, image_id=b)    # e.g. apply(image_id=<the AMI made from dev>)
+    compute.ensure_launch_template(ctx)                # back to Amazon Linux 2023
+    last = compute.ensure_launch_template(ctx, image_id=b)
+    assert (_latest(ctx)["LaunchTemplateData"]["ImageId"], _latest(ctx)["VersionNumber"]) == (b, 4)
+    assert last.action == "updated (v4)"

@@ -324,9 +324,13 @@ def ensure_launch_template(ctx: Context, *, image_id: str = "") -> Resource:
         return ctx.note(STEP_ID, "launch_template", name, lt.id, "exists", item=lt.raw)
     if ctx.dry_run:
         return ctx.note(STEP_ID, "launch_template", name, lt.id, "would update", item=lt.raw)
+    # The version it follows is part of the token: EC2 answers a token it has seen (for at least 24 hours)
+    # with the version that token made, so data that comes back (A, B, A, B) would get the old B, not a
+    # new $Latest. A retry of this same create still sends the same token.
     version = ec2.create_launch_template_version(
         LaunchTemplateId=lt.id, LaunchTemplateData=wanted, VersionDescription=f"{STEP_ID} rerun",
-        ClientToken=engine.client_token(ctx, f"{name}/{hash_of(wanted)}"))["LaunchTemplateVersion"]
+        ClientToken=engine.client_token(ctx, f"{name}/after-v{current['VersionNumber']}/{hash_of(wanted)}"),
+    )["LaunchTemplateVersion"]
     print(f"launch template {name}: new version {version['VersionNumber']}; the group launches it from now on "
           f"(the servers running now are replaced at the end of this step: an instance refresh)")
     return ctx.note(STEP_ID, "launch_template", name, lt.id, f"updated (v{version['VersionNumber']})", item=lt.raw)
