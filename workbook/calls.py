@@ -111,7 +111,8 @@ def wait(ctx: Context, kind: Kind, id_: str, *, deleted: bool = False, what: str
     label = what or f"{kind.label} {id_} {'deleted' if deleted else 'ready'}"
     try:
         progress.wait_for(ctx.client(kind.service), name, label, max_attempts=max_attempts,
-                          clock=ctx.clock, then=then, **_arg(arg or kind.id, id_))
+                          clock=ctx.clock, then=then, acceptors=() if deleted else kind.waiter_acceptors,
+                          **_arg(arg or kind.id, id_))
     except WaiterError as e:
         if deleted and "NotFound" in str(e):
             return  # a deleted resource that vanished is what the wait was for

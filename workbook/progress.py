@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from botocore.exceptions import WaiterError
+from botocore.waiter import WaiterModel, create_waiter_with_client
 from tqdm.auto import tqdm as auto_tqdm
 
 Listener = Callable[[str, int, int, float], None]  # what, attempt, max_attempts, elapsed seconds
@@ -245,13 +246,28 @@ def ended_early(fn: Callable[[], Any], then: str = "") -> bool:
         return False
 
 
+def _waiter(client: Any, waiter_name: str, acceptors: Iterable[dict[str, Any]]) -> Any:
+    """botocore's waiter, with `acceptors` tried before its own (same format as botocore's waiter models)."""
+    waiter = client.get_waiter(waiter_name)
+    if not acceptors:
+        return waiter
+    c = waiter.config
+    own = [{"state": a.state, "matcher": a.matcher, "expected": a.expected,
+            **({"argument": a.argument} if a.argument is not None else {})} for a in c.acceptors]
+    config = {"operation": c.operation, "delay": c.delay, "maxAttempts": c.max_attempts,
+              "acceptors": [*acceptors, *own]}
+    return create_waiter_with_client(waiter.name, WaiterModel({"version": 2, "waiters": {waiter.name: config}}),
+                                     client)
+
+
 def wait_for(client: Any, waiter_name: str, what: str, *, delay: int | None = None,
              max_attempts: int | None = None, sleep: Callable[[float], None] = time.sleep, clock: Any = None,
-             then: str = "", **kwargs: Any) -> float:
+             then: str = "", acceptors: Iterable[dict[str, Any]] = (), **kwargs: Any) -> float:
     """Wait until the waiter succeeds; returns seconds waited. Raises WaiterError on failure/timeout,
     StillWaiting when the cell's budget ends first. `sleep` takes the waiter's delay in AWS seconds
-    (the target's clock: the sandbox barely sleeps); `then` says who picks the wait up."""
-    waiter = client.get_waiter(waiter_name)
+    (the target's clock: the sandbox barely sleeps); `then` says who picks the wait up; `acceptors` go
+    before the waiter's own (states it does not know)."""
+    waiter = _waiter(client, waiter_name, tuple(acceptors))
     delay = waiter.config.delay if delay is None else delay
     total = waiter.config.max_attempts if max_attempts is None else max_attempts
     # The first looks come sooner (2 s, doubling up to the waiter's delay): a resource just created is

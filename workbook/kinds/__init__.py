@@ -59,6 +59,9 @@ class Kind:
     created_key: str = ""         # where the new item is in the create response ("Vpc", "LoadBalancers.0")
     waiter: str = ""              # botocore waiter that makes it usable
     waiter_arg: str = ""          # "VpcIds[]" (a list of one) or "DBInstanceIdentifier"
+    # Acceptors (botocore's waiter format) tried before the waiter's own, for documented states it has none
+    # for: without one, a resource that can never become usable is polled until the waiter gives up.
+    waiter_acceptors: tuple[dict[str, Any], ...] = ()
     # Deleting
     delete: str = ""
     delete_arg: str = ""          # "VpcId"; "Names[]" for a list of one

@@ -11,6 +11,12 @@ declare(
          name_key="LoadBalancerName", arn_key="LoadBalancerArn", by_name="Names[]",
          create="create_load_balancer", create_tags="list:Tags", created_key="LoadBalancers.0",
          waiter="load_balancer_available", waiter_arg="LoadBalancerArns[]",
+         # State.Code is also failed (never recovers) or active_impaired (routes traffic, cannot scale), which
+         # botocore's waiter does not know: it would poll either 40 times, then give up
+         waiter_acceptors=({"state": "failure", "matcher": "pathAny", "argument": "LoadBalancers[].State.Code",
+                            "expected": "failed"},
+                           {"state": "success", "matcher": "pathAll", "argument": "LoadBalancers[].State.Code",
+                            "expected": "active_impaired"}),
          delete="delete_load_balancer", delete_waiter="load_balancers_deleted", delete_waiter_arg="LoadBalancerArns[]",
          after=("api_domain", "vpc_link", "http_api"),
          extra_permissions=("elasticloadbalancing:DescribeLoadBalancerAttributes",

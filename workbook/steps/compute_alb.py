@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import WaiterError
+
 from .. import engine, names, progress, tagging
 from .. import kinds as K
 from ..connect import Context, Resource
@@ -102,13 +104,38 @@ def _ensure_attributes(ctx: Context, rec: Resource, wanted: dict[str, str], kind
                  "would update" if ctx.dry_run else "updated")
 
 
+class LoadBalancerFailed(RuntimeError):
+    """AWS could not set the load balancer up (State.Code failed); the message has AWS's reason."""
+
+
+def _serves(name: str, state: dict[str, Any]) -> bool:
+    """True when it routes traffic (active, or active_impaired: said, with AWS's reason); a failed one raises."""
+    code, reason = state.get("Code", ""), state.get("Reason", "")
+    if code == "failed":
+        raise LoadBalancerFailed(
+            f"load balancer {name} failed: {reason or 'AWS gave no reason'}. A failed load balancer does not "
+            f"recover: delete it (destroy of 04_compute does), then apply again")
+    if code == "active_impaired":
+        print(f"note: load balancer {name} is active_impaired: it routes traffic but does not have what it needs "
+              f"to scale ({reason or 'AWS gave no reason'})")
+    return code in ("active", "active_impaired")
+
+
 def wait_for_load_balancer(ctx: Context) -> str:
-    """Block until the ALB is active (botocore waiter load_balancer_available); returns its DNS name."""
+    """Block until the ALB routes traffic (botocore waiter load_balancer_available, which also ends on a
+    failed one: LoadBalancerFailed with AWS's reason); returns its DNS name."""
     lb = find_load_balancer(ctx)
     if lb is None:
         return ""
-    if lb.raw["State"]["Code"] != "active":
-        engine.wait(ctx, K.get("load_balancer"), lb.id, what=f"load balancer {lb.name}")
+    if not _serves(lb.name, lb.raw.get("State", {})):
+        try:
+            engine.wait(ctx, K.get("load_balancer"), lb.id, what=f"load balancer {lb.name}")
+        except WaiterError as e:
+            for found in (e.last_response or {}).get("LoadBalancers", []):
+                _serves(lb.name, found.get("State", {}))   # a failed one says why
+            raise
+        now = ctx.client("elbv2").describe_load_balancers(LoadBalancerArns=[lb.id])["LoadBalancers"]
+        _serves(lb.name, now[0].get("State", {}) if now else {})   # active_impaired is said
     return lb.raw["DNSName"]
 
 
