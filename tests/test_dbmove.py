@@ -108,7 +108,7 @@ def test_dump_bucket_is_private_encrypted_tagged_and_found_again(ctx, capsys):
     p = ctx.params
     first, second = dbmove.ensure_dump_bucket(ctx), dbmove.ensure_dump_bucket(ctx)
     s3, name = _bucket_checks(ctx, p, first, second)
-    assert "TLS-only" in capsys.readouterr().out   # the sandbox says what it leaves out
+    assert "TLS-only" in capsys.readouterr().out   # the sandbox says it keeps the policy unenforced
     s3.put_object(Bucket=name, Key="k", Body=b"x")   # and uploads over its plain-HTTP endpoint work
 
 

@@ -262,14 +262,6 @@ def bucket_takes_its_tags_at_create(ctx: Context, params: dict[str, Any], parsed
     return True
 
 
-@correct("s3", "PutBucketPolicy", when="before",
-         note="no TLS-only bucket policy in the sandbox: its endpoint is plain HTTP and moto enforces the policy, "
-              "so every upload would be refused")
-def no_tls_only_policy_over_http(ctx: Context, params: dict[str, Any]) -> dict[str, Any] | None:
-    policy = str(params.get("Policy", ""))
-    return {} if "aws:SecureTransport" in policy else None
-
-
 # ---- Route 53 --------------------------------------------------------------------------------------------
 @correct("route53", "ChangeResourceRecordSets", when="before")
 def a_cname_owns_its_name(ctx: Context, params: dict[str, Any]) -> None:
@@ -480,3 +472,5 @@ from . import refresh  # noqa: E402,F401
 from . import nat  # noqa: E402,F401
 # The log groups RDS creates for its log exports (rds_logs.py).
 from . import rds_logs  # noqa: E402,F401
+# TLS-only bucket policies: kept, not enforced (bucket_policy.py).
+from . import bucket_policy  # noqa: E402,F401
