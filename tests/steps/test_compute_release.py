@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import shlex
 import subprocess
 import sys
@@ -125,6 +126,58 @@ def test_drifted_bucket_settings_are_put_back(moto):
     assert sorted(r.name for r in ctx.resources[mark:] if r.type == "bucket_setting") == [
         f"{bucket} public_access_block", f"{bucket} versioning"]
     assert ctx.client("s3").get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def _tls_only(s3, bucket: str) -> bool:
+    """The bucket's policy denies every request not made over TLS (what the step promises)."""
+    doc = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    return any(st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               and st["Action"] == "s3:*" and f"arn:aws:s3:::{bucket}/*" in st["Resource"]
+               for st in doc["Statement"])
+
+
+def test_a_crash_right_after_create_bucket_still_ends_with_a_tls_only_bucket(moto):
+    """The policy was put only with the bucket's creation: a run killed in between left it without, for good."""
+    ctx, p = _ready()
+
+    class Killed(Exception):
+        pass
+
+    def crash(**_):
+        raise Killed("killed right after CreateBucket answered")
+    ctx.client("s3").meta.events.register("after-call.s3.CreateBucket", crash)
+    with pytest.raises(Killed):
+        compute.ensure_artifact_bucket(ctx)
+    again = make_ctx(stack_name=p.stack_name)
+    rec = compute.ensure_artifact_bucket(again)
+    assert _tls_only(again.client("s3"), rec.id)
+    assert f"{rec.id} tls_only_policy" in [r.name for r in again.resources if r.type == "bucket_setting"]
+
+
+def test_a_removed_tls_only_policy_is_put_back_keeping_what_else_the_policy_says(moto):
+    ctx, p = _ready()
+    bucket = compute.ensure_artifact_bucket(ctx).id
+    s3 = ctx.client("s3")
+    theirs = {"Sid": "TheirAuditorReads", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+              "Action": "s3:GetBucketLocation", "Resource": f"arn:aws:s3:::{bucket}"}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [theirs]}))
+    mark = len(ctx.resources)
+    compute.ensure_artifact_bucket(ctx)
+    assert [(r.name, r.action) for r in ctx.resources[mark:] if r.type == "bucket_setting"] == [
+        (f"{bucket} tls_only_policy", "updated")]
+    assert _tls_only(s3, bucket) and theirs in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    mark = len(ctx.resources)
+    compute.ensure_artifact_bucket(ctx)
+    assert [r for r in ctx.resources[mark:] if r.type == "bucket_setting"] == []
+
+
+def test_a_new_release_bucket_is_tls_only_and_a_rerun_repairs_nothing(moto):
+    ctx, p = _ready()
+    compute.ensure_release(ctx)
+    assert _tls_only(ctx.client("s3"), compute.bucket_name(p, ctx.account_id))
+    mark = len(ctx.resources)
+    compute.ensure_release(ctx)
+    assert {r.action for r in ctx.resources[mark:]} == {"exists"}
 
 
 def test_without_the_parameter_04_says_which_targets_never_turn_healthy(moto):

@@ -94,7 +94,7 @@ STEP = register(Step(
     permissions=("ssm:GetParameter", "ec2:DescribeInstanceTypes", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
                  "rds:DescribeDBInstances", "acm:ListCertificates", "ec2:RunInstances", "ec2:CreateTags",
                  "s3:GetEncryptionConfiguration", "s3:GetBucketVersioning", "s3:GetBucketPublicAccessBlock",
-                 "s3:PutEncryptionConfiguration", "s3:PutBucketVersioning", "s3:PutBucketPublicAccessBlock",
+                 "s3:GetBucketPolicy", "s3:PutEncryptionConfiguration", "s3:PutBucketVersioning", "s3:PutBucketPublicAccessBlock",
                  "s3:PutBucketPolicy", "s3:GetObject", "s3:PutObject", "ssm:PutParameter",
                  "elasticloadbalancing:DescribeTargetHealth", "ec2:GetConsoleOutput",
                  # which secret the app logs in with: its own user's (08) once it exists

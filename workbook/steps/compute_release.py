@@ -5,8 +5,8 @@ in the SSM parameter each app server's boot script reads (`/<stack>/app/artifact
   setuptools' PEP 517 backend (no network, no build isolation) and SOURCE_DATE_EPOCH fixed; cached by
   a hash of the sources, so a notebook rerun builds nothing.
 - `ensure_artifact_bucket`: the stack's bucket (engine kind `s3_bucket`, tagged in the CreateBucket
-  call itself), with default encryption SSE-S3 (the instance role then needs no KMS permission to read),
-  versioning, all four public-access blocks (each put back when it drifted) and a TLS-only policy.
+  call itself), with a TLS-only policy, default encryption SSE-S3 (the instance role then needs no KMS
+  permission to read), versioning and all four public-access blocks, each put back when it drifted.
 - `ensure_release_artifact`: the wheel under `releases/<name>/<version>/<source hash>/<wheel file>`; a
   key is written once and never overwritten (a running server's release stays as it was).
 - `ensure_artifact_parameter`: the parameter (kind `ssm_parameter`, tagged) pointing at it; a new
@@ -124,7 +124,34 @@ def _did(ctx: Context, verb: str) -> str:
 
 def _missing(e: ClientError) -> bool:
     return engine.missing(e) or engine.code(e) in ("ServerSideEncryptionConfigurationNotFoundError",
-                                                   "NoSuchPublicAccessBlockConfiguration")
+                                                   "NoSuchPublicAccessBlockConfiguration", "NoSuchBucketPolicy")
+
+
+def tls_only_statement(bucket: str) -> dict[str, Any]:
+    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def _same_statement(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Alike but for the Sid and a one-item list written as its item."""
+    def norm(st: dict[str, Any]) -> str:
+        return json.dumps({k: sorted(v) if isinstance(v, list) else [v] if k in ("Action", "Resource") else v
+                           for k, v in st.items() if k != "Sid"}, sort_keys=True)
+    return norm(a) == norm(b)
+
+
+def with_tls_only(policy: str | None, bucket: str) -> str | None:
+    """The bucket's policy with the TLS-only statement added (the statements of others kept), or None when
+    it has it already."""
+    doc = json.loads(policy) if policy else {"Version": "2012-10-17", "Statement": []}
+    statements = doc.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    ours = tls_only_statement(bucket)
+    if any(_same_statement(st, ours) for st in statements):
+        return None
+    kept = [st for st in statements if st.get("Sid") != ours["Sid"]]   # a drifted copy of ours is replaced
+    return json.dumps({**doc, "Statement": kept + [ours]})
 
 
 def ensure_artifact_bucket(ctx: Context) -> Resource:
@@ -135,11 +162,6 @@ def ensure_artifact_bucket(ctx: Context) -> Resource:
     if rec.action == "would create":
         return rec
     s3 = ctx.client("s3")
-    if rec.action == "created":
-        s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
 
     def current(read: str, key: str) -> Any:
         try:
@@ -149,7 +171,10 @@ def ensure_artifact_bucket(ctx: Context) -> Resource:
                 raise
             return None
     rules = (current("get_bucket_encryption", "ServerSideEncryptionConfiguration") or {}).get("Rules", [])
+    # Part of the drift repair, not only of creating: a run that stopped right after CreateBucket had none.
+    policy = with_tls_only(current("get_bucket_policy", "Policy"), name)
     settings = (
+        ("tls_only_policy", policy is None, lambda: s3.put_bucket_policy(Bucket=name, Policy=policy)),
         ("encryption", [r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules] == ["AES256"],
          lambda: s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=ENCRYPTION)),
         ("versioning", current("get_bucket_versioning", "Status") == "Enabled",
