@@ -1,10 +1,11 @@
 """04_compute's launch template: what every app server starts from, and the boot script it runs.
 
-The template: Amazon Linux 2023 from AWS's public SSM parameter (or an AMI made from the dev instance,
-`ensure_image_from_dev`), the app security group on an interface without a public IP, IMDSv2 required
-with a hop limit of 1, an encrypted gp3 root volume, the instance profile, detailed monitoring, and the
-boot script below. A rerun that would launch something different (a new AMI, the database now known)
-adds a template version instead of a second template; the group launches `$Latest`.
+The template: Amazon Linux 2023 from AWS's public SSM parameter for instance_type's architecture (or an
+AMI made from the dev instance, `ensure_image_from_dev`, of an architecture that type runs), the app
+security group on an interface without a public IP, IMDSv2 required with a hop limit of 1, an encrypted
+gp3 root volume, the instance profile, detailed monitoring, and the boot script below. A rerun that would
+launch something different (a new AMI, the database now known) adds a template version instead of a
+second template; the group launches `$Latest`.
 
 The boot script installs the backend (workbook/backend, started by systemd) and the CloudWatch agent.
 No parameter is ever part of its text (issue 13: a value once ended a heredoc early and ran as root):
