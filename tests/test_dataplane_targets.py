@@ -121,9 +121,11 @@ def test_the_move_on_a_real_account_runs_on_the_instances_through_ssm(ssm_output
     result = dbmove.move(ctx)
     assert result.ok and result.verification["rows_rds"].sum() == 10 and result.freeze_held
     app = sent[0]["InstanceIds"][0]
-    assert [c["InstanceIds"][0] for c in sent] == [app, stack["dev"], app]      # ledger, dump on dev, restore
+    # the ledger, the preflight and the dump on dev (nothing frozen before the preflight passed), the restore
+    assert [c["InstanceIds"][0] for c in sent] == [app, stack["dev"], stack["dev"], app]
+    assert "preflight" in sent[1]["Comment"] and "default_transaction_read_only" not in str(sent[1]["Parameters"])
     assert all(c["DocumentName"] == "AWS-RunShellScript" for c in sent)
-    dump, restore = ("\n".join(c["Parameters"]["commands"]) for c in sent[1:])
+    dump, restore = ("\n".join(c["Parameters"]["commands"]) for c in sent[2:])
     assert "default_transaction_read_only = on" in dump and "pg_dump -Fc" in dump and "--sse AES256" in dump
     assert "pg_restore" in restore and "secretsmanager get-secret-value" in restore   # read on the instance
     assert "bash \"$f\"" in restore and result.bucket == names.dump_bucket(ctx.p, ctx.account_id)
