@@ -12,6 +12,7 @@ from workbook.checks import dev as dev_checks
 from workbook.inventory import ec2 as inv_ec2
 from workbook.params import Params
 from workbook.steps import dev
+from workbook.steps.compute_template import AL2023_PARAMETER  # the default, x86_64 one
 
 P = Params()
 
@@ -233,7 +234,7 @@ def _own_dev_server(ctx, ports=(22, 80)) -> tuple[str, str]:
     sg = ec2.create_security_group(GroupName="web", Description="web")["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]} for p in ports])
-    ami = ctx.client("ssm").get_parameter(Name=dev.AMI_PARAMETER)["Parameter"]["Value"]
+    ami = ctx.client("ssm").get_parameter(Name=AL2023_PARAMETER)["Parameter"]["Value"]
     iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.small", SecurityGroupIds=[sg],
                             TagSpecifications=[{"ResourceType": "instance", "Tags": [
                                 {"Key": "Name", "Value": "dev-backend"}]}])["Instances"][0]["InstanceId"]

@@ -10,6 +10,7 @@ from conftest import make_ctx
 from workbook import inventory, tagging
 from workbook.inventory import ec2 as inv_ec2
 from workbook.steps import dev
+from workbook.steps.compute_template import AL2023_PARAMETER  # the default, x86_64 one
 
 CONTRACT = {
     "vpcs": ["cidr", "is_default"],
@@ -107,7 +108,7 @@ def test_discover_dev_finds_an_untagged_server_and_what_it_uses():
         sg = ec2.create_security_group(GroupName="launch-wizard-1", Description="x", VpcId=vpc)["GroupId"]
         ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-        ami = boto3.client("ssm", region_name="us-east-1").get_parameter(Name=dev.AMI_PARAMETER)["Parameter"]["Value"]
+        ami = boto3.client("ssm", region_name="us-east-1").get_parameter(Name=AL2023_PARAMETER)["Parameter"]["Value"]
         run = lambda name: ec2.run_instances(  # noqa: E731
             ImageId=ami, MinCount=1, MaxCount=1, SecurityGroupIds=[sg], TagSpecifications=[
                 {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}])["Instances"][0]["InstanceId"]

@@ -13,6 +13,7 @@ from workbook.iam_actions import actions_for_calls
 from workbook.params import ParameterError, Params, help_text
 from workbook.inventory import ec2 as inv_ec2
 from workbook.steps import dev
+from workbook.steps.compute_template import AL2023_PARAMETER  # the default, x86_64 one
 
 MUTATING = ("Create", "Run", "Allocate", "Authorize", "Associate", "Terminate", "Delete", "Release")
 
@@ -150,7 +151,7 @@ def aws_ctx(**kw):
 def users_own_dev_server(name: str = "dev-backend") -> str:
     """A dev server the workbook did not create: no workbook tags."""
     ec2 = boto3.client("ec2", region_name="us-east-1")
-    ami = boto3.client("ssm", region_name="us-east-1").get_parameter(Name=dev.AMI_PARAMETER)["Parameter"]["Value"]
+    ami = boto3.client("ssm", region_name="us-east-1").get_parameter(Name=AL2023_PARAMETER)["Parameter"]["Value"]
     return ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, TagSpecifications=[
         {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}])["Instances"][0]["InstanceId"]
 
@@ -260,3 +261,13 @@ def test_declared_permissions_cover_every_call_the_step_makes(ctx):
     used = actions_for_calls(ctx.calls.calls)
     declared = set(steps.get("00_setup").all_permissions())
     assert used <= declared, used - declared
+
+
+def test_a_graviton_dev_host_gets_the_arm64_image_it_can_boot(ctx):
+    """The demo dev host always got the x86_64 Amazon Linux image: a dev_instance_type such as t4g.small
+    (arm64) was refused by RunInstances, after its security group existed."""
+    c = make_ctx(dev_instance_type="t4g.small")
+    (host,) = by_type(dev.apply(c))["instance"]
+    ec2 = c.client("ec2")
+    image = instance(c, host.id)["ImageId"]
+    assert ec2.describe_images(ImageIds=[image])["Images"][0]["Architecture"] == "arm64"

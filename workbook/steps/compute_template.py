@@ -169,28 +169,30 @@ def user_data_files(script: str) -> dict[str, str]:
     return {path: base64.b64decode(blob).decode() for blob, path in _FILE_LINE.findall(script)}
 
 
-def instance_architectures(ctx: Context) -> list[str]:
-    """What instance_type's processors run (DescribeInstanceTypes: ProcessorInfo.SupportedArchitectures)."""
-    p = ctx.p
+def instance_architectures(ctx: Context, param: str = "instance_type") -> list[str]:
+    """What the processors of the instance type `param` names run (DescribeInstanceTypes:
+    ProcessorInfo.SupportedArchitectures)."""
+    p, type_ = ctx.p, getattr(ctx.p, param)
     try:
-        types = ctx.client("ec2").describe_instance_types(InstanceTypes=[p.instance_type])["InstanceTypes"]
+        types = ctx.client("ec2").describe_instance_types(InstanceTypes=[type_])["InstanceTypes"]
     except ClientError as e:
         if engine.code(e) != "InvalidInstanceType":
             raise
         types = []
     if not types:
-        raise ParameterError({"instance_type": f"{p.instance_type} is not offered in {p.region}"})
+        raise ParameterError({param: f"{type_} is not offered in {p.region}"})
     return list(types[0]["ProcessorInfo"]["SupportedArchitectures"])
 
 
-def al2023_parameter(ctx: Context) -> str:
-    """The AL2023 parameter of the architecture instance_type runs."""
-    archs = instance_architectures(ctx)
+def al2023_parameter(ctx: Context, param: str = "instance_type") -> str:
+    """The AL2023 parameter of the architecture the instance type `param` names runs (the app servers',
+    or the demo dev host's dev_instance_type)."""
+    archs = instance_architectures(ctx, param)
     for arch in AL2023_PARAMETERS:
         if arch in archs:
             return AL2023_PARAMETERS[arch]
-    raise ParameterError({"instance_type": f"{ctx.p.instance_type} runs {' or '.join(archs)}; Amazon Linux 2023 "
-                                           f"has images for {' and '.join(AL2023_PARAMETERS)} only"})
+    raise ParameterError({param: f"{getattr(ctx.p, param)} runs {' or '.join(archs)}; Amazon Linux 2023 "
+                                 f"has images for {' and '.join(AL2023_PARAMETERS)} only"})
 
 
 def latest_al2023_ami(ctx: Context) -> str:

@@ -25,7 +25,6 @@ from ..tagging import tag_spec
 from . import Step, destroy_kinds, register
 
 STEP_ID = "00_setup"
-AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 INTERNET = "0.0.0.0/0"
 
 STEP = register(Step(
@@ -36,7 +35,7 @@ STEP = register(Step(
     short="Dev environment", module="dev", migration=False,
     kinds=("security_group", "instance", "elastic_ip"),
     permissions=(
-        "ssm:GetParameter",                                   # the AL2023 AMI id
+        "ssm:GetParameter", "ec2:DescribeInstanceTypes",      # the AL2023 AMI id of the type's architecture
         "ec2:DescribeVpcs", "ec2:DescribeSubnets",            # the default VPC and subnet
         "ec2:CreateTags",                                     # tags on create (instance, root volume)
         # verify / discover: what the dev server uses, and what other steps would have made around it
@@ -207,8 +206,10 @@ def ensure_dev_security_groups(ctx: Context) -> list[Resource]:
 
 
 def resolve_ami(ctx: Context) -> str:
-    """The latest Amazon Linux 2023 AMI, from AWS's public SSM parameter."""
-    return ctx.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
+    """The latest Amazon Linux 2023 AMI of the architecture dev_instance_type runs (a Graviton t4g is
+    arm64), from AWS's public SSM parameter."""
+    from .compute_template import al2023_parameter
+    return ctx.client("ssm").get_parameter(Name=al2023_parameter(ctx, "dev_instance_type"))["Parameter"]["Value"]
 
 
 def ensure_dev_instance(ctx: Context) -> Resource:
