@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from moto import mock_aws
+
 from workbook import names, tagging
+
+
+@pytest.fixture(scope="module")
+def moto():
+    """One in-process moto per test module: its EC2/IAM data load takes seconds per start. Tests stay
+    independent by using a stack of their own (the account is the state, keyed by stack)."""
+    with pytest.MonkeyPatch.context() as mp:
+        # AWS-managed policies (AmazonSSMManagedInstanceCore ...) exist in moto only with this set.
+        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        with mock_aws():
+            yield
 
 
 def build_network(ctx: Any, p: Any, azs: tuple[str, ...] = ("a", "b")) -> dict[str, Any]:

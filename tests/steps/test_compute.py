@@ -9,9 +9,8 @@ import shlex
 import subprocess
 
 import pytest
-from moto import mock_aws
 
-from compute_fixtures import build_network, create_database, issue_certificate
+from compute_fixtures import build_network, create_database, issue_certificate, moto  # noqa: F401 (moto: a fixture)
 from conftest import make_ctx
 from workbook import iam_actions, names
 from workbook.connect import MUTATING
@@ -22,16 +21,6 @@ from workbook.steps import compute
 _stacks = itertools.count(1)
 AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/app.json"
 
-
-@pytest.fixture(scope="module")
-def moto():
-    """One in-process moto for the module: its EC2/IAM data load takes seconds per start. Tests stay
-    independent by using a stack of their own (the account is the state, keyed by stack)."""
-    with pytest.MonkeyPatch.context() as mp:
-        # AWS-managed policies (AmazonSSMManagedInstanceCore ...) exist in moto only with this set.
-        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        with mock_aws():
-            yield
 
 
 @pytest.fixture

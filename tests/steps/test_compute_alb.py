@@ -5,22 +5,14 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from moto import mock_aws
 
-from compute_fixtures import build_network
+from compute_fixtures import build_network, moto  # noqa: F401 (moto: a fixture)
 from conftest import make_ctx
 from workbook import names
 from workbook.steps import compute
 
 _stacks = itertools.count(1)
 
-
-@pytest.fixture(scope="module")
-def moto():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        with mock_aws():
-            yield
 
 
 def _started():

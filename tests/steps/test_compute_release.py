@@ -14,22 +14,14 @@ import tempfile
 import zipfile
 
 import pytest
-from moto import mock_aws
 
-from compute_fixtures import build_network, create_database
+from compute_fixtures import build_network, create_database, moto  # noqa: F401 (moto: a fixture)
 from conftest import make_ctx
 from workbook import engine, names
 from workbook.steps import compute, compute_release
 
 _stacks = itertools.count(1)
 
-
-@pytest.fixture(scope="module")
-def moto():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        with mock_aws():
-            yield
 
 
 def _ready(*, database: bool = True, **params):
@@ -72,18 +64,24 @@ def test_apply_stores_the_release_where_only_the_app_role_reads_it(moto):
     assert "ARTIFACT=''" in boot_env and f"ARTIFACT_PARAMETER=/{p.stack_name}/app/artifact-url" in boot_env
 
 
-def test_a_crash_right_after_create_bucket_leaves_a_bucket_the_stack_finds(moto):
-    """The tags are part of CreateBucket: no moment exists when the bucket is the stack's but untagged."""
-    ctx, p = _ready()
+class Killed(Exception):
+    pass
 
-    class Killed(Exception):
-        pass
 
+def _killed_right_after_create_bucket(ctx):
+    """The run dies the moment CreateBucket has answered, before anything else of the bucket is set."""
     def crash(**_):
         raise Killed("killed right after CreateBucket answered")
     ctx.client("s3").meta.events.register("after-call.s3.CreateBucket", crash)
     with pytest.raises(Killed):
         compute.ensure_artifact_bucket(ctx)
+
+
+def test_a_crash_right_after_create_bucket_leaves_a_bucket_the_stack_finds(moto):
+    """The tags are part of CreateBucket: no moment exists when the bucket is the stack's but untagged."""
+    ctx, p = _ready()
+
+    _killed_right_after_create_bucket(ctx)
     again = make_ctx(stack_name=p.stack_name)
     assert [b.name for b in engine.find(again, "s3_bucket")] == [compute.bucket_name(p, again.account_id)]
     rec = compute.ensure_artifact_bucket(again)    # found, and its settings are made on the rerun
@@ -140,14 +138,7 @@ def test_a_crash_right_after_create_bucket_still_ends_with_a_tls_only_bucket(mot
     """The policy was put only with the bucket's creation: a run killed in between left it without, for good."""
     ctx, p = _ready()
 
-    class Killed(Exception):
-        pass
-
-    def crash(**_):
-        raise Killed("killed right after CreateBucket answered")
-    ctx.client("s3").meta.events.register("after-call.s3.CreateBucket", crash)
-    with pytest.raises(Killed):
-        compute.ensure_artifact_bucket(ctx)
+    _killed_right_after_create_bucket(ctx)
     again = make_ctx(stack_name=p.stack_name)
     rec = compute.ensure_artifact_bucket(again)
     assert _tls_only(again.client("s3"), rec.id)
