@@ -295,3 +295,20 @@ def test_the_deletion_order_is_the_same_whichever_module_loaded_the_kinds_first(
                                  "print(' '.join(k.name for k in K.deletion_order()))"],
                                 check=True, capture_output=True, text=True).stdout)
     assert len(seen) == 1
+
+
+def test_an_operators_own_snapshot_of_the_stacks_database_survives_the_teardown(aws):
+    """03 sets CopyTagsToSnapshot, so RDS puts the instance's tags (the stack's among them) on every
+    manual snapshot of it, an operator's "before-upgrade" taken in the console included: the teardown
+    deleted it as the stack's. Its tag proves RDS copied it, not that the workbook made it."""
+    build("ops", upto="03_database")
+    ctx = ctx_for("ops")
+    rds = ctx.client("rds")
+    rds.create_db_snapshot(DBSnapshotIdentifier="before-upgrade-by-ops", DBInstanceIdentifier=names.db_instance(ctx.p))
+    rds.add_tags_to_resource(   # what CopyTagsToSnapshot gives it on AWS (moto copies none)
+        ResourceName=rds.describe_db_snapshots(DBSnapshotIdentifier="before-upgrade-by-ops")["DBSnapshots"][0]["DBSnapshotArn"],
+        Tags=rds.describe_db_instances(DBInstanceIdentifier=names.db_instance(ctx.p))["DBInstances"][0]["TagList"])
+    teardown.destroy(ctx)
+    left = {s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]}
+    assert "before-upgrade-by-ops" in left
+    rds.delete_db_snapshot(DBSnapshotIdentifier="before-upgrade-by-ops")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import Kind, declare, hook
+from . import STACK, Kind, declare, hook, tag_dict
 
 DELETE_ATTEMPTS = 80   # 30 s x 80: an RDS delete with a final snapshot takes 5-10 minutes, sometimes more
 
@@ -51,7 +51,8 @@ def _parameter_group_tags(ctx: Any, raw: dict[str, Any]) -> list[dict[str, str]]
 
 @hook("db_snapshot", "find")
 def _snapshots(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[str, Any]]:
-    """Manual snapshots; their TagList may be empty in a describe, so it is read per ARN then."""
+    """Manual snapshots the workbook made (workbooks_snapshot); their TagList may be empty in a describe,
+    so it is read per ARN then."""
     from ..calls import _pages, missing
     from botocore.exceptions import ClientError
     out = []
@@ -68,7 +69,8 @@ def _snapshots(ctx: Any, kind: Kind, stack: str | None, **kw: Any) -> list[dict[
             except ClientError as e:
                 if not missing(e):
                     raise
-        out.append(s)
+        if workbooks_snapshot(s):
+            out.append(s)
     return out
 
 
@@ -129,3 +131,26 @@ def _delete_db_instance(ctx: Any, kind: Kind, it: Any) -> Any:
         rds.delete_db_instance(**args)
     wait(ctx, kind, it.id, deleted=True, max_attempts=DELETE_ATTEMPTS)
     return said
+
+
+# ---- snapshots: the workbook's own, not every one that carries the stack's tag ------------------------
+# 03 sets CopyTagsToSnapshot, so RDS puts the instance's tags (the stack's) on every manual snapshot of
+# it, an operator's own taken in the console included: that tag proves RDS copied it, not that the
+# workbook made it. The workbook marks what it makes with MADE_TAG (its identifier); a snapshot of an
+# earlier build has its own name as Name; a final snapshot is named by the teardown (and always kept).
+MADE_TAG = "workbook:snapshot"
+
+
+def workbooks_snapshot(raw: dict[str, Any]) -> bool:
+    tags, sid = tag_dict(raw.get("TagList")), raw.get("DBSnapshotIdentifier", "")
+    if tags.get(MADE_TAG) == sid or tags.get("Name") == sid:
+        return True
+    return bool(tags.get(STACK)) and sid.startswith(f"{tags[STACK]}-db-final")
+
+
+@hook("db_snapshot", "created")
+def _mark_snapshot(ctx: Any, kind: Kind, raw: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    """The mark goes on by AddTagsToResource too, whatever RDS did with the create's tags beside the copied ones."""
+    mark = [{"Key": MADE_TAG, "Value": raw["DBSnapshotIdentifier"]}]
+    ctx.client("rds").add_tags_to_resource(ResourceName=raw["DBSnapshotArn"], Tags=mark)
+    return {**raw, "TagList": [t for t in raw.get("TagList", []) if t["Key"] != MADE_TAG] + mark}
