@@ -294,11 +294,17 @@ def destroy(ctx: Context, kind_names: Iterable[str], *, step: str, only_step: st
     """Delete what carries the stack's tag, kind by kind in deletion order. `only_step` narrows to what
     one step created; `keep(item)` returns a reason to keep an item ("" deletes it). A failure is
     recorded and the rest goes on: a teardown must remove as much as it can, and say what stayed."""
-    mark, ended = len(ctx.resources), False
+    mark, ended, unfinished = len(ctx.resources), False, []
     for kind in K.deletion_order(kind_names):
         if not kind.delete and (kind.name, "delete") not in K.HOOKS:
             continue
         for it in find(ctx, kind, step=only_step):
+            if unfinished and it.name == ledger_name(ctx.p.stack_name):
+                # The ledger is the only proof those are the stack's (and holds what a record replaced):
+                # it stays until they are gone, so a rerun finds them.
+                ctx.note(step, kind.name, it.name, it.id, f"kept: it still names {', '.join(unfinished)} "
+                                                         f"(their delete failed); a rerun of the teardown goes on")
+                continue
             if kind.token and not ended and not ctx.dry_run and not (keep and keep(it)):
                 end_build(ctx)
                 ended = True
@@ -318,4 +324,6 @@ def destroy(ctx: Context, kind_names: Iterable[str], *, step: str, only_step: st
             except (ClientError, WaiterError, TimeoutError) as e:
                 detail = code(e) if isinstance(e, ClientError) else type(e).__name__
                 ctx.note(step, kind.name, it.name, it.id, f"failed: {detail}")
+                if not kind.taggable:
+                    unfinished.append(it.name)
     return ctx.resources_frame(mark)

@@ -220,6 +220,35 @@ def test_a_cname_the_user_had_is_replaced_by_the_alias_and_put_back_by_the_rollb
     assert edge.find_record(ctx, zone_id, DOMAIN, "CNAME")["ResourceRecords"] == old["ResourceRecords"]
 
 
+def test_a_record_the_teardown_could_not_put_back_keeps_the_ledger_so_a_rerun_does(domain_ctx):
+    """The ledger is the only proof a record is the stack's and the only copy of the user's old one: it
+    went with the rest of the teardown even when putting a record back had failed, so a rerun found
+    nothing and the user's CNAME was never put back."""
+    from botocore.exceptions import ClientError
+
+    from workbook.steps import teardown
+    ctx = domain_ctx
+    build_stack(ctx, ctx.params, asg=False, rds=False)
+    zone_id = _users_zone(ctx, old := {"Name": DOMAIN + ".", "Type": "CNAME", "TTL": 300,
+                                       "ResourceRecords": [{"Value": "dev.example.org"}]})
+    edge.apply(ctx)
+    edge.ensure_alias_record(ctx)              # 08's cutover: the CNAME replaced, kept in the ledger
+    refused = []
+
+    def refuse_once(params, **_):
+        if not refused and DOMAIN + "." in [c["ResourceRecordSet"]["Name"] for c in params["ChangeBatch"]["Changes"]]:
+            refused.append(1)
+            raise ClientError({"Error": {"Code": "InvalidChangeBatch", "Message": "refused"}}, "ChangeResourceRecordSets")
+    ctx.client("route53").meta.events.register("before-parameter-build.route53.ChangeResourceRecordSets", refuse_once)
+    first = teardown.destroy(ctx)
+    assert refused and engine.ledger(ctx).get("dns_record"), first
+    kept = first[first.type == "ssm_parameter"]
+    assert any(a.startswith("kept") for a in kept.action), kept
+    teardown.destroy(ctx)                      # the rerun puts it back, then the ledger goes
+    assert edge.find_record(ctx, zone_id, DOMAIN, "CNAME")["ResourceRecords"] == old["ResourceRecords"]
+    assert engine.ledger(ctx) == {}
+
+
 def test_the_sandbox_refuses_a_record_beside_a_cname_as_route53_does(domain_ctx):
     from botocore.exceptions import ClientError
     ctx = domain_ctx
