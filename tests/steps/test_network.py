@@ -361,6 +361,23 @@ def test_an_address_aws_will_not_release_yet_is_released_once_it_may_not_reporte
     assert ec2_raw().describe_addresses(Filters=stack_filter(ctx.params))["Addresses"] == []
 
 
+def test_an_address_still_shown_on_its_deleted_nat_is_released_not_failed(ctx):
+    """For a while after its NAT gateway is deleted, an address still shows the NAT's association, and
+    DisassociateAddress on it answers AuthFailure (AWS manages that association): the row failed and the
+    address went on costing until a rerun. Only the release is needed; it is retried until AWS lets go."""
+    network.apply(ctx)
+    ec2 = ctx.client("ec2")
+
+    def still_on_the_nat(parsed, **_):
+        for a in parsed.get("Addresses", []):
+            a.setdefault("AssociationId", "eipassoc-0123456789abcdef0")
+    ec2.meta.events.register("after-call.ec2.DescribeAddresses", still_on_the_nat)
+    ec2.meta.events.register("before-call.ec2.DisassociateAddress", lambda **_: refused("AuthFailure"))
+    gone = network.destroy(ctx)
+    assert set(gone[gone.type == "elastic_ip"].action) == {"deleted"}, gone
+    assert ec2_raw().describe_addresses(Filters=stack_filter(ctx.params))["Addresses"] == []
+
+
 def test_a_nat_gateway_deleted_by_hand_is_made_again_by_a_rerun(ctx):
     """A user deletes a NAT gateway in the console to save money, then runs 02 again. Its client token was
     the one the first create sent, and EC2 answers a token it has seen (for at least 24 hours) with the

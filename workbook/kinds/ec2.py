@@ -107,8 +107,15 @@ def _detach_gateway(ctx: Any, kind: Kind, it: Any) -> None:
 
 @hook("elastic_ip", "before_delete")
 def _disassociate_address(ctx: Any, kind: Kind, it: Any) -> None:
+    """An address the stack associated itself is disassociated first. One a NAT gateway holds is AWS's to
+    let go (DisassociateAddress answers AuthFailure, also for a while after the NAT is deleted): the
+    release, retried on AuthFailure, waits for that."""
     if it.raw.get("AssociationId"):
-        _ignore_missing(ctx.client("ec2").disassociate_address, AssociationId=it.raw["AssociationId"])
+        try:
+            _ignore_missing(ctx.client("ec2").disassociate_address, AssociationId=it.raw["AssociationId"])
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "AuthFailure":
+                raise
 
 
 @hook("nat_gateway", "delete")
