@@ -312,3 +312,23 @@ def test_an_operators_own_snapshot_of_the_stacks_database_survives_the_teardown(
     left = {s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]}
     assert "before-upgrade-by-ops" in left
     rds.delete_db_snapshot(DBSnapshotIdentifier="before-upgrade-by-ops")
+
+
+def test_the_move_profile_left_on_the_users_dev_host_is_detached_before_it_is_deleted(aws):
+    """08 attaches the stack's move profile to the user's dev host (dev_attach_profile) and leaves it while a
+    command still runs (its cell ran out of time). The teardown deleted the profile and role and left the
+    user's instance associated with a profile that no longer exists."""
+    from workbook import dbmove_hosts as hosts
+    from workbook.steps.compute_template import AL2023_PARAMETER
+    ctx = ctx_for("prof")
+    ec2, iam = ctx.client("ec2"), ctx.client("iam")
+    ami = ctx.client("ssm").get_parameter(Name=AL2023_PARAMETER)["Parameter"]["Value"]
+    users = ec2.run_instances(ImageId=ami, InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    profile = hosts.ensure_dev_profile(ctx, "prof-dbmove-123456789012")
+    arn = iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Arn"]
+    ec2.associate_iam_instance_profile(InstanceId=users, IamInstanceProfile={"Arn": arn})
+    teardown.destroy(ctx)
+    left = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [users]}])["IamInstanceProfileAssociations"]
+    assert not [a for a in left if a["State"] in ("associating", "associated")]
+    ec2.terminate_instances(InstanceIds=[users])

@@ -25,7 +25,9 @@ declare(
          waiter="instance_profile_exists", waiter_arg="InstanceProfileName", delete="delete_instance_profile",
          after=("instance", "auto_scaling_group", "launch_template"),
          extra_permissions=("iam:GetInstanceProfile", "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile",
-                            "iam:RemoveRoleFromInstanceProfile")),
+                            "iam:RemoveRoleFromInstanceProfile",
+                            # an instance still holding it loses it before the delete
+                            "ec2:DescribeIamInstanceProfileAssociations", "ec2:DisassociateIamInstanceProfile")),
     Kind("iam_group", "iam", "list_groups", "Groups", "GroupName", title="IAM group", name_key="GroupName",
          arn_key="Arn", create="create_group", delete="delete_group", taggable=False,
          extra_permissions=("iam:GetGroup", "iam:PutGroupPolicy", "iam:GetGroupPolicy", "iam:RemoveUserFromGroup",
@@ -90,7 +92,15 @@ def _delete_user(ctx: Any, kind: Kind, it: Any) -> None:
 
 @hook("instance_profile", "delete")
 def _delete_profile(ctx: Any, kind: Kind, it: Any) -> None:
-    iam = ctx.client("iam")
+    """An instance still associated with the profile (the user's dev host, given the move's profile by 08
+    and left so while a command ran) loses it first: deleting it under a running instance leaves the
+    instance associated with a profile that no longer exists (IAM DeleteInstanceProfile)."""
+    from ..calls import _pages
+    ec2, iam = ctx.client("ec2"), ctx.client("iam")
+    for a in _pages(ctx, "ec2", "describe_iam_instance_profile_associations", "IamInstanceProfileAssociations",
+                    Filters=[{"Name": "state", "Values": ["associating", "associated"]}]):
+        if a.get("IamInstanceProfile", {}).get("Arn") == it.raw.get("Arn"):
+            ec2.disassociate_iam_instance_profile(AssociationId=a["AssociationId"])
     for r in it.raw.get("Roles", []):
         iam.remove_role_from_instance_profile(InstanceProfileName=it.id, RoleName=r["RoleName"])
     iam.delete_instance_profile(InstanceProfileName=it.id)
