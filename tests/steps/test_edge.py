@@ -396,6 +396,18 @@ def test_destroy_removes_everything_of_a_zone_it_created_and_is_safe_twice(domai
     assert _mutating(ctx, mark) == []
 
 
+def test_deleting_the_zone_it_created_says_to_remove_its_delegation(domain_ctx, capsys):
+    """The user delegated the zone (an NS record where the parent is served). Once the zone is deleted that
+    delegation points at name servers that no longer hold it, and whoever creates a zone of the name on
+    them answers for it: the teardown said nothing."""
+    build_stack(domain_ctx, domain_ctx.params, asg=False, rds=False)
+    edge.ensure_hosted_zone(domain_ctx)
+    capsys.readouterr()
+    edge.destroy(domain_ctx)
+    said = capsys.readouterr().out
+    assert f"remove its delegation: the NS record {DOMAIN}" in said and "example.com" in said, said
+
+
 def test_a_zone_it_created_keeps_the_records_others_added_and_is_kept_with_them(domain_ctx):
     """Told to delegate the new zone, a user moves their domain's records into it (www, mail): the teardown
     deleted every record of the zone with it. It deletes only the records it wrote, and keeps a zone that

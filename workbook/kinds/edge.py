@@ -98,6 +98,11 @@ def _delete_zone(ctx: Any, kind: Kind, it: Any) -> Any:
                         f"kept: holds {len(others)} record(s) the workbook did not write ({shown}); delete or move "
                         "them, then run the teardown again")
     ctx.client("route53").delete_hosted_zone(Id=it.id)
+    name = it.name.rstrip(".")
+    # A delegation left pointing at name servers that no longer hold the zone lets whoever creates a zone of
+    # that name on them answer for it (a dangling delegation).
+    print(f"hosted zone {name} deleted: remove its delegation: the NS record {name} where "
+          f"{name.partition('.')[2] or name} is served (or at the registrar, for a whole domain)")
     return None
 
 
