@@ -54,15 +54,21 @@ def _insert(uri: str, name: str) -> None:
         conn.execute("INSERT INTO items (name, price_cents) VALUES (%s, 4200)", (name,))
 
 
+def _on_the_app_server_with_the_moves_policy(ctx, script, what):
+    """`script` run on an app server while the move's policy lets its role write the dump bucket:
+    (its whole output, the instance, the bucket)."""
+    bucket = dbmove.ensure_dump_bucket(ctx).id
+    app = dbmove_hosts.restore_instance(ctx)
+    with dbmove_hosts.app_access(ctx, bucket, [f"arn:aws:secretsmanager:{ctx.p.region}:{ctx.account_id}:secret:none"]):
+        return dbmove.run_command(ctx, app, script, what, output_bucket=bucket), app, bucket
+
+
 def test_an_output_past_24000_characters_arrives_whole_through_s3_with_the_roles_permission(pg_plane):
     """The sandbox's agent answers as AWS does: the first 24,000 bytes inline, the whole in S3 when the
     command names a bucket and the instance role may write there (the move's policy allows it)."""
     ctx = pg_plane["ctx"]
-    bucket = dbmove.ensure_dump_bucket(ctx).id
-    app = dbmove_hosts.restore_instance(ctx)
     script = "i=0; while [ $i -lt 1000 ]; do echo \"FP|table_$i|$i|0123456789abcdef\"; i=$((i+1)); done"
-    with dbmove_hosts.app_access(ctx, bucket, [f"arn:aws:secretsmanager:{ctx.p.region}:{ctx.account_id}:secret:none"]):
-        out = dbmove.run_command(ctx, app, script, "a long output", output_bucket=bucket)
+    out, app, bucket = _on_the_app_server_with_the_moves_policy(ctx, script, "a long output")
     assert len(out.splitlines()) == 1000 and len(out) > 24_000
     with pytest.raises(dbmove.CommandFailed, match="s3:PutObject"):   # without the move's policy: no upload
         dbmove.run_command(ctx, app, script, "a long output, no permission", output_bucket=bucket)
@@ -71,12 +77,8 @@ def test_an_output_past_24000_characters_arrives_whole_through_s3_with_the_roles
 def test_an_output_under_24000_characters_but_over_24000_bytes_arrives_whole(pg_plane):
     """The agent cuts at 24,000 bytes, and non-ASCII text (table names in German) has more bytes than
     characters: the sandbox cuts as the agent does, and the workbook reads the whole from S3."""
-    ctx = pg_plane["ctx"]
-    bucket = dbmove.ensure_dump_bucket(ctx).id
-    app = dbmove_hosts.restore_instance(ctx)
     script = "i=0; while [ $i -lt 850 ]; do echo \"FP|größe_übersicht_$i|$i\"; i=$((i+1)); done"
-    with dbmove_hosts.app_access(ctx, bucket, [f"arn:aws:secretsmanager:{ctx.p.region}:{ctx.account_id}:secret:none"]):
-        out = dbmove.run_command(ctx, app, script, "a long non-ASCII output", output_bucket=bucket)
+    out, _, _ = _on_the_app_server_with_the_moves_policy(pg_plane["ctx"], script, "a long non-ASCII output")
     assert len(out) < 24_000 < len(out.encode())
     assert out.splitlines()[-1] == "FP|größe_übersicht_849|849"
 

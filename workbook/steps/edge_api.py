@@ -75,16 +75,18 @@ def stack_certificate(ctx: Context) -> engine.Item | None:
     """This stack's certificate for domain_name (raw = describe_certificate's record): ISSUED first,
     then the newest; failed, expired and revoked ones do not count. 04_compute's HTTPS listener and the
     API custom domain use it."""
-    p = ctx.p
-    if not p.domain_name:
+    if not ctx.p.domain_name:
         return None
-    acm, found = ctx.client("acm"), []
-    for it in engine.find(ctx, "certificate", name=p.domain_name):
-        cert = acm.describe_certificate(CertificateArn=it.id)["Certificate"]
-        if cert["Status"] in ("PENDING_VALIDATION", "ISSUED", "INACTIVE"):
-            found.append(engine.Item(it.kind, it.id, it.name, it.tags, cert))
+    found = [c for c in stack_certificates(ctx) if c.raw["Status"] in ("PENDING_VALIDATION", "ISSUED", "INACTIVE")]
     found.sort(key=lambda i: (i.raw["Status"] == "ISSUED", i.raw.get("CreatedAt") or 0), reverse=True)
     return found[0] if found else None
+
+
+def stack_certificates(ctx: Context) -> list[engine.Item]:
+    """Every certificate of the stack for domain_name, whatever its status (raw = describe_certificate's)."""
+    acm = ctx.client("acm")
+    return [engine.Item(it.kind, it.id, it.name, it.tags, acm.describe_certificate(CertificateArn=it.id)["Certificate"])
+            for it in engine.find(ctx, "certificate", name=ctx.p.domain_name)]
 
 
 def find_certificate(ctx: Context) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from botocore.exceptions import WaiterError
 
 from .. import engine, names, progress
 from ..connect import Context, Resource
-from .edge_api import STEP_ID, find_alb, not_needed, stack_certificate
+from .edge_api import STEP_ID, find_alb, not_needed, stack_certificate, stack_certificates
 from .edge_dns import _zone_id, certificate_name, ensure_hosted_zone, ensure_record
 
 
@@ -46,9 +46,7 @@ def _ended_certificates(ctx: Context) -> int:
     """How many of the stack's certificates for domain_name ACM has ended (failed, timed out): each one
     moves the request's token on, so a rerun after the owner's fix asks again instead of getting the
     failed one back (ACM answers a token with the same certificate for an hour)."""
-    acm = ctx.client("acm")
-    return sum(acm.describe_certificate(CertificateArn=it.id)["Certificate"]["Status"] in ENDED
-               for it in engine.find(ctx, "certificate", name=ctx.p.domain_name))
+    return sum(c.raw["Status"] in ENDED for c in stack_certificates(ctx))
 
 
 def ensure_certificate(ctx: Context) -> Resource:
